@@ -1,0 +1,17 @@
+# The two commands of the README. Both set up what they need (see scripts/setup.sh).
+.PHONY: run test lint format bench
+
+run:
+	@scripts/setup.sh run
+	.venv/bin/python app.py
+
+test:
+	@scripts/setup.sh test
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/python -m pytest
+
+format:
+	@scripts/setup.sh test
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .

@@ -1,0 +1,438 @@
+"""Command line (the watcher's composition root).
+
+    python -m watcher run | once
+    python -m watcher db upgrade | rotate-keys
+    python -m watcher account add-imap | list | check | remove
+    python -m watcher defaults --user EMAIL [--timezone ...]
+    python -m watcher followup add | list | show | cancel | snooze
+
+Passwords come from a prompt or from REPLYWATCH_IMAP_PASSWORD / REPLYWATCH_SMTP_PASSWORD, never
+from argv (argv is visible to every user of the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+
+from . import followups as fu_ops
+from . import schedule
+from .compose import render_text
+from .config import Config
+from .engine import Engine
+from .errors import PermanentError, ReplywatchError, ValidationError
+from .mailbox import AccountSpec, open_mailbox
+from .models import Account, FollowUpState, Mode, User
+from .store import Store
+
+DEFAULT_PORTS = {
+    "imap": {"ssl": 993, "starttls": 143, "none": 143},
+    "smtp": {"ssl": 465, "starttls": 587, "none": 25},
+}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m watcher", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="watch every account until stopped (SIGTERM/Ctrl-C)")
+    sub.add_parser("once", help="one pass over every account, then exit (for cron and tests)")
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="apply migrations")
+    db.add_parser("rotate-keys", help="re-encrypt stored secrets with the newest key")
+
+    acc = sub.add_parser("account", help="mail accounts").add_subparsers(
+        dest="account", required=True
+    )
+    add = acc.add_parser("add-imap", help="connect an IMAP/SMTP mailbox (tested before saving)")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", default="", help="display name used on bumps")
+    add.add_argument("--user", help="owner (Replywatch user e-mail); default: --email")
+    add.add_argument("--imap-host", required=True)
+    add.add_argument("--imap-port", type=int)
+    add.add_argument("--imap-security", choices=["ssl", "starttls", "none"], default="ssl")
+    add.add_argument("--imap-user", help="IMAP login; default: --email")
+    add.add_argument("--smtp-host", required=True)
+    add.add_argument("--smtp-port", type=int)
+    add.add_argument("--smtp-security", choices=["ssl", "starttls", "none"], default="starttls")
+    add.add_argument("--smtp-user", help="SMTP login; default: the IMAP login")
+    add.add_argument("--save-sent", choices=["auto", "always", "never"], default="auto")
+    add.add_argument("--alias", action="append", default=[], help="another address of yours")
+    add.add_argument("--timezone", help="IANA zone for sending windows, e.g. Europe/Berlin")
+    acc.add_parser("list", help="accounts and their status")
+    chk = acc.add_parser("check", help="log in again now and clear 'needs attention' if it works")
+    chk.add_argument("account")
+    rm = acc.add_parser("remove", help="disconnect: delete the stored password, stop watching")
+    rm.add_argument("account")
+
+    de = sub.add_parser("defaults", help="a user's defaults: zone, sending window, template")
+    de.add_argument("--user", required=True)
+    de.add_argument("--timezone")
+    de.add_argument("--days", help="sending days, e.g. mon-fri")
+    de.add_argument("--hours", help="sending hours, e.g. 09:00-17:00")
+    de.add_argument("--holidays", help="country code whose public holidays are skipped, e.g. DE")
+    de.add_argument("--delay", help="default delay, e.g. 1w")
+    de.add_argument("--template", help="default bump text; {first_name} and {subject} work")
+    de.add_argument("--own-message", choices=fu_ops.OWN_MESSAGE_POLICIES)
+
+    fu = sub.add_parser("followup", help="follow-ups").add_subparsers(
+        dest="followup", required=True
+    )
+    fadd = fu.add_parser("add", help="follow up on a message you sent, if nobody replies")
+    fadd.add_argument("--account", required=True, help="account id or e-mail")
+    fadd.add_argument("--message-id", required=True, help="Message-ID of your sent message")
+    fadd.add_argument("--after", help="first bump: 3d, 1w, 2w, 5bd or a date; default: yours")
+    fadd.add_argument("--stage", action="append", default=[], help="a further bump after that")
+    fadd.add_argument("--remind-only", action="store_true", help="bring it back to you instead")
+    fadd.add_argument("--text", action="append", default=[], help="bump text (once, or per stage)")
+    fadd.add_argument("--policy", choices=["anyone", "recipients", "domain"])
+    fl = fu.add_parser("list", help="your follow-ups")
+    fl.add_argument("--state", action="append", choices=[s.value for s in FollowUpState])
+    fs = fu.add_parser("show", help="one follow-up with its history")
+    fs.add_argument("id", type=int)
+    fc = fu.add_parser("cancel", help="stop a follow-up")
+    fc.add_argument("id", type=int)
+    fz = fu.add_parser("snooze", help="move the next bump later")
+    fz.add_argument("id", type=int)
+    fz.add_argument("--until", required=True, help="a date (2026-12-01 09:00) or a delay (3d)")
+    return p
+
+
+def main(argv: list[str] | None = None, environ=None) -> int:
+    args = build_parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+    logging.basicConfig(
+        level=logging.INFO if args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = Config.from_env(env)
+        store = Store.from_config(config)
+        store.migrate()
+        return COMMANDS[args.command](args, config, store, env)
+    except ReplywatchError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+
+def cmd_run(args, config: Config, store: Store, env) -> int:
+    engine = Engine(store, config)
+    signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+    signal.signal(signal.SIGINT, lambda *_: engine.stop())
+    print(f"watching every account every {config.poll_interval:g}s; data: {config.database_url}")
+    engine.run_forever()
+    return 0
+
+
+def cmd_once(args, config: Config, store: Store, env) -> int:
+    report = Engine(store, config).run_pass()
+    print(report)
+    for fault in report.faults:
+        print(f"  fault: {fault}")
+    return 0
+
+
+def cmd_db(args, config: Config, store: Store, env) -> int:
+    if args.db == "upgrade":
+        print("database is at the newest revision")
+        return 0
+    with store.session() as s:
+        count = 0
+        for account in store.list_accounts(s):
+            if account.secret:
+                account.secret = store.box.rotate(account.secret)
+                count += 1
+    print(f"re-encrypted {count} stored secret(s) with the newest key")
+    return 0
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+def _password(env, name: str, prompt: str) -> str:
+    value = env.get(name)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise ValidationError(f"no password: set {name} or run in a terminal to be prompted")
+    value = getpass.getpass(prompt)
+    if not value:
+        raise ValidationError("an empty password was given")
+    return value
+
+
+def cmd_account(args, config: Config, store: Store, env) -> int:
+    return ACCOUNT_COMMANDS[args.account](args, config, store, env)
+
+
+def account_add_imap(args, config: Config, store: Store, env) -> int:
+    email = args.email.strip().lower()
+    if "@" not in email:
+        raise ValidationError(f"{args.email!r} is not an e-mail address")
+    if args.timezone:
+        schedule.SendingWindow.parse(args.timezone)  # validate before any network I/O
+    imap_user = args.imap_user or email
+    imap_password = _password(env, "REPLYWATCH_IMAP_PASSWORD", f"IMAP password for {imap_user}: ")
+    smtp_password = env.get("REPLYWATCH_SMTP_PASSWORD") or imap_password
+    settings = {
+        "imap_host": args.imap_host,
+        "imap_port": args.imap_port or DEFAULT_PORTS["imap"][args.imap_security],
+        "imap_security": args.imap_security,
+        "imap_username": imap_user,
+        "smtp_host": args.smtp_host,
+        "smtp_port": args.smtp_port or DEFAULT_PORTS["smtp"][args.smtp_security],
+        "smtp_security": args.smtp_security,
+        "smtp_username": args.smtp_user or imap_user,
+        "save_sent": args.save_sent,
+    }
+    secret = json.dumps({"imap_password": imap_password, "smtp_password": smtp_password})
+    spec = AccountSpec(
+        kind="imap", email=email, settings=settings, secret=secret, aliases=tuple(args.alias)
+    )
+    # Test the connection before anything is saved: a typo must not leave a broken account.
+    with open_mailbox(spec, config) as mailbox:
+        mailbox.check()
+    with store.session() as s:
+        user = store.get_or_create_user(s, args.user or email)
+        if args.timezone:
+            user.timezone = args.timezone
+        account = store.add_account(
+            s,
+            user,
+            kind="imap",
+            email=email,
+            settings=settings,
+            secret=secret,
+            display_name=args.name,
+            aliases=args.alias,
+            now=now_utc(),
+        )
+        print(f"connected {email} as account {account.id} (IMAP and SMTP login checked)")
+    return 0
+
+
+def account_list(args, config: Config, store: Store, env) -> int:
+    with store.session() as s:
+        accounts = store.list_accounts(s)
+        if not accounts:
+            print("no accounts yet: python -m watcher account add-imap --help")
+        for a in accounts:
+            last = a.last_ok_at.strftime("%Y-%m-%d %H:%M UTC") if a.last_ok_at else "never"
+            line = f"{a.id:>4}  {a.email:<32} {a.kind:<6} {a.status:<16} last ok {last}"
+            if a.status_reason:
+                line += f"  ({a.status_reason})"
+            print(line)
+    return 0
+
+
+def account_check(args, config: Config, store: Store, env) -> int:
+    with store.session() as s:
+        account = store.find_account(s, args.account)
+        spec = store.account_spec(account)
+        account_id = account.id
+    try:
+        with open_mailbox(spec, config) as mailbox:
+            mailbox.check()
+    except ReplywatchError as e:
+        store.mark_account_failed(
+            account_id,
+            e.message,
+            permanent=isinstance(e, PermanentError),
+            now=now_utc(),
+            backoff=timedelta(seconds=config.account_backoff_seconds),
+        )
+        raise
+    store.mark_account_ok(account_id, now_utc())
+    print(f"{spec.email}: IMAP and SMTP login work")
+    return 0
+
+
+def account_remove(args, config: Config, store: Store, env) -> int:
+    with store.session() as s:
+        account = store.find_account(s, args.account)
+        store.disable_account(s, account, now_utc())
+        print(f"disconnected {account.email}; its password was deleted, history kept")
+    return 0
+
+
+ACCOUNT_COMMANDS = {
+    "add-imap": account_add_imap,
+    "list": account_list,
+    "check": account_check,
+    "remove": account_remove,
+}
+
+
+def cmd_defaults(args, config: Config, store: Store, env) -> int:
+    with store.session() as s:
+        user = store.get_or_create_user(s, args.user)
+        tz = args.timezone or user.timezone
+        days = args.days or user.send_days
+        hours = args.hours or user.send_hours
+        window = schedule.SendingWindow.parse(tz, days, hours)  # validates all three
+        user.timezone, user.send_days, user.send_hours = tz, days, hours
+        if args.holidays is not None:
+            user.holiday_country = args.holidays.upper() or None
+        if args.delay:
+            user.default_delay = str(schedule.parse_delay(args.delay))
+        if args.template is not None:
+            render_text(args.template, first_name="Bob", subject="test")  # validates
+            user.bump_template = args.template
+        if args.own_message:
+            user.own_message_policy = args.own_message
+        print(f"{user.email}: window {window.describe()}, default delay {user.default_delay}")
+    return 0
+
+
+# -- follow-ups --------------------------------------------------------------------------------
+
+
+def cmd_followup(args, config: Config, store: Store, env) -> int:
+    return FOLLOWUP_COMMANDS[args.followup](args, config, store, env)
+
+
+def _normalize_message_id(raw: str) -> str:
+    raw = raw.strip()
+    if not raw:
+        raise ValidationError("an empty Message-ID was given")
+    return raw if raw.startswith("<") else f"<{raw}>"
+
+
+def followup_add(args, config: Config, store: Store, env) -> int:
+    message_id = _normalize_message_id(args.message_id)
+    now = now_utc()
+    with store.session() as s:
+        account = store.find_account(s, args.account)
+        user = account.user
+        after = args.after or user.default_delay
+        texts = args.text
+        delays = [after, *args.stage]
+        if len(texts) not in (0, 1, len(delays)):
+            raise ValidationError(f"give --text once, or once per bump ({len(delays)})")
+        stages = []
+        for i, delay in enumerate(delays):
+            spec = fu_ops.parse_stage(delay, now, user.timezone)
+            text = texts[i] if len(texts) == len(delays) else (texts[0] if texts else None)
+            if text is not None:
+                render_text(text, first_name="Bob", subject="test")  # validate placeholders
+            stages.append(fu_ops.StageSpec(delay=spec.delay, at=spec.at, text=text))
+        spec = store.account_spec(account)
+        account_id = account.id
+    with open_mailbox(spec, config) as mailbox:
+        anchor = mailbox.find_message(message_id)
+    if anchor is None:
+        raise ValidationError(
+            f"no message {message_id} in the Sent folder or inbox of {spec.email}"
+        )
+    with store.session() as s:
+        account = s.get(Account, account_id)
+        followup = fu_ops.create_followup(
+            store,
+            s,
+            account=account,
+            anchor=anchor,
+            stages=stages,
+            mode=Mode.REMIND if args.remind_only else Mode.SEND,
+            replier_policy=args.policy,
+            now=now,
+        )
+        when = fu_ops.format_local(followup.due_at, account.user.timezone)
+        what = "remind you" if args.remind_only else "bump"
+        print(f"follow-up {followup.id}: will {what} at {when} unless someone replies")
+    return 0
+
+
+def followup_list(args, config: Config, store: Store, env) -> int:
+    with store.session() as s:
+        items = store.list_followups(s, states=args.state)
+        if not items:
+            print("no follow-ups")
+        for f in items:
+            tz = s.get(User, f.user_id).timezone
+            to = ", ".join(f.to_addrs) or "-"
+            print(
+                f"{f.id:>4}  {f.state:<10} next {fu_ops.format_local(f.due_at, tz):<26} "
+                f"stage {f.current_stage}/{len(f.stages)}  {to}  {f.subject!r}"
+            )
+    return 0
+
+
+def followup_show(args, config: Config, store: Store, env) -> int:
+    with store.session() as s:
+        f = store.get_followup(s, args.id)
+        tz = s.get(User, f.user_id).timezone
+        print(f"follow-up {f.id} on {f.anchor_message_id}")
+        print(f"  account   {f.account.email}")
+        print(f"  subject   {f.subject}")
+        print(
+            f"  to        {', '.join(f.to_addrs)}"
+            + (f"  cc {', '.join(f.cc_addrs)}" if f.cc_addrs else "")
+        )
+        print(f"  mode      {f.mode}   policy {f.replier_policy}")
+        print(f"  state     {f.state}" + (f" ({f.stop_reason})" if f.stop_reason else ""))
+        print(f"  next      {fu_ops.format_local(f.due_at, tz)}")
+        for st in f.stages:
+            when = st.delay or fu_ops.format_local(st.at, tz)
+            extra = f" as {st.message_id}" if st.message_id else ""
+            print(f"  stage {st.position}   {when:<8} {st.state}{extra}")
+        print("  history")
+        for ev in store.events_for(s, f.id):
+            print(f"    {fu_ops.format_local(ev.at, tz)}  {ev.kind:<13} {ev.detail}")
+    return 0
+
+
+def followup_cancel(args, config: Config, store: Store, env) -> int:
+    with store.session() as s:
+        f = store.get_followup(s, args.id)
+        fu_ops.cancel_followup(store, s, f, now_utc())
+        print(f"follow-up {f.id} cancelled")
+    return 0
+
+
+def followup_snooze(args, config: Config, store: Store, env) -> int:
+    now = now_utc()
+    with store.session() as s:
+        f = store.get_followup(s, args.id)
+        tz = s.get(User, f.user_id).timezone
+        until = schedule.parse_when(args.until, now, tz)
+        fu_ops.snooze_followup(store, s, f, until, now, tz)
+        print(f"follow-up {f.id} snoozed until {fu_ops.format_local(until, tz)}")
+    return 0
+
+
+FOLLOWUP_COMMANDS = {
+    "add": followup_add,
+    "list": followup_list,
+    "show": followup_show,
+    "cancel": followup_cancel,
+    "snooze": followup_snooze,
+}
+
+COMMANDS = {
+    "run": cmd_run,
+    "once": cmd_once,
+    "db": cmd_db,
+    "account": cmd_account,
+    "defaults": cmd_defaults,
+    "followup": cmd_followup,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

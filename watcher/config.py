@@ -1,0 +1,115 @@
+"""Config: one frozen dataclass, built from the environment at entry points only.
+
+Defaults make `python app.py` work on SQLite in `instance/`: on first run a random secret key and
+an encryption key are generated there (mode 0600) and reused afterwards. Tests build Config
+explicitly and never read the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    instance_dir: Path
+    secret_key: str
+    encryption_keys: tuple[str, ...]  # Fernet keys, newest first (MultiFernet rotation)
+    base_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    poll_interval: float = 60.0  # seconds between passes
+    lease_seconds: float = 300.0  # how long a claim holds before another watcher may take it
+    batch_size: int = 50  # follow-ups claimed at once
+    overdue_grace_seconds: float = 900.0  # later than this counts as "after downtime": spread
+    overdue_spacing_seconds: float = 120.0  # gap between spread bumps of one account
+    account_backoff_seconds: float = 300.0  # first wait before re-trying a failing account
+    retry_attempts: int = 3  # tenacity attempts for one transient fault
+    retry_wait_max: float = 8.0  # upper bound of one tenacity wait, seconds
+    imap_timeout: float = 30.0
+    smtp_timeout: float = 30.0
+    run_watcher_in_app: bool = True  # `python app.py` also runs the watcher thread
+
+    def with_overrides(self, **changes) -> Config:
+        return replace(self, **changes)
+
+    @classmethod
+    def for_instance(cls, instance_dir: Path, **overrides) -> Config:
+        """Config for an instance directory, generating its keys on first use."""
+        instance_dir = Path(instance_dir)
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        secret_key = _read_or_create(instance_dir / "secret_key", lambda: secrets.token_hex(32))
+        enc_key = _read_or_create(
+            instance_dir / "encryption_key", lambda: Fernet.generate_key().decode()
+        )
+        values = {
+            "database_url": f"sqlite:///{instance_dir / 'replywatch.db'}",
+            "instance_dir": instance_dir,
+            "secret_key": secret_key,
+            "encryption_keys": (enc_key,),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Read DATABASE_URL and REPLYWATCH_* (see README); everything has a working default."""
+        env = os.environ if environ is None else environ
+        instance_dir = Path(env.get("REPLYWATCH_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+        overrides: dict = {}
+        if env.get("DATABASE_URL"):
+            overrides["database_url"] = env["DATABASE_URL"]
+        if env.get("REPLYWATCH_SECRET_KEY"):
+            overrides["secret_key"] = env["REPLYWATCH_SECRET_KEY"]
+        if env.get("REPLYWATCH_ENCRYPTION_KEYS"):
+            keys = tuple(k.strip() for k in env["REPLYWATCH_ENCRYPTION_KEYS"].split(",") if k)
+            overrides["encryption_keys"] = keys
+        for name, conv in _SCALARS.items():
+            raw = env.get(f"REPLYWATCH_{name.upper()}")
+            if raw is not None and raw != "":
+                overrides[name] = conv(raw)
+        return cls.for_instance(instance_dir, **overrides)
+
+
+def _bool(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+_SCALARS = {
+    "base_url": str,
+    "host": str,
+    "port": int,
+    "worker_id": str,
+    "poll_interval": float,
+    "lease_seconds": float,
+    "batch_size": int,
+    "overdue_grace_seconds": float,
+    "overdue_spacing_seconds": float,
+    "account_backoff_seconds": float,
+    "retry_attempts": int,
+    "retry_wait_max": float,
+    "imap_timeout": float,
+    "smtp_timeout": float,
+    "run_watcher_in_app": _bool,
+}
+
+
+def _read_or_create(path: Path, make) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value

@@ -1,0 +1,620 @@
+"""The watcher: one pass over every account, and the loop that repeats it.
+
+Lifecycle of one follow-up::
+
+    created ──(needs_check)──> thread read once ──> ACTIVE, waiting for due_at
+       │                                               │
+       │  new mail in the thread (changes / re-read)   │ due_at reached (claimed with a lease)
+       ▼                                               ▼
+    classify ── reply ──────────────> REPLIED     re-read thread (a reply that just came wins)
+       │  ├──── bounce ─────────────> FAILED      find_sent(deterministic Message-ID)?
+       │  ├──── own (manual) ───────> clock of      ├─ found: record SENT (a crash came after)
+       │  │                           the stage     └─ not found: mark SENDING, hand to SMTP,
+       │  │                           restarts          record SENT + next stage, same commit
+       │  └──── auto-reply / list ──> Event only   last stage done ──> COMPLETED
+       ▼
+    Event for every decision (what, when, why)
+
+Exactly once: a stage found in SENDING after a crash is resolved by find_sent; if the copy is not
+in Sent, the hand-over may or may not have happened, and the stage becomes UNCONFIRMED rather
+than risk a second bump. The clock is injected, so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from . import followups as fu_ops
+from .classify import ClassifyContext, Verdict, classify, replier_allowed
+from .compose import bump_message_id, compose_bump, first_name_of, render_text
+from .config import Config
+from .errors import (
+    PermanentError,
+    ReplywatchError,
+    SendRejected,
+    SendUnconfirmed,
+    TransientError,
+)
+from .mailbox import AccountSpec, Mailbox, MessageSummary, ThreadKey, open_mailbox
+from .models import Account, FollowUp, FollowUpState, Mode, StageState, User
+from .retry import call_with_retry
+from .schedule import spread_overdue
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+CLOCK_SKEW = timedelta(minutes=5)  # mail older than the anchor by more than this predates it
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LeaseLost(ReplywatchError):
+    """Another watcher owns this follow-up now; stop before sending anything."""
+
+
+@dataclass
+class PassReport:
+    accounts: int = 0
+    account_faults: int = 0
+    messages: int = 0
+    stopped: int = 0
+    sent: int = 0
+    reminded: int = 0
+    failed: int = 0
+    unconfirmed: int = 0
+    faults: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.accounts} account(s) checked, {self.messages} new message(s), "
+            f"{self.stopped} stopped by reply, {self.sent} bump(s) sent, "
+            f"{self.reminded} reminder(s), {self.failed} failed, "
+            f"{self.account_faults} account fault(s)"
+        )
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """What a pass needs of an account and its owner, read before any network I/O."""
+
+    id: int
+    user_id: int
+    email: str
+    display_name: str
+    own_addresses: frozenset[str]
+    spec: AccountSpec
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        clock: Callable[[], datetime] = utcnow,
+        mailbox_factory: Callable[[AccountSpec, Config], Mailbox] = open_mailbox,
+    ):
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.mailbox_factory = mailbox_factory
+        self.owner = config.worker_id
+        self.lease = timedelta(seconds=config.lease_seconds)
+        self.wake = threading.Event()  # set by push handlers (and stop) to start a pass early
+        self._stopping = threading.Event()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        """Pass after pass until stop(); a push or stop() wakes it before the interval ends."""
+        log.info("watcher %s started (every %ss)", self.owner, self.config.poll_interval)
+        while not self._stopping.is_set():
+            try:
+                report = self.run_pass()
+                log.info("pass: %s", report)
+            except Exception:  # a bug must not kill the watcher thread; the next pass retries
+                log.exception("pass failed")
+            self.wake.wait(self.config.poll_interval)
+            self.wake.clear()
+        log.info("watcher %s stopped", self.owner)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.wake.set()
+
+    def run_pass(self) -> PassReport:
+        report = PassReport()
+        served: set[int] = set()
+        while True:
+            account_id = self.store.claim_account(self.owner, self.clock(), self.lease, served)
+            if account_id is None:
+                return report
+            served.add(account_id)
+            if self._stopping.is_set():  # SIGTERM: finish the account in hand, take no more
+                self.store.release_account(account_id, self.owner)
+                return report
+            try:
+                self.serve_account(account_id, report)
+            finally:
+                self.store.release_account(account_id, self.owner)
+
+    # -- one account ---------------------------------------------------------------------------
+
+    def serve_account(self, account_id: int, report: PassReport) -> None:
+        report.accounts += 1
+        try:
+            account = self._account_view(account_id)
+            with self.mailbox_factory(account.spec, self.config) as mailbox:
+                self._read_changes(account, mailbox, report)
+                self._check_flagged(account, mailbox, report)
+                self._spread_overdue(account)
+                self._act_on_due(account, mailbox, report)
+        except ReplywatchError as e:
+            # A fault in one account never stops the pass for the others.
+            report.account_faults += 1
+            report.faults.append(f"account {account_id}: {e.message}")
+            permanent = isinstance(e, PermanentError)
+            log.warning("account %s: %s", account_id, e.message)
+            self.store.mark_account_failed(
+                account_id,
+                e.message,
+                permanent=permanent,
+                now=self.clock(),
+                backoff=timedelta(seconds=self.config.account_backoff_seconds),
+            )
+            return
+        except Exception as e:
+            report.account_faults += 1
+            report.faults.append(f"account {account_id}: internal error {type(e).__name__}")
+            log.exception("account %s: unexpected error", account_id)
+            self.store.mark_account_failed(
+                account_id,
+                f"internal error ({type(e).__name__}); see the watcher log",
+                permanent=False,
+                now=self.clock(),
+                backoff=timedelta(seconds=self.config.account_backoff_seconds),
+            )
+            return
+        self.store.mark_account_ok(account_id, self.clock())
+
+    def _account_view(self, account_id: int) -> AccountView:
+        with self.store.session() as s:
+            account = s.get(Account, account_id)
+            return AccountView(
+                id=account.id,
+                user_id=account.user_id,
+                email=account.email,
+                display_name=account.display_name,
+                own_addresses=account.own_addresses,
+                spec=self.store.account_spec(account),
+            )
+
+    def _retry(self, fn):
+        return call_with_retry(fn, self.config.retry_attempts, self.config.retry_wait_max)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _read_changes(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
+        with self.store.session() as s:
+            cursor = self.store.get_cursor(s, account.id)
+        changes = self._retry(lambda: mailbox.changes(cursor))
+        now = self.clock()
+        with self.store.session() as s:
+            if changes.cursor_reset:
+                flagged = self.store.flag_all_for_check(s, account.id)
+                if cursor is not None:
+                    log.info(
+                        "account %s: cursor reset, re-checking %d threads", account.id, flagged
+                    )
+            messages = sorted(changes.messages, key=_date_key)
+            report.messages += len(messages)
+            if messages:
+                linked = self.store.active_followups_linked(
+                    s,
+                    account.id,
+                    (m for msg in messages for m in msg.linked_ids),
+                    (msg.thread_ref for msg in messages),
+                )
+                for followup in linked:
+                    known = self.store.tracked_ids(s, followup.id)
+                    for msg in messages:
+                        if followup.state != FollowUpState.ACTIVE:
+                            break
+                        in_thread = bool(msg.linked_ids & known) or (
+                            msg.thread_ref is not None and msg.thread_ref == followup.thread_ref
+                        )
+                        if in_thread:
+                            self._judge(s, followup, account, msg, known, now, report)
+            # The cursor moves in the same transaction as the decisions it led to.
+            self.store.set_cursor(s, account.id, changes.cursor, now)
+
+    def _check_flagged(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
+        """Re-read threads the cursor cannot vouch for (new follow-ups, after a cursor reset)."""
+        while True:
+            with self.store.session() as s:
+                batch = [
+                    (f.id, self._thread_key(s, f))
+                    for f in self.store.followups_needing_check(s, account.id, limit=50)
+                ]
+            if not batch:
+                return
+            for followup_id, key in batch:
+                thread = self._retry(lambda key=key: mailbox.thread(key))
+                with self.store.session() as s:
+                    followup = self.store.get_followup(s, followup_id)
+                    self._judge_thread(s, followup, account, thread, report)
+                    followup.needs_check = False
+
+    def _thread_key(self, s, followup: FollowUp) -> ThreadKey:
+        return ThreadKey(
+            message_ids=frozenset(self.store.tracked_ids(s, followup.id)),
+            thread_ref=followup.thread_ref,
+        )
+
+    def _judge_thread(
+        self, s, followup: FollowUp, account: AccountView, thread, report: PassReport
+    ) -> None:
+        known = self.store.tracked_ids(s, followup.id)
+        now = self.clock()
+        for msg in sorted(thread, key=_date_key):
+            if followup.state != FollowUpState.ACTIVE:
+                return
+            if followup.thread_ref is None and msg.thread_ref:
+                followup.thread_ref = msg.thread_ref
+            self._judge(s, followup, account, msg, known, now, report)
+
+    def _judge(
+        self,
+        s,
+        followup: FollowUp,
+        account: AccountView,
+        msg: MessageSummary,
+        known: set[str],
+        now: datetime,
+        report: PassReport,
+    ) -> None:
+        """Decide what one new message in a tracked thread means, and act on it."""
+        key = msg.message_id or f"ref:{msg.ref}"
+        if key in known:
+            return  # already judged (or part of the thread before the follow-up began)
+        bump_ids = self._bump_ids(followup, account)
+        linked_to_us = bool(msg.linked_ids & ({followup.anchor_message_id} | bump_ids))
+        if msg.date and msg.date < followup.anchor_at - CLOCK_SKEW and not linked_to_us:
+            known.add(key)
+            self.store.track(s, followup.id, [key])
+            return  # older than the message being followed up: not an answer to it
+        known.add(key)
+        self.store.track(s, followup.id, [key])
+        verdict = classify(msg, ClassifyContext(account.own_addresses, frozenset(bump_ids)))
+        event = dict(user_id=followup.user_id, followup_id=followup.id, at=now)
+        event.update(message_id=msg.message_id or None, rule=verdict.rule)
+        who = msg.from_addr or "an unknown sender"
+        if verdict.kind == "reply":
+            recipients = frozenset([*followup.to_addrs, *followup.cc_addrs])
+            if not replier_allowed(msg, recipients, followup.replier_policy):
+                self.store.add_event(
+                    s,
+                    kind="reply_ignored",
+                    detail=f"reply from {who} does not count under the "
+                    f"'{followup.replier_policy}' policy; still waiting",
+                    **event,
+                )
+                return
+            followup.state = FollowUpState.REPLIED
+            followup.due_at = None
+            followup.stop_reason = f"reply from {who}"
+            report.stopped += 1
+            self.store.add_event(
+                s,
+                kind="stopped",
+                detail=f"stopped: reply from {who}, message {msg.message_id}",
+                **event,
+            )
+        elif verdict.kind == "bounce":
+            followup.state = FollowUpState.FAILED
+            followup.due_at = None
+            followup.stop_reason = f"bounce: {verdict.detail}"
+            report.failed += 1
+            self.store.add_event(
+                s, kind="failed", detail=f"stopped as failed: {verdict.describe()}", **event
+            )
+        elif verdict.kind == "own":
+            self._own_message(s, followup, msg, verdict, event)
+        else:
+            self.store.add_event(
+                s, kind="not_reply", detail=f"not a reply: {verdict.describe()}", **event
+            )
+
+    def _own_message(self, s, followup: FollowUp, msg, verdict: Verdict, event: dict) -> None:
+        if verdict.rule == "own-bump":
+            return  # our own bump coming back through Sent
+        user = s.get(User, followup.user_id)
+        policy = user.own_message_policy
+        if policy == "stop":
+            followup.state = FollowUpState.CANCELLED
+            followup.due_at = None
+            followup.stop_reason = "you wrote in the thread yourself"
+            self.store.add_event(
+                s, kind="stopped", detail="stopped: you wrote in the thread yourself", **event
+            )
+            return
+        stage = followup.stage()
+        if policy == "restart" and stage is not None and stage.at is None:
+            base = msg.date or event["at"]
+            followup.clock_base_at = base
+            followup.due_at = fu_ops.stage_due(stage, base, user)
+            detail = (
+                "your own message in the thread restarted the clock; next "
+                f"{'reminder' if followup.mode == Mode.REMIND else 'bump'} "
+                f"{fu_ops.format_local(followup.due_at, user.timezone)}"
+            )
+        else:
+            detail = "your own message in the thread (the schedule is unchanged)"
+        self.store.add_event(s, kind="own_message", detail=detail, **event)
+
+    def _bump_ids(self, followup: FollowUp, account: AccountView) -> set[str]:
+        return {
+            bump_message_id(followup.token, st.position, account.email) for st in followup.stages
+        }
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def _spread_overdue(self, account: AccountView) -> None:
+        """After downtime, overdue bumps go out spaced within the window, not as a burst."""
+        now = self.clock()
+        grace = timedelta(seconds=self.config.overdue_grace_seconds)
+        with self.store.session() as s:
+            overdue = self.store.overdue_followups(s, account.id, now - grace, now)
+            if not overdue:
+                return
+            user = s.get(User, account.user_id)
+            times = spread_overdue(
+                len(overdue),
+                now,
+                fu_ops.user_window(user),
+                timedelta(seconds=self.config.overdue_spacing_seconds),
+            )
+            for followup, when in zip(overdue, times, strict=True):
+                was = fu_ops.format_local(followup.due_at, user.timezone)
+                followup.due_at = when
+                self.store.add_event(
+                    s,
+                    user_id=followup.user_id,
+                    followup_id=followup.id,
+                    kind="rescheduled",
+                    detail=f"was due {was} while the watcher was not running; now "
+                    f"{fu_ops.format_local(when, user.timezone)} (spread out, not a burst)",
+                    at=now,
+                )
+
+    def _act_on_due(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
+        while True:
+            ids = self.store.claim_due(
+                self.owner, self.clock(), self.lease, self.config.batch_size, account.id
+            )
+            if not ids:
+                return
+            for followup_id in ids:
+                try:
+                    self._act(account, mailbox, followup_id, report)
+                finally:
+                    self.store.release_followup(followup_id, self.owner)
+
+    def _act(self, account: AccountView, mailbox: Mailbox, followup_id: int, report) -> None:
+        with self.store.session() as s:
+            followup = self.store.get_followup(s, followup_id)
+            if followup.state != FollowUpState.ACTIVE or followup.lease_owner != self.owner:
+                return
+            stage = followup.stage()
+            key = self._thread_key(s, followup)
+            recovering = stage.message_id if stage.state == StageState.SENDING else None
+        if recovering:
+            self._recover(account, mailbox, followup_id, recovering, report)
+            return
+
+        # A reply that arrived after the claim wins: read the thread fresh, right now.
+        thread = self._retry(lambda: mailbox.thread(key))
+        with self.store.session() as s:
+            followup = self.store.get_followup(s, followup_id)
+            self._judge_thread(s, followup, account, thread, report)
+            if followup.state != FollowUpState.ACTIVE:
+                return
+            if followup.due_at is None or followup.due_at > self.clock():
+                return  # the user's own message restarted the clock
+            plan = self._plan(s, followup, account, thread)
+        if plan["mode"] == Mode.REMIND:
+            self._retry(lambda: mailbox.remind(key))
+            with self.store.session() as s:
+                followup = self.store.get_followup(s, followup_id)
+                self._finish_stage(s, followup, StageState.REMINDED, None, None, "reminded")
+            report.reminded += 1
+            return
+        self._send(account, mailbox, followup_id, plan, report)
+
+    def _plan(self, s, followup: FollowUp, account: AccountView, thread) -> dict:
+        """Compose the bump from stored values and the thread as it is now."""
+        user = s.get(User, followup.user_id)
+        stage = followup.stage()
+        own = [m for m in thread if m.from_addr in account.own_addresses or m.in_sent]
+        anchor = next(
+            (m for m in thread if m.message_id == followup.anchor_message_id),
+            MessageSummary(ref="", message_id=followup.anchor_message_id, subject=followup.subject),
+        )
+        # A bump answers the user's own latest message, as a person pressing "reply" would.
+        latest = max(own, key=_date_key) if own else anchor
+        to = tuple(followup.to_addrs)
+        text = render_text(
+            stage.text if stage.text is not None else user.bump_template,
+            first_name=first_name_of(followup.recipient_name, to[0] if to else ""),
+            subject=followup.subject,
+            recipient_name=followup.recipient_name,
+            sender_name=account.display_name,
+        )
+        bump = None
+        if followup.mode == Mode.SEND:
+            bump = compose_bump(
+                account_email=account.email,
+                account_name=account.display_name,
+                original=anchor,
+                latest=latest,
+                to=to,
+                cc=tuple(followup.cc_addrs),
+                token=followup.token,
+                stage=stage.position,
+                text=text,
+                now=self.clock(),
+            )
+        return {"mode": followup.mode, "bump": bump, "stage": stage.position}
+
+    def _send(self, account: AccountView, mailbox: Mailbox, followup_id, plan, report) -> None:
+        bump = plan["bump"]
+        # A copy already in Sent means an earlier attempt got through: record, never resend.
+        found = self._retry(lambda: mailbox.find_sent(bump.message_id))
+        if found:
+            with self.store.session() as s:
+                followup = self.store.get_followup(s, followup_id)
+                self._finish_stage(
+                    s, followup, StageState.SENT, bump.message_id, found, "found in Sent"
+                )
+            report.sent += 1
+            return
+
+        def before_commit() -> None:
+            # Last moment before the server may accept it: from here on the outcome is unsure.
+            with self.store.session() as s:
+                followup = self.store.get_followup(s, followup_id)
+                if not self.store.holds_lease(s, followup, self.owner, self.clock()):
+                    raise LeaseLost(f"lease on follow-up {followup_id} lost before sending")
+                stage = followup.stage()
+                stage.state = StageState.SENDING
+                stage.message_id = bump.message_id
+
+        try:
+            sent_ref = self._retry(lambda: mailbox.send(bump, before_commit))
+        except SendUnconfirmed as e:
+            with self.store.session() as s:
+                followup = self.store.get_followup(s, followup_id)
+                self._finish_stage(
+                    s, followup, StageState.UNCONFIRMED, bump.message_id, None, e.message
+                )
+            report.unconfirmed += 1
+            return
+        except SendRejected as e:
+            with self.store.session() as s:
+                followup = self.store.get_followup(s, followup_id)
+                self._reset_stage(followup)
+                followup.state = FollowUpState.FAILED
+                followup.due_at = None
+                followup.stop_reason = e.message
+                self.store.add_event(
+                    s,
+                    user_id=followup.user_id,
+                    followup_id=followup.id,
+                    kind="failed",
+                    detail=f"the mail server refused the bump: {e.message}",
+                    at=self.clock(),
+                )
+            report.failed += 1
+            return
+        except (TransientError, PermanentError, LeaseLost):
+            # Our mailboxes raise these only when the server surely did not take the message.
+            with self.store.session() as s:
+                self._reset_stage(self.store.get_followup(s, followup_id))
+            raise
+        with self.store.session() as s:
+            followup = self.store.get_followup(s, followup_id)
+            self._finish_stage(s, followup, StageState.SENT, bump.message_id, sent_ref, "sent")
+        report.sent += 1
+
+    def _recover(self, account, mailbox, followup_id, message_id, report) -> None:
+        """A previous watcher died while handing this stage over; never send it twice."""
+        found = self._retry(lambda: mailbox.find_sent(message_id))
+        with self.store.session() as s:
+            followup = self.store.get_followup(s, followup_id)
+            if found:
+                self._finish_stage(
+                    s, followup, StageState.SENT, message_id, found, "found in Sent after a restart"
+                )
+                report.sent += 1
+            else:
+                self._finish_stage(
+                    s,
+                    followup,
+                    StageState.UNCONFIRMED,
+                    message_id,
+                    None,
+                    "the watcher stopped while handing it to the mail server; it may have gone "
+                    "out, so it is not sent again",
+                )
+                report.unconfirmed += 1
+
+    def _reset_stage(self, followup: FollowUp) -> None:
+        stage = followup.stage()
+        if stage is not None and stage.state == StageState.SENDING:
+            stage.state = StageState.PENDING
+
+    def _finish_stage(self, s, followup: FollowUp, state, message_id, sent_ref, how) -> None:
+        """Record a stage as done and schedule the next, in one transaction."""
+        now = self.clock()
+        stage = followup.stage()
+        stage.state = state
+        stage.message_id = message_id or stage.message_id
+        stage.sent_ref = sent_ref
+        stage.done_at = now
+        if message_id:
+            self.store.track(s, followup.id, [message_id])
+        user = s.get(User, followup.user_id)
+        if state == StageState.REMINDED:
+            detail = f"reminded you: stage {stage.position} brought the thread back to your inbox"
+            kind = "reminded"
+        elif state == StageState.UNCONFIRMED:
+            detail = f"stage {stage.position} as {message_id} is unconfirmed: {how}"
+            kind = "unconfirmed"
+        else:
+            detail = f"sent stage {stage.position} as {message_id}"
+            detail += f" ({how})" if how != "sent" else ""
+            kind = "sent"
+        self.store.add_event(
+            s,
+            user_id=followup.user_id,
+            followup_id=followup.id,
+            kind=kind,
+            detail=detail,
+            message_id=message_id,
+            at=now,
+        )
+        following = followup.stage(stage.position + 1)
+        if following is None:
+            followup.state = FollowUpState.COMPLETED
+            followup.due_at = None
+            followup.stop_reason = "every stage done, no reply"
+            self.store.add_event(
+                s,
+                user_id=followup.user_id,
+                followup_id=followup.id,
+                kind="completed",
+                detail="every stage is done and nobody replied",
+                at=now,
+            )
+            return
+        followup.current_stage = following.position
+        followup.clock_base_at = now
+        followup.due_at = fu_ops.stage_due(following, now, user)
+        self.store.add_event(
+            s,
+            user_id=followup.user_id,
+            followup_id=followup.id,
+            kind="scheduled",
+            detail=f"stage {following.position} due "
+            f"{fu_ops.format_local(followup.due_at, user.timezone)} if nobody replies",
+            at=now,
+        )
+
+
+def _date_key(msg: MessageSummary) -> datetime:
+    return msg.date or datetime.min.replace(tzinfo=UTC)

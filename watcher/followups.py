@@ -1,0 +1,193 @@
+"""What the faces (CLI, settings page, add-on) do to follow-ups: create, cancel, snooze.
+
+They never send mail; they change rows and write Events. The engine does the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from . import schedule
+from .classify import REPLIER_POLICIES
+from .errors import ConflictError, ValidationError
+from .mailbox import MessageSummary
+from .models import Account, FollowUp, FollowUpState, Mode, Stage, StageState, User
+from .store import Store
+
+MAX_STAGES = 5
+OWN_MESSAGE_POLICIES = ("restart", "ignore", "stop")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One bump: after a delay (from the previous message) or at a fixed time; its text."""
+
+    delay: schedule.Delay | None = None
+    at: datetime | None = None
+    text: str | None = None
+
+    def __post_init__(self):
+        if (self.delay is None) == (self.at is None):
+            raise ValidationError("a stage needs either a delay or a date, not both")
+
+
+def parse_stage(text: str, now: datetime, tz: str) -> StageSpec:
+    """'2w' -> a delay; '2026-12-01 09:00' -> a fixed time in the user's zone."""
+    try:
+        return StageSpec(delay=schedule.parse_delay(text))
+    except ValidationError:
+        return StageSpec(at=schedule.parse_when(text, now, tz))
+
+
+def user_window(user: User) -> schedule.SendingWindow:
+    return schedule.SendingWindow.parse(user.timezone, user.send_days, user.send_hours)
+
+
+def stage_due(stage: Stage, base: datetime, user: User) -> datetime:
+    """When a stage falls due, counted from `base` (the previous message or a restart)."""
+    if stage.at is not None:
+        return stage.at  # a date the user picked is kept as picked
+    return schedule.due_time(
+        base, schedule.parse_delay(stage.delay), user_window(user), user.holiday_country
+    )
+
+
+def create_followup(
+    store: Store,
+    s: Session,
+    *,
+    account: Account,
+    anchor: MessageSummary,
+    stages: list[StageSpec],
+    mode: str = Mode.SEND,
+    replier_policy: str | None = None,
+    now: datetime,
+) -> FollowUp:
+    """A new follow-up on a message the user sent. Validates everything before writing."""
+    user = account.user
+    if not stages:
+        raise ValidationError("a follow-up needs at least one stage")
+    if len(stages) > MAX_STAGES:
+        raise ValidationError(f"at most {MAX_STAGES} bumps per follow-up")
+    if mode not in (Mode.SEND, Mode.REMIND):
+        raise ValidationError(f"unknown mode {mode!r}: use send or remind")
+    policy = replier_policy or user.replier_policy
+    if policy not in REPLIER_POLICIES:
+        raise ValidationError(f"unknown replier policy {policy!r}: {', '.join(REPLIER_POLICIES)}")
+    if not anchor.message_id:
+        raise ValidationError("that message has no Message-ID, so replies cannot be matched")
+    if anchor.from_addr and anchor.from_addr not in account.own_addresses:
+        raise ValidationError(
+            f"{anchor.message_id} was sent by {anchor.from_addr}, not by {account.email}: "
+            "follow-ups go on messages you sent"
+        )
+    recipients = [a for a in (*anchor.to, *anchor.cc) if a not in account.own_addresses]
+    if not recipients and mode == Mode.SEND:
+        raise ValidationError("that message has no recipients other than you")
+    if store.active_followup_for_anchor(s, account.id, anchor.message_id):
+        raise ConflictError("there is already an active follow-up on that message")
+    for spec in stages:
+        if spec.at is not None and spec.at <= now:
+            raise ValidationError("a follow-up date must be in the future")
+
+    anchor_at = anchor.date or now
+    followup = FollowUp(
+        user_id=user.id,
+        account_id=account.id,
+        anchor_message_id=anchor.message_id,
+        anchor_at=anchor_at,
+        thread_ref=anchor.thread_ref,
+        subject=anchor.subject,
+        to_addrs=[a for a in anchor.to if a not in account.own_addresses],
+        cc_addrs=[a for a in anchor.cc if a not in account.own_addresses],
+        mode=mode,
+        state=FollowUpState.ACTIVE,
+        current_stage=1,
+        clock_base_at=anchor_at,
+        needs_check=True,
+        replier_policy=policy,
+        created_at=now,
+        updated_at=now,
+    )
+    for position, spec in enumerate(stages, start=1):
+        followup.stages.append(
+            Stage(
+                position=position,
+                delay=str(spec.delay) if spec.delay else None,
+                at=spec.at,
+                text=spec.text,
+                state=StageState.PENDING,
+            )
+        )
+    s.add(followup)
+    s.flush()
+    followup.due_at = stage_due(followup.stages[0], anchor_at, user)
+    store.track(s, followup.id, {anchor.message_id, *anchor.references, *anchor.in_reply_to})
+    what = "remind you" if mode == Mode.REMIND else "send a bump"
+    store.add_event(
+        s,
+        user_id=user.id,
+        followup_id=followup.id,
+        kind="created",
+        detail=(
+            f"will {what} at {format_local(followup.due_at, user.timezone)} if nobody replies "
+            f"({describe_stages(followup)})"
+        ),
+        message_id=anchor.message_id,
+        at=now,
+    )
+    return followup
+
+
+def cancel_followup(store: Store, s: Session, followup: FollowUp, now: datetime) -> None:
+    if followup.state != FollowUpState.ACTIVE:
+        raise ConflictError(f"follow-up {followup.id} is {followup.state}, not active")
+    followup.state = FollowUpState.CANCELLED
+    followup.due_at = None
+    followup.stop_reason = "cancelled by you"
+    store.add_event(
+        s,
+        user_id=followup.user_id,
+        followup_id=followup.id,
+        kind="cancelled",
+        detail="cancelled by you",
+        at=now,
+    )
+
+
+def snooze_followup(
+    store: Store, s: Session, followup: FollowUp, until: datetime, now: datetime, tz: str
+) -> None:
+    if followup.state != FollowUpState.ACTIVE:
+        raise ConflictError(f"follow-up {followup.id} is {followup.state}, not active")
+    if until <= now:
+        raise ValidationError("snooze until a time in the future")
+    if until - now > timedelta(days=366):
+        raise ValidationError("snooze for at most a year")
+    followup.due_at = until
+    store.add_event(
+        s,
+        user_id=followup.user_id,
+        followup_id=followup.id,
+        kind="snoozed",
+        detail=f"snoozed until {format_local(until, tz)}",
+        at=now,
+    )
+
+
+def describe_stages(followup: FollowUp) -> str:
+    parts = []
+    for stage in followup.stages:
+        parts.append(stage.delay if stage.delay else stage.at.strftime("%Y-%m-%d %H:%M UTC"))
+    label = "bump" if len(parts) == 1 else "bumps"
+    return f"{len(parts)} {label}: " + ", ".join(parts)
+
+
+def format_local(when: datetime | None, tz: str) -> str:
+    if when is None:
+        return "-"
+    return when.astimezone(ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M %Z")

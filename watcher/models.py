@@ -1,0 +1,237 @@
+"""SQLAlchemy 2 models. Times are stored as UTC; `UTCDateTime` hands back aware datetimes.
+
+Lifecycle of a FollowUp (state): active -> replied | completed | cancelled | failed.
+`current_stage` is the 1-based position of the next Stage to act on; `due_at` is when.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Naive UTC in the database (SQLite has no zones), aware UTC in Python."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AccountStatus(enum.StrEnum):
+    OK = "ok"
+    NEEDS_ATTENTION = "needs_attention"  # a person must fix something (password, revoked token)
+    DISABLED = "disabled"  # disconnected by the user; nothing is polled or sent
+
+
+class FollowUpState(enum.StrEnum):
+    ACTIVE = "active"  # scheduled: waiting for a reply or for due_at
+    REPLIED = "replied"  # stopped by a real reply
+    COMPLETED = "completed"  # every stage was sent (or reminded)
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # a bounce, or a send that can never succeed
+
+
+class Mode(enum.StrEnum):
+    SEND = "send"  # mail the bump to the recipients
+    REMIND = "remind"  # only bring the thread back to the user's inbox
+
+
+class StageState(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # handed to the server; outcome recorded next (see engine)
+    SENT = "sent"
+    REMINDED = "reminded"
+    UNCONFIRMED = "unconfirmed"  # the connection broke mid-hand-over: never resent
+
+
+def new_token() -> str:
+    return secrets.token_hex(10)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    send_days: Mapped[str] = mapped_column(String(40), default="mon-fri")
+    send_hours: Mapped[str] = mapped_column(String(20), default="09:00-17:00")
+    holiday_country: Mapped[str | None] = mapped_column(String(8))
+    default_delay: Mapped[str] = mapped_column(String(20), default="1w")
+    bump_template: Mapped[str] = mapped_column(
+        Text, default="Hi {first_name},\n\nJust bumping this up in case it got buried.\n"
+    )
+    replier_policy: Mapped[str] = mapped_column(String(20), default="anyone")
+    own_message_policy: Mapped[str] = mapped_column(String(20), default="restart")
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    accounts: Mapped[list[Account]] = relationship(back_populates="user")
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("user_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # key of watcher.mailbox.MAILBOX_KINDS
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    aliases: Mapped[list] = mapped_column(JSON, default=list)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)  # non-secret connection settings
+    secret: Mapped[str | None] = mapped_column(Text)  # encrypted (watcher.crypto)
+    status: Mapped[str] = mapped_column(String(20), default=AccountStatus.OK)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="accounts")
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset(a.lower() for a in [self.email, *(self.aliases or [])])
+
+
+class MailboxCursor(Base):
+    """Where `Mailbox.changes()` left off for one account (opaque to everyone but the mailbox)."""
+
+    __tablename__ = "mailbox_cursors"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FollowUp(Base):
+    __tablename__ = "followups"
+    __table_args__ = (
+        Index("ix_followups_due", "state", "due_at"),
+        Index("ix_followups_account_state", "account_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(40), unique=True, default=new_token)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    anchor_message_id: Mapped[str] = mapped_column(String(998))
+    anchor_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the user sent it
+    thread_ref: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    to_addrs: Mapped[list] = mapped_column(JSON, default=list)
+    cc_addrs: Mapped[list] = mapped_column(JSON, default=list)
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    mode: Mapped[str] = mapped_column(String(10), default=Mode.SEND)
+    state: Mapped[str] = mapped_column(String(20), default=FollowUpState.ACTIVE)
+    current_stage: Mapped[int] = mapped_column(Integer, default=1)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clock_base_at: Mapped[datetime] = mapped_column(UTCDateTime)  # start of the current stage
+    needs_check: Mapped[bool] = mapped_column(Boolean, default=True)  # re-read thread next pass
+    replier_policy: Mapped[str] = mapped_column(String(20), default="anyone")
+    stop_reason: Mapped[str] = mapped_column(Text, default="")
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    account: Mapped[Account] = relationship()
+    stages: Mapped[list[Stage]] = relationship(
+        back_populates="followup", order_by="Stage.position", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[Event]] = relationship(
+        back_populates="followup", order_by="Event.id", cascade="all, delete-orphan"
+    )
+
+    def stage(self, position: int | None = None) -> Stage | None:
+        position = self.current_stage if position is None else position
+        return next((s for s in self.stages if s.position == position), None)
+
+
+class Stage(Base):
+    __tablename__ = "stages"
+    __table_args__ = (UniqueConstraint("followup_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    followup_id: Mapped[int] = mapped_column(ForeignKey("followups.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # 1-based
+    delay: Mapped[str | None] = mapped_column(String(20))  # "2w" after the previous message
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # or an absolute time
+    text: Mapped[str | None] = mapped_column(Text)  # None: the user's template
+    state: Mapped[str] = mapped_column(String(20), default=StageState.PENDING)
+    message_id: Mapped[str | None] = mapped_column(String(998))  # the bump's deterministic id
+    sent_ref: Mapped[str | None] = mapped_column(String(300))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    followup: Mapped[FollowUp] = relationship(back_populates="stages")
+
+
+class TrackedId(Base):
+    """A Message-ID known to be in a follow-up's thread: how new mail finds its thread."""
+
+    __tablename__ = "tracked_ids"
+
+    followup_id: Mapped[int] = mapped_column(
+        ForeignKey("followups.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(String(998), primary_key=True, index=True)
+
+
+class Event(Base):
+    """One line of history: what happened, when and why. Never updated, never deleted alone."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    followup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("followups.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    rule: Mapped[str | None] = mapped_column(String(60))
+
+    followup: Mapped[FollowUp | None] = relationship(back_populates="events")

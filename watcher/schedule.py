@@ -1,0 +1,371 @@
+"""Pure time arithmetic: delays, business days, sending windows, IANA zones with DST.
+
+Everything stored is UTC. A zone is used only to decide what "in 3 days", "Mon-Fri 09:00-17:00"
+or "2026-12-01" mean to the user, so every function takes UTC-aware datetimes and returns them.
+
+Two DST rules hold throughout, so results never depend on which function got there:
+- a local wall time that does not exist (spring-forward gap) becomes the first instant after the
+  gap, e.g. 02:30 on 2026-03-29 in Europe/Berlin becomes 03:00 CEST;
+- a local wall time that happens twice (fall-back) means its first occurrence (fold=0).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
+from watcher.errors import ValidationError
+
+# ---------------------------------------------------------------------------------------------
+# Delays
+
+_SHORT = {"minutes": "m", "hours": "h", "days": "d", "weeks": "w", "business_days": "bd"}
+_UNIT_WORDS = {
+    **dict.fromkeys(["m", "min", "mins", "minute", "minutes"], "minutes"),
+    **dict.fromkeys(["h", "hr", "hrs", "hour", "hours"], "hours"),
+    **dict.fromkeys(["d", "day", "days"], "days"),
+    **dict.fromkeys(["w", "wk", "wks", "week", "weeks"], "weeks"),
+    **dict.fromkeys(
+        ["bd", "business day", "business days", "working day", "working days", "workday"],
+        "business_days",
+    ),
+    "workdays": "business_days",
+}
+# About ten years in each unit: far enough for any follow-up, near enough that date arithmetic
+# cannot overflow and the business-day loop stays short.
+_MAX_AMOUNT = {
+    "minutes": 3660 * 24 * 60,
+    "hours": 3660 * 24,
+    "days": 3660,
+    "weeks": 522,
+    "business_days": 2610,
+}
+_DELAY_HELP = "use 3d, 1w, 2w, 12h, 30m, 5bd or a date like 2026-12-01 09:00"
+_DELAY_RE = re.compile(r"(\d+) ?([a-z ]+)")
+
+
+@dataclass(frozen=True)
+class Delay:
+    """How long to wait: an amount of one unit. `str()` gives the canonical short form."""
+
+    amount: int
+    unit: str  # "minutes" | "hours" | "days" | "weeks" | "business_days"
+
+    def __post_init__(self) -> None:
+        if self.unit not in _SHORT:
+            raise ValidationError(f"{self.unit!r} is not a delay unit: {_DELAY_HELP}")
+        if not 1 <= self.amount <= _MAX_AMOUNT[self.unit]:
+            raise ValidationError(
+                f"'{self.amount}{_SHORT[self.unit]}' is not a usable delay: "
+                f"it must be at least 1 and at most about ten years"
+            )
+
+    def __str__(self) -> str:
+        return f"{self.amount}{_SHORT[self.unit]}"
+
+
+def parse_delay(text: str) -> Delay:
+    """Read "3d", "1w", "12h", "30m", "5bd", "3 days", "2 Weeks", "5 business days"."""
+    normal = re.sub(r"[\s_-]+", " ", str(text).strip().lower())
+    match = _DELAY_RE.fullmatch(normal)
+    unit = _UNIT_WORDS.get(match.group(2).strip()) if match else None
+    if match is None or unit is None:
+        raise ValidationError(f"{text!r} is not a delay: {_DELAY_HELP}")
+    return Delay(int(match.group(1)), unit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Zones and the two DST rules
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValidationError(
+            f"{tz!r} is not a time zone: use an IANA name like Europe/Berlin or America/New_York"
+        ) from None
+
+
+def _require_aware(t: datetime, name: str = "time") -> None:
+    # A naive datetime here is a programming error (everything stored is UTC), not user input.
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {t!r}")
+
+
+def _wall(t_utc: datetime, zone: ZoneInfo) -> datetime:
+    """The naive local wall time of an instant."""
+    return t_utc.astimezone(zone).replace(tzinfo=None, fold=0)
+
+
+def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
+    """Naive local wall time in `zone` -> UTC instant, applying the two DST rules above."""
+    first = local.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if _wall(first, zone) == local:
+        return first  # exists; fold=0 is the first of a repeated hour
+    # In a gap. fold=1 reads the wall time with the offset after the jump, fold=0 with the one
+    # before; the jump lies between the two readings. Find the first second whose wall time is
+    # not before `local`: that is the instant the clock jumps, i.e. the end of the gap.
+    lo = int(local.replace(tzinfo=zone, fold=1).timestamp())
+    hi = int(first.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _wall(datetime.fromtimestamp(mid, UTC), zone) >= local:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Delays applied
+
+
+@lru_cache(maxsize=256)
+def _holidays(code: str, year: int) -> frozenset[date]:
+    # Cached per (country, year) as a frozenset: a shared HolidayBase grows itself on lookup,
+    # which is not safe across the watcher's and the web app's threads.
+    country, _, subdiv = code.upper().partition("-")
+    try:
+        return frozenset(holidays.country_holidays(country, subdiv=subdiv or None, years=year))
+    except NotImplementedError:
+        raise ValidationError(
+            f"{code!r} is not a holiday calendar we know: use a country code like DE or US, "
+            f"optionally with a region like US-CA"
+        ) from None
+
+
+def _is_business_day(d: date, holiday_country: str | None) -> bool:
+    if d.weekday() >= 5:
+        return False
+    return not holiday_country or d not in _holidays(holiday_country, d.year)
+
+
+def add_delay(
+    start_utc: datetime, delay: Delay, tz: str, holiday_country: str | None = None
+) -> datetime:
+    """`start_utc` + `delay`, as the user in zone `tz` means it; returns UTC.
+
+    Minutes and hours are elapsed time. Days, weeks and business days move the local calendar
+    date and keep the local wall-clock time, so "1w" from Monday 10:00 is next Monday 10:00
+    even when a DST change lies between. Business days skip Saturday, Sunday and, with
+    `holiday_country` ("DE", "US", "US-CA"), that country's public holidays.
+    """
+    _require_aware(start_utc, "start_utc")
+    zone = _zone(tz)
+    if delay.unit in ("minutes", "hours"):
+        return start_utc.astimezone(UTC) + timedelta(**{delay.unit: delay.amount})
+    local = _wall(start_utc, zone)
+    if delay.unit == "days":
+        local += timedelta(days=delay.amount)
+    elif delay.unit == "weeks":
+        local += timedelta(weeks=delay.amount)
+    else:
+        if holiday_country is not None:
+            _holidays(holiday_country, local.year)  # reject an unknown country up front
+        left = delay.amount
+        while left:
+            local += timedelta(days=1)
+            left -= _is_business_day(local.date(), holiday_country)
+    return _to_utc(local, zone)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending windows
+
+_DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_FULL_DAY_NAMES = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_END_OF_DAY = time.max  # stands for "24:00": a window may run to midnight
+_HOURS_RE = re.compile(r"(\d{1,2})(?::(\d{2}))? ?[-\u2013] ?(\d{1,2})(?::(\d{2}))?")
+_DAYS_HELP = "use mon-fri, mon,wed,fri, sat-sun or all"
+_HOURS_HELP = "use 09:00-17:00, 9-17 or 00:00-24:00"
+
+
+def _day_number(word: str, text: str) -> int:
+    for names in (_DAY_NAMES, _FULL_DAY_NAMES):
+        if word in names:
+            return names.index(word)
+    raise ValidationError(f"{text!r} is not a list of days: {_DAYS_HELP}")
+
+
+def _parse_days(text: str) -> frozenset[int]:
+    normal = re.sub(r"\s+", "", str(text).lower()).replace("\u2013", "-")
+    if normal in ("all", "daily", "everyday"):
+        return frozenset(range(7))
+    days: set[int] = set()
+    for part in normal.split(","):
+        first, dash, last = part.partition("-")
+        a = _day_number(first, text)
+        b = _day_number(last, text) if dash else a
+        # "fri-mon" wraps through the weekend, as a person reads it.
+        days.update((a + i) % 7 for i in range((b - a) % 7 + 1))
+    return frozenset(days)
+
+
+def _clock(hour: str, minute: str | None, text: str, *, is_end: bool) -> time:
+    h, m = int(hour), int(minute or 0)
+    if is_end and (h, m) == (24, 0):
+        return _END_OF_DAY
+    if h > 23 or m > 59:
+        raise ValidationError(f"{text!r} is not a range of hours: {_HOURS_HELP}")
+    return time(h, m)
+
+
+def _hhmm(t: time) -> str:
+    return "24:00" if t == _END_OF_DAY else t.strftime("%H:%M")
+
+
+@dataclass(frozen=True)
+class SendingWindow:
+    """When bumps may go out: some weekdays, between `start` (inclusive) and `end` (exclusive)
+    local wall time in zone `tz`. `end` is `time.max` for a window that runs to midnight."""
+
+    tz: str
+    days: frozenset[int] = field(default_factory=lambda: frozenset({0, 1, 2, 3, 4}))
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+
+    def __post_init__(self) -> None:
+        _zone(self.tz)
+        object.__setattr__(self, "days", frozenset(self.days))
+        if not self.days or not self.days <= set(range(7)):
+            raise ValidationError(f"A sending window needs at least one day: {_DAYS_HELP}")
+        if self.start >= self.end:
+            raise ValidationError(
+                f"A sending window must start before it ends, not "
+                f"{_hhmm(self.start)}-{_hhmm(self.end)}: {_HOURS_HELP}"
+            )
+
+    @classmethod
+    def parse(cls, tz: str, days: str = "mon-fri", hours: str = "09:00-17:00") -> SendingWindow:
+        """Build a window from what a user types: days "mon-fri", hours "9-17"."""
+        match = _HOURS_RE.fullmatch(re.sub(r"\s+", " ", str(hours).strip()))
+        if match is None:
+            raise ValidationError(f"{hours!r} is not a range of hours: {_HOURS_HELP}")
+        start = _clock(match.group(1), match.group(2), hours, is_end=False)
+        end = _clock(match.group(3), match.group(4), hours, is_end=True)
+        return cls(tz=tz, days=_parse_days(days), start=start, end=end)
+
+    def contains(self, t_utc: datetime) -> bool:
+        """Whether the instant falls inside the window, judged by the local wall clock."""
+        _require_aware(t_utc, "t_utc")
+        local = t_utc.astimezone(_zone(self.tz))
+        if local.weekday() not in self.days:
+            return False
+        now = local.time()
+        # time.max stands for 24:00, so the last microsecond of the day is inside too.
+        return self.start <= now and (now < self.end or self.end == _END_OF_DAY)
+
+    def describe(self) -> str:
+        """E.g. "Mon-Fri 09:00-17:00 Europe/Berlin"."""
+        runs: list[list[int]] = []
+        for d in sorted(self.days):
+            if runs and runs[-1][-1] == d - 1:
+                runs[-1].append(d)
+            else:
+                runs.append([d])
+        names = [
+            _DAY_NAMES[r[0]].title() + (f"-{_DAY_NAMES[r[-1]].title()}" if len(r) > 1 else "")
+            for r in runs
+        ]
+        return f"{','.join(names)} {_hhmm(self.start)}-{_hhmm(self.end)} {self.tz}"
+
+
+def ALWAYS(tz: str = "UTC") -> SendingWindow:  # upper case: reads as a constant where used
+    """A window that is always open: every day, the whole day."""
+    return SendingWindow(tz=tz, days=frozenset(range(7)), start=time(0, 0), end=_END_OF_DAY)
+
+
+def next_in_window(t_utc: datetime, window: SendingWindow) -> datetime:
+    """`t_utc` if it is inside the window, else the next instant the window opens (UTC)."""
+    _require_aware(t_utc, "t_utc")
+    t_utc = t_utc.astimezone(UTC)
+    if window.contains(t_utc):
+        return t_utc
+    zone = _zone(window.tz)
+    today = _wall(t_utc, zone).date()
+    candidates = []
+    # Two weeks covers a window swallowed whole by a DST gap on its only weekday.
+    for offset in range(15):
+        local = datetime.combine(today + timedelta(days=offset), window.start)
+        candidates.append(_to_utc(local, zone))
+        # On a fall-back day the opening time can come round a second time.
+        candidates.append(local.replace(tzinfo=zone, fold=1).astimezone(UTC))
+    return min(c for c in candidates if c > t_utc and window.contains(c))
+
+
+def due_time(
+    base_utc: datetime, delay: Delay, window: SendingWindow, holiday_country: str | None = None
+) -> datetime:
+    """When a bump `delay` after `base_utc` may go out: the delay, then the next window."""
+    return next_in_window(add_delay(base_utc, delay, window.tz, holiday_country), window)
+
+
+# ---------------------------------------------------------------------------------------------
+# User-given dates and overdue spreading
+
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LOCAL_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_DEFAULT_HOUR = time(9, 0)  # a bare date means the start of a working day, not midnight
+_WHEN_HELP = "use a date like 2026-12-01, 2026-12-01 14:30 or 2026-12-01T14:30:00+01:00"
+
+
+def parse_when(text: str, now_utc: datetime, tz: str) -> datetime:
+    """A user's "snooze until" / "follow up on": a delay from now, or a date/time; returns UTC.
+
+    A date without a time means 09:00 local; a date/time without an offset is local to `tz`;
+    one with an offset or Z is taken as given. The result must lie in the future.
+    """
+    _require_aware(now_utc, "now_utc")
+    zone = _zone(tz)
+    raw = str(text).strip()
+    if not _DATE_RE.match(raw):
+        return add_delay(now_utc, parse_delay(raw), tz)  # its error names the date forms too
+    try:
+        date.fromisoformat(raw[:10])
+    except ValueError:
+        raise ValidationError(f"{raw!r} is not a real date: {_WHEN_HELP}") from None
+    match = _LOCAL_RE.fullmatch(raw)
+    if match:
+        y, mo, d, h, mi, s = (int(g) if g else None for g in match.groups())
+        try:
+            clock = _DEFAULT_HOUR if h is None else time(h, mi, s or 0)
+        except ValueError:
+            raise ValidationError(f"{raw!r} is not a real time of day: {_WHEN_HELP}") from None
+        when = _to_utc(datetime.combine(date(y, mo, d), clock), zone)
+    else:
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise ValidationError(f"{raw!r} is not a date we can read: {_WHEN_HELP}")
+        when = parsed.astimezone(UTC)
+    if when <= now_utc:
+        shown = when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        raise ValidationError(f"{raw!r} ({shown}) is not in the future: pick a later time")
+    return when
+
+
+def spread_overdue(
+    count: int, now_utc: datetime, window: SendingWindow, spacing: timedelta
+) -> list[datetime]:
+    """`count` send times for overdue bumps: `spacing` apart, each inside the window.
+
+    After downtime a burst of bumps looks like a robot and can trip provider rate limits, so
+    they go out one by one from the next opening; one that would fall past the window's end
+    waits for the next opening.
+    """
+    if count < 0 or spacing < timedelta(0):
+        raise ValueError(f"count and spacing must not be negative: {count}, {spacing}")
+    times: list[datetime] = []
+    t = next_in_window(now_utc, window)
+    for _ in range(count):
+        times.append(t)
+        t = next_in_window(t + spacing, window)
+    return times

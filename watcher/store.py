@@ -1,0 +1,494 @@
+"""Store: the database engine, short sessions, and every query by name.
+
+Callers never hold a session across network I/O: the engine reads what it needs into plain
+values, talks to the mail server, then comes back with a short write. Claims take a lease in one
+statement (`UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING id` on
+PostgreSQL; SQLite serializes writers with BEGIN IMMEDIATE), so several watchers can share work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import create_engine, delete, event, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from .crypto import SecretBox
+from .errors import ConflictError, NotFoundError
+from .mailbox import AccountSpec
+from .models import (
+    Account,
+    AccountStatus,
+    Event,
+    FollowUp,
+    FollowUpState,
+    MailboxCursor,
+    TrackedId,
+    User,
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def make_engine(database_url: str) -> Engine:
+    if database_url.startswith("sqlite"):
+        engine = create_engine(
+            database_url, connect_args={"timeout": 30, "check_same_thread": False}
+        )
+        _serialize_sqlite_writers(engine)
+        return engine
+    return create_engine(database_url, pool_pre_ping=True)
+
+
+def _serialize_sqlite_writers(engine: Engine) -> None:
+    """SQLAlchemy's documented recipe: take the write lock at BEGIN, so two writers never
+    interleave a read-then-update (that is what makes a claim atomic on SQLite)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" below emit BEGIN
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    def __init__(self, database_url: str, encryption_keys: Iterable[str]):
+        self.engine = make_engine(database_url)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.box = SecretBox(tuple(encryption_keys))
+
+    @classmethod
+    def from_config(cls, config) -> Store:
+        return cls(config.database_url, config.encryption_keys)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (the only way it is created)."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """One short transaction: committed on success, rolled back on any error."""
+        with self._sessions() as s, s.begin():
+            yield s
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def get_or_create_user(self, s: Session, email: str) -> User:
+        email = email.strip().lower()
+        user = s.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = User(email=email)
+            s.add(user)
+            s.flush()
+        return user
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def add_account(
+        self,
+        s: Session,
+        user: User,
+        *,
+        kind: str,
+        email: str,
+        settings: dict,
+        secret: str,
+        display_name: str = "",
+        aliases: Iterable[str] = (),
+        now: datetime,
+    ) -> Account:
+        email = email.strip().lower()
+        existing = s.scalar(
+            select(Account).where(Account.user_id == user.id, Account.email == email)
+        )
+        if existing is not None and existing.status != AccountStatus.DISABLED:
+            raise ConflictError(f"{email} is already connected (account {existing.id})")
+        account = existing or Account(user_id=user.id, email=email, kind=kind)
+        account.kind = kind
+        account.settings = dict(settings)
+        account.secret = self.box.encrypt(secret)
+        account.display_name = display_name
+        account.aliases = sorted({a.strip().lower() for a in aliases if a.strip()})
+        account.status = AccountStatus.OK
+        account.status_reason = ""
+        account.failures = 0
+        account.next_check_at = None
+        account.last_ok_at = now
+        s.add(account)
+        s.flush()
+        return account
+
+    def find_account(self, s: Session, ref: str, user_id: int | None = None) -> Account:
+        """An account by id or e-mail address, optionally scoped to one user."""
+        query = select(Account)
+        if ref.isdigit():
+            query = query.where(Account.id == int(ref))
+        else:
+            query = query.where(Account.email == ref.strip().lower())
+        if user_id is not None:
+            query = query.where(Account.user_id == user_id)
+        account = s.scalar(query)
+        if account is None:
+            raise NotFoundError(f"no account {ref!r}")
+        return account
+
+    def list_accounts(self, s: Session, user_id: int | None = None) -> list[Account]:
+        query = select(Account).order_by(Account.id)
+        if user_id is not None:
+            query = query.where(Account.user_id == user_id)
+        return list(s.scalars(query))
+
+    def account_spec(self, account: Account) -> AccountSpec:
+        return AccountSpec(
+            kind=account.kind,
+            email=account.email,
+            settings=dict(account.settings or {}),
+            secret=self.box.decrypt(account.secret) if account.secret else "",
+            aliases=tuple(account.aliases or ()),
+        )
+
+    def claim_account(
+        self, owner: str, now: datetime, lease: timedelta, exclude: Iterable[int] = ()
+    ) -> int | None:
+        """Lease one account that is due for a check (not disabled, not backing off)."""
+        sub = (
+            select(Account.id)
+            .where(
+                Account.status != AccountStatus.DISABLED,
+                or_(Account.next_check_at.is_(None), Account.next_check_at <= now),
+                or_(Account.lease_until.is_(None), Account.lease_until < now),
+            )
+            .order_by(Account.id)
+            .limit(1)
+        )
+        exclude = list(exclude)
+        if exclude:
+            sub = sub.where(Account.id.not_in(exclude))
+        if self.is_postgres:
+            sub = sub.with_for_update(skip_locked=True)
+        stmt = (
+            update(Account)
+            .where(Account.id.in_(sub.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .returning(Account.id)
+        )
+        with self.session() as s:
+            return s.scalar(stmt)
+
+    def release_account(self, account_id: int, owner: str) -> None:
+        with self.session() as s:
+            s.execute(
+                update(Account)
+                .where(Account.id == account_id, Account.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def mark_account_ok(self, account_id: int, now: datetime) -> None:
+        with self.session() as s:
+            account = s.get(Account, account_id)
+            recovered = account.status == AccountStatus.NEEDS_ATTENTION or account.failures
+            if recovered:
+                self.add_event(
+                    s,
+                    user_id=account.user_id,
+                    account_id=account.id,
+                    kind="account_ok",
+                    detail=f"{account.email} works again; waiting follow-ups resume",
+                    at=now,
+                )
+            account.status = AccountStatus.OK
+            account.status_reason = ""
+            account.failures = 0
+            account.next_check_at = None
+            account.last_ok_at = now
+
+    def mark_account_failed(
+        self, account_id: int, reason: str, *, permanent: bool, now: datetime, backoff: timedelta
+    ) -> None:
+        """Record a fault; permanent ones need a person, transient ones back off and retry."""
+        with self.session() as s:
+            account = s.get(Account, account_id)
+            account.failures += 1
+            wait = min(backoff * (2 ** min(account.failures - 1, 10)), MAX_BACKOFF)
+            account.next_check_at = now + (MAX_BACKOFF if permanent else wait)
+            account.last_error_at = now
+            if permanent:
+                account.status = AccountStatus.NEEDS_ATTENTION
+            changed = account.status_reason != reason
+            account.status_reason = reason
+            if changed:
+                self.add_event(
+                    s,
+                    user_id=account.user_id,
+                    account_id=account.id,
+                    kind="account_error",
+                    detail=("needs attention: " if permanent else "will retry: ") + reason,
+                    at=now,
+                )
+
+    def disable_account(self, s: Session, account: Account, now: datetime) -> None:
+        """Disconnect: forget the secret, stop polling; follow-ups stay for the record."""
+        account.status = AccountStatus.DISABLED
+        account.status_reason = "disconnected"
+        account.secret = None
+        s.execute(delete(MailboxCursor).where(MailboxCursor.account_id == account.id))
+        self.add_event(
+            s,
+            user_id=account.user_id,
+            account_id=account.id,
+            kind="account_disconnected",
+            detail=f"{account.email} disconnected; its stored password was deleted",
+            at=now,
+        )
+
+    # -- cursors -------------------------------------------------------------------------------
+
+    def get_cursor(self, s: Session, account_id: int) -> str | None:
+        row = s.get(MailboxCursor, account_id)
+        return row.value if row else None
+
+    def set_cursor(self, s: Session, account_id: int, value: str, now: datetime) -> None:
+        row = s.get(MailboxCursor, account_id)
+        if row is None:
+            s.add(MailboxCursor(account_id=account_id, value=value, updated_at=now))
+        else:
+            row.value = value
+            row.updated_at = now
+
+    # -- follow-ups ----------------------------------------------------------------------------
+
+    def get_followup(self, s: Session, followup_id: int, user_id: int | None = None) -> FollowUp:
+        query = (
+            select(FollowUp)
+            .where(FollowUp.id == followup_id)
+            .options(selectinload(FollowUp.stages), selectinload(FollowUp.account))
+        )
+        if user_id is not None:
+            query = query.where(FollowUp.user_id == user_id)
+        followup = s.scalar(query)
+        if followup is None:
+            raise NotFoundError(f"no follow-up {followup_id}")
+        return followup
+
+    def list_followups(
+        self, s: Session, user_id: int | None = None, states: Iterable[str] | None = None
+    ) -> list[FollowUp]:
+        query = select(FollowUp).options(selectinload(FollowUp.account)).order_by(FollowUp.id)
+        if user_id is not None:
+            query = query.where(FollowUp.user_id == user_id)
+        if states:
+            query = query.where(FollowUp.state.in_(list(states)))
+        return list(s.scalars(query))
+
+    def active_followup_for_anchor(
+        self, s: Session, account_id: int, anchor_message_id: str
+    ) -> FollowUp | None:
+        return s.scalar(
+            select(FollowUp).where(
+                FollowUp.account_id == account_id,
+                FollowUp.anchor_message_id == anchor_message_id,
+                FollowUp.state == FollowUpState.ACTIVE,
+            )
+        )
+
+    def track(self, s: Session, followup_id: int, message_ids: Iterable[str]) -> None:
+        """Remember Message-IDs as part of (and already judged for) a follow-up's thread."""
+        wanted = {m for m in message_ids if m}
+        if not wanted:
+            return
+        known = set(
+            s.scalars(
+                select(TrackedId.message_id).where(
+                    TrackedId.followup_id == followup_id, TrackedId.message_id.in_(wanted)
+                )
+            )
+        )
+        s.add_all(TrackedId(followup_id=followup_id, message_id=m) for m in wanted - known)
+        s.flush()
+
+    def tracked_ids(self, s: Session, followup_id: int) -> set[str]:
+        return set(
+            s.scalars(select(TrackedId.message_id).where(TrackedId.followup_id == followup_id))
+        )
+
+    def active_followups_linked(
+        self, s: Session, account_id: int, message_ids: Iterable[str], thread_refs: Iterable[str]
+    ) -> list[FollowUp]:
+        """Active follow-ups of an account whose thread any of these ids or thread refs touch.
+
+        An indexed lookup by the ids that changed: cost follows the change, not what is tracked.
+        """
+        ids = [m for m in set(message_ids) if m]
+        refs = [r for r in set(thread_refs) if r]
+        conditions = []
+        if ids:
+            conditions.append(
+                FollowUp.id.in_(select(TrackedId.followup_id).where(TrackedId.message_id.in_(ids)))
+            )
+        if refs:
+            conditions.append(FollowUp.thread_ref.in_(refs))
+        if not conditions:
+            return []
+        return list(
+            s.scalars(
+                select(FollowUp)
+                .where(
+                    FollowUp.account_id == account_id,
+                    FollowUp.state == FollowUpState.ACTIVE,
+                    or_(*conditions),
+                )
+                .options(selectinload(FollowUp.stages))
+                .order_by(FollowUp.id)
+            )
+        )
+
+    def followups_needing_check(self, s: Session, account_id: int, limit: int) -> list[FollowUp]:
+        return list(
+            s.scalars(
+                select(FollowUp)
+                .where(
+                    FollowUp.account_id == account_id,
+                    FollowUp.state == FollowUpState.ACTIVE,
+                    FollowUp.needs_check.is_(True),
+                )
+                .order_by(FollowUp.id)
+                .limit(limit)
+            )
+        )
+
+    def flag_all_for_check(self, s: Session, account_id: int) -> int:
+        result = s.execute(
+            update(FollowUp)
+            .where(FollowUp.account_id == account_id, FollowUp.state == FollowUpState.ACTIVE)
+            .values(needs_check=True)
+        )
+        return result.rowcount
+
+    def overdue_followups(
+        self, s: Session, account_id: int, before: datetime, now: datetime
+    ) -> list[FollowUp]:
+        return list(
+            s.scalars(
+                select(FollowUp)
+                .where(
+                    FollowUp.account_id == account_id,
+                    FollowUp.state == FollowUpState.ACTIVE,
+                    FollowUp.due_at < before,
+                    or_(FollowUp.lease_until.is_(None), FollowUp.lease_until < now),
+                )
+                .order_by(FollowUp.due_at, FollowUp.id)
+            )
+        )
+
+    def claim_due(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        account_id: int | None = None,
+    ) -> list[int]:
+        """Lease up to `limit` due follow-ups in one statement; returns their ids, oldest first."""
+        sub = (
+            select(FollowUp.id)
+            .where(
+                FollowUp.state == FollowUpState.ACTIVE,
+                FollowUp.due_at <= now,
+                or_(FollowUp.lease_until.is_(None), FollowUp.lease_until < now),
+            )
+            .order_by(FollowUp.due_at, FollowUp.id)
+            .limit(limit)
+        )
+        if account_id is not None:
+            sub = sub.where(FollowUp.account_id == account_id)
+        if self.is_postgres:
+            sub = sub.with_for_update(skip_locked=True)
+        stmt = (
+            update(FollowUp)
+            .where(FollowUp.id.in_(sub.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .returning(FollowUp.id, FollowUp.due_at)
+        )
+        with self.session() as s:
+            rows = s.execute(stmt).all()
+        return [row.id for row in sorted(rows, key=lambda r: (r.due_at, r.id))]
+
+    def holds_lease(self, s: Session, followup: FollowUp, owner: str, now: datetime) -> bool:
+        return followup.lease_owner == owner and (
+            followup.lease_until is not None and followup.lease_until > now
+        )
+
+    def release_followup(self, followup_id: int, owner: str) -> None:
+        with self.session() as s:
+            s.execute(
+                update(FollowUp)
+                .where(FollowUp.id == followup_id, FollowUp.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    # -- events --------------------------------------------------------------------------------
+
+    def add_event(
+        self,
+        s: Session,
+        *,
+        user_id: int,
+        kind: str,
+        detail: str,
+        at: datetime,
+        followup_id: int | None = None,
+        account_id: int | None = None,
+        message_id: str | None = None,
+        rule: str | None = None,
+    ) -> Event:
+        ev = Event(
+            user_id=user_id,
+            followup_id=followup_id,
+            account_id=account_id,
+            kind=kind,
+            detail=detail,
+            at=at,
+            message_id=message_id,
+            rule=rule,
+        )
+        s.add(ev)
+        return ev
+
+    def events_for(self, s: Session, followup_id: int) -> list[Event]:
+        return list(
+            s.scalars(select(Event).where(Event.followup_id == followup_id).order_by(Event.id))
+        )
+
+    def account_events(self, s: Session, account_id: int, limit: int = 20) -> list[Event]:
+        return list(
+            s.scalars(
+                select(Event)
+                .where(Event.account_id == account_id, Event.followup_id.is_(None))
+                .order_by(Event.id.desc())
+                .limit(limit)
+            )
+        )
