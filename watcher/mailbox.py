@@ -28,7 +28,6 @@ CLASSIFY_HEADERS: tuple[str, ...] = (
     "x-failed-recipients",
     "list-id",
     "list-unsubscribe",
-    "x-replywatch",
 )
 
 
