@@ -1,0 +1,112 @@
+"""Shared fixtures: real mail servers, started once per session on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.servers.dovecot import Dovecot
+from tests.servers.smtp import SmtpSink
+from tests.servers.world import MailWorld
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    if not (shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin")):
+        pytest.fail(
+            "Dovecot is not installed; the IMAP tests need it: apt-get install -y dovecot-imapd",
+            pytrace=False,
+        )
+    server = Dovecot().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_sink(dovecot):
+    sink = SmtpSink(dovecot).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def mail_world(dovecot, smtp_sink):
+    """People with fresh mailboxes (new_user) who mail each other through the sink."""
+    smtp_sink.clear()
+    yield MailWorld(dovecot, smtp_sink)
+    smtp_sink.clear()
+
+
+@pytest.fixture
+def config(tmp_path):
+    """A Config for one test: its own instance dir and SQLite file, no waiting in retries."""
+    from watcher.config import Config
+
+    return Config.for_instance(
+        tmp_path / "instance",
+        worker_id="test-worker",
+        retry_attempts=2,
+        retry_wait_max=0.0,
+        imap_timeout=10.0,
+        smtp_timeout=10.0,
+    )
+
+
+class FakeClock:
+    """The injected clock: tests move time forward instead of sleeping."""
+
+    def __init__(self, start=None):
+        from datetime import UTC, datetime
+
+        self.start = (start or datetime.now(UTC)).replace(microsecond=0)
+        self.current = self.start
+
+    def now(self):
+        return self.current
+
+    def advance(self, **delta):
+        from datetime import timedelta
+
+        self.current += timedelta(**delta)
+        return self.current
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def engine(config, clock):
+    from watcher.engine import Engine
+    from watcher.store import Store
+
+    store = Store.from_config(config)
+    store.migrate()
+    yield Engine(store, config, clock=clock.now)
+    store.dispose()
+
+
+@pytest.fixture
+def cli(config):
+    """Run `python -m watcher ...` in-process, as a user would, on the test's instance dir."""
+    import contextlib
+    import io
+
+    from watcher.__main__ import main
+
+    def run(*argv, env=None):
+        environ = {
+            "REPLYWATCH_INSTANCE_DIR": str(config.instance_dir),
+            "REPLYWATCH_RETRY_WAIT_MAX": "0",
+            "REPLYWATCH_RETRY_ATTEMPTS": "2",
+            "REPLYWATCH_WORKER_ID": "cli",
+            **(env or {}),
+        }
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(argv), environ)
+        return code, out.getvalue(), err.getvalue()
+
+    return run

@@ -1,0 +1,158 @@
+"""MailWorld: people with mailboxes on Dovecot who write to each other through the SMTP sink."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import email.utils
+import itertools
+import json
+import re
+import secrets
+import smtplib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from imapclient import IMAPClient
+
+from tests.servers.dovecot import Dovecot
+from tests.servers.smtp import SmtpSink
+from watcher.mailbox import AccountSpec
+
+_counter = itertools.count(1)  # unique addresses across the whole test session
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+@dataclass(frozen=True)
+class User:
+    email: str
+    password: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class MailWorld:
+    domain = "example.test"
+
+    def __init__(self, dovecot: Dovecot, sink: SmtpSink):
+        self.dovecot = dovecot
+        self.sink = sink
+
+    # -- people ----------------------------------------------------------------------------
+
+    def new_user(self, name: str = "user") -> User:
+        """A fresh mailbox, e.g. alice-7@example.test, known to Dovecot and to the sink."""
+        address = f"{name.lower()}-{next(_counter)}@{self.domain}"
+        user = User(address, "pw-" + secrets.token_hex(6), name.capitalize())
+        self.dovecot.add_user(user.email, user.password)
+        if self.sink.users is not self.dovecot.users:
+            self.sink.users[user.email] = user.password
+        return user
+
+    def imap_settings(self, user: User) -> tuple[dict, str]:
+        """(settings, password) for an ImapMailbox of this user, on Dovecot + the sink."""
+        return self.dovecot.imap_settings(user.email, smtp=(self.sink.host, self.sink.port))
+
+    def account_spec(self, user: User, **overrides) -> AccountSpec:
+        settings, password = self.imap_settings(user)
+        settings.update(overrides)
+        secret = json.dumps({"imap_password": password, "smtp_password": password})
+        return AccountSpec(kind="imap", email=user.email, settings=settings, secret=secret)
+
+    # -- mail ------------------------------------------------------------------------------
+
+    def send(
+        self,
+        from_user: User,
+        to: Iterable[User | str],
+        subject: str,
+        body: str = "",
+        *,
+        cc: Iterable[User | str] = (),
+        in_reply_to: str | None = None,
+        references: Iterable[str] = (),
+        extra_headers: Mapping[str, str] | None = None,
+        message_id: str | None = None,
+        date: str | None = None,
+    ) -> str:
+        """Submit a message over SMTP (delivered to Dovecot recipients) and keep it in Sent."""
+        to_addrs = [str(a) for a in to]
+        cc_addrs = [str(a) for a in cc]
+        msg = EmailMessage()
+        msg["From"] = email.utils.formataddr((from_user.name, from_user.email))
+        msg["To"] = ", ".join(to_addrs)
+        if cc_addrs:
+            msg["Cc"] = ", ".join(cc_addrs)
+        msg["Subject"] = subject
+        msg["Date"] = date or email.utils.formatdate(localtime=False)
+        message_id = message_id or email.utils.make_msgid(domain=self.domain)
+        msg["Message-ID"] = message_id
+        if in_reply_to:
+            msg["In-Reply-To"] = in_reply_to
+        refs = list(references)
+        if refs:
+            msg["References"] = " ".join(refs)
+        for name, value in (extra_headers or {}).items():
+            msg[name] = value
+        msg.set_content(body or "(no body)\n")
+        raw = msg.as_bytes(policy=email.policy.SMTP)
+        with smtplib.SMTP(self.sink.host, self.sink.port, timeout=10) as s:
+            s.login(from_user.email, from_user.password)
+            s.sendmail(from_user.email, to_addrs + cc_addrs, raw)
+        with self._imap(from_user) as c:
+            c.append("Sent", raw, flags=[b"\\Seen"])
+        return message_id
+
+    def deliver(self, user: User, raw: bytes | str, folder: str = "INBOX", flags=()) -> None:
+        """Drop a hand-written message (an out-of-office, a bounce) into a user's folder."""
+        if isinstance(raw, str):
+            raw = raw.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+        with self._imap(user) as c:
+            c.append(folder, raw, flags=list(flags))
+
+    def messages(self, user: User, folder: str = "INBOX") -> list[EmailMessage]:
+        """Every message in the folder, oldest first, parsed (read without setting \\Seen)."""
+        with self._imap(user) as c:
+            c.select_folder(folder, readonly=True)
+            uids = c.search(["ALL"])
+            if not uids:
+                return []
+            data = c.fetch(uids, [b"BODY.PEEK[]"])
+        parser = email.parser.BytesParser(policy=email.policy.default)
+        return [parser.parsebytes(data[uid][b"BODY[]"]) for uid in sorted(data)]
+
+    def flags(self, user: User, folder: str, message_id: str) -> set[str]:
+        """Flags (e.g. {"\\Seen", "\\Flagged"}) of the message with this Message-ID in folder.
+
+        \\Recent is left out: it belongs to an IMAP session, not to the message.
+
+        Raises LookupError if no such message is there; with several copies, their union.
+        """
+        with self._imap(user) as c:
+            c.select_folder(folder, readonly=True)
+            uids = c.search(["HEADER", "Message-ID", message_id])
+            if not uids:
+                raise LookupError(f"{message_id} is not in {user}'s {folder}")
+            data = c.fetch(uids, [b"FLAGS", b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        out: set[str] = set()
+        for item in data.values():
+            header = next(v for k, v in item.items() if k.startswith(b"BODY[HEADER"))
+            if message_id.encode() in header:
+                out.update(f.decode() for f in item[b"FLAGS"] if f.lower() != b"\\recent")
+        return out
+
+    def count(self, user: User, folder: str, message_id: str) -> int:
+        """How many messages with this Message-ID the folder holds."""
+        return sum(
+            1
+            for m in self.messages(user, folder)
+            if _MSGID.findall(str(m.get("Message-ID", ""))) == [message_id]
+        )
+
+    def _imap(self, user: User) -> IMAPClient:
+        c = IMAPClient(self.dovecot.host, self.dovecot.port, ssl=False, timeout=10)
+        c.login(user.email, user.password)
+        return c

@@ -1,0 +1,692 @@
+"""ImapMailbox: the Mailbox seam over IMAP (imapclient) and SMTP (smtplib).
+
+Folders are found by SPECIAL-USE (\\Sent; \\All on Gmail), never by a hard-coded name. Refs are
+"<role>/<uidvalidity>/<uid>" with role INBOX, Sent or All, so a ref survives a folder rename
+of Sent but not a UIDVALIDITY change (then it is simply not found any more).
+
+Cost: an idle `changes()` is one STATUS per watched folder (INBOX, Sent), whatever the size of
+the mailbox; only folders whose UIDNEXT grew are selected, searched and fetched, and only for
+the new UIDs. `self.commands` counts every IMAP command sent after the greeting.
+
+Every exception that leaves this module is a ReplywatchError with a one-line, user-readable
+message that never contains a password: see `_map_error`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import json
+import logging
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient import exceptions as imap_errors
+
+from watcher.errors import (
+    AuthFailed,
+    MailboxProtocolError,
+    MailboxUnavailable,
+    NotFoundError,
+    ReplywatchError,
+    SendRejected,
+    SendUnconfirmed,
+)
+from watcher.headers import MSGID_RE, SUMMARY_FIELDS, summarize
+from watcher.mailbox import AccountSpec, Bump, Changes, MessageSummary, ThreadKey
+
+log = logging.getLogger(__name__)
+
+INBOX, SENT, ALL = "INBOX", "Sent", "All"  # folder roles, as used in refs and cursors
+CURSOR_VERSION = 1
+SECURITY = ("ssl", "starttls", "none")
+DEFAULT_PORTS = {
+    "imap": {"ssl": 993, "starttls": 143, "none": 143},
+    "smtp": {"ssl": 465, "starttls": 587, "none": 25},
+}
+HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + " ".join(SUMMARY_FIELDS).encode() + b")]"
+FETCH_CHUNK = 200  # uids per FETCH
+SEARCH_CHUNK = 10  # message ids per SEARCH (3 HEADER criteria each)
+# RFC 5530 response codes that mean "try again later" rather than "this will never work".
+TRANSIENT_CODES = ("UNAVAILABLE", "INUSE", "SERVERBUG", "LIMIT", "CONTACTADMIN", "OVERQUOTA")
+# Flags and SPECIAL-USE attributes (RFC 3501, RFC 6154).
+SEEN, FLAGGED, SENT_USE, ALL_USE = b"\\Seen", b"\\Flagged", b"\\Sent", b"\\All"
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.I)
+_COPYUID = re.compile(rb"\[COPYUID (\d+) \S+ (\d+)\]", re.I)
+
+
+class ImapMailbox:
+    """One IMAP/SMTP account. Connects lazily; use as a context manager or call close()."""
+
+    def __init__(self, spec: AccountSpec, config: Any):
+        s = spec.settings
+        self.email = spec.email
+        self.imap_security = _security(s.get("imap_security", "ssl"), "imap_security")
+        self.smtp_security = _security(s.get("smtp_security", "starttls"), "smtp_security")
+        self.imap_host = s["imap_host"]
+        self.imap_port = int(s.get("imap_port") or DEFAULT_PORTS["imap"][self.imap_security])
+        self.imap_username = s.get("imap_username") or spec.email
+        self.smtp_host = s.get("smtp_host") or self.imap_host
+        self.smtp_port = int(s.get("smtp_port") or DEFAULT_PORTS["smtp"][self.smtp_security])
+        self.smtp_username = s.get("smtp_username") or self.imap_username
+        self.save_sent = s.get("save_sent", "auto")
+        if self.save_sent not in ("auto", "always", "never"):
+            raise ValueError(f"save_sent must be auto, always or never, not {self.save_sent!r}")
+        self.imap_timeout = float(config.imap_timeout)
+        self.smtp_timeout = float(config.smtp_timeout)
+        self._imap_password, self._smtp_password = _passwords(spec.secret)
+        self.commands = 0  # IMAP commands sent, for tests and benchmarks
+        self._conn: IMAPClient | None = None
+        self._gmail = False
+        self._folders: dict[str, str] | None = None  # role -> server folder name
+        self._selected: tuple[str, bool] | None = None  # (folder, read-only) now selected
+
+    def __repr__(self) -> str:
+        return f"ImapMailbox({self.email!r})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> ImapMailbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Log out quietly; the next call connects again."""
+        conn, self._conn, self._folders, self._selected = self._conn, None, None, None
+        if conn is None:
+            return
+        try:
+            conn.logout()
+        except Exception:  # closing must never fail
+            with contextlib.suppress(Exception):
+                conn.shutdown()
+
+    def check(self) -> None:
+        """Log in to IMAP (and find the Sent folder) and to SMTP; raise on the first problem."""
+        with self._imap("log in") as c:
+            self._folder_names(c)
+        smtp = self._smtp_connect()
+        _quit(smtp)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def changes(self, cursor: str | None) -> Changes:
+        with self._imap("check for new mail") as c:
+            folders = self._watched(c)
+            old = _parse_cursor(cursor)
+            self._unselect(c)  # only after a pass that fetched something: idle stays 2 STATUS
+            status = {role: self._status(c, name) for role, name in folders.items()}
+            new = {
+                role: {"name": folders[role], "uidvalidity": v, "uidnext": n}
+                for role, (v, n) in status.items()
+            }
+            reset = old is None or any(
+                role not in old
+                or int(old[role]["uidvalidity"]) != new[role]["uidvalidity"]
+                or old[role].get("name", folders[role]) != folders[role]
+                for role in folders
+            )
+            if reset:
+                return Changes([], _dump_cursor(new), cursor_reset=True)
+            messages: list[MessageSummary] = []
+            for role, name in folders.items():
+                low, high = int(old[role]["uidnext"]), new[role]["uidnext"]
+                new[role]["uidnext"] = max(low, high)
+                if high <= low:
+                    continue
+                validity = self._select(c, name)
+                if validity != new[role]["uidvalidity"]:  # changed since the STATUS just now
+                    del new[role]  # the next pass takes a fresh baseline of this folder
+                    return Changes([], _dump_cursor(new), cursor_reset=True)
+                uids = [u for u in self._search(c, ["UID", f"{low}:*"]) if low <= u < high]
+                messages.extend(s for _, s in self._summaries(c, role, validity, uids))
+            return Changes(messages, _dump_cursor(new))
+
+    def thread(self, key: ThreadKey) -> list[MessageSummary]:
+        with self._imap("read a thread") as c:
+            found: dict[str, MessageSummary] = {}
+            for role in self._thread_roles(c):
+                for _, s in self._thread_in(c, role, key):
+                    found.setdefault(s.message_id or s.ref, s)
+            return sorted(found.values(), key=_order)
+
+    def find_message(self, message_id: str) -> MessageSummary | None:
+        with self._imap("look up a message") as c:
+            for role in (SENT, INBOX):
+                hits = self._by_message_id(c, role, message_id)
+                if hits:
+                    return hits[0][1]
+            return None
+
+    def find_sent(self, message_id: str) -> str | None:
+        with self._imap("look for a sent message") as c:
+            hits = self._by_message_id(c, SENT, message_id)
+            return hits[0][1].ref if hits else None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def send(self, bump: Bump, before_commit: Callable[[], Any] | None = None) -> str:
+        where = f"{self.smtp_host}:{self.smtp_port}"
+        smtp = self._smtp_connect()
+        try:
+            code, text = self._smtp_step(smtp, "MAIL FROM", smtp.mail, bump.sender)
+            if code != 250:
+                raise _smtp_refusal(code, f"{where} refused the sender {bump.sender}", text)
+            refused = {}
+            for rcpt in bump.recipients:
+                code, text = self._smtp_step(smtp, "RCPT TO", smtp.rcpt, rcpt)
+                if code not in (250, 251):
+                    refused[rcpt] = (code, text)
+            if refused and len(refused) == len(bump.recipients):
+                names = ", ".join(refused)
+                code, text = next(iter(refused.values()))
+                if all(400 <= c < 500 for c, _ in refused.values()):
+                    raise MailboxUnavailable(
+                        _clip(f"{where} deferred every recipient ({names}): {code} {text}")
+                    )
+                raise SendRejected(
+                    _clip(f"{where} refused every recipient ({names}): {code} {text}")
+                )
+            if refused:
+                log.warning(
+                    "%s refused some recipients of %s: %s",
+                    where,
+                    bump.message_id,
+                    ", ".join(f"{r} ({c})" for r, (c, _) in refused.items()),
+                )
+            if before_commit is not None:
+                before_commit()
+            try:
+                code, text = smtp.data(bump.raw)
+            except smtplib.SMTPDataError as exc:  # the DATA command itself was refused
+                code, text = exc.smtp_code, _text(exc.smtp_error)
+            except (OSError, smtplib.SMTPException) as exc:
+                reason = _describe_os_error(exc, self.smtp_timeout)
+                raise SendUnconfirmed(
+                    f"the connection to {where} broke while sending {bump.message_id} "
+                    f"({reason}): it may or may not have gone out"
+                ) from None
+            if code != 250:
+                raise _smtp_refusal(code, f"{where} did not accept {bump.message_id}", text)
+        finally:
+            _quit(smtp)
+        return self._keep_sent_copy(bump)
+
+    def remind(self, key: ThreadKey) -> None:
+        with self._imap("bring a thread back to the inbox") as c:
+            if self._gmail:
+                hits = self._thread_in(c, ALL, key)
+                if not hits:
+                    raise NotFoundError("no message of this thread is left in the mailbox")
+                uid = max(hits, key=lambda h: _order(h[1]))[0]
+                self._select(c, self._folder_names(c)[ALL], readonly=False)
+                c.add_gmail_labels([uid], [b"\\Inbox"])
+                self._mark_unread_flagged(c, uid)
+                return
+            inbox = self._thread_in(c, INBOX, key)
+            if inbox:
+                uid = max(inbox, key=lambda h: _order(h[1]))[0]
+                self._select(c, self._folder_names(c)[INBOX], readonly=False)
+                self._mark_unread_flagged(c, uid)
+                return
+            sent = self._thread_in(c, SENT, key)
+            if not sent:
+                raise NotFoundError("no message of this thread is left in INBOX or Sent")
+            uid, latest = max(sent, key=lambda h: _order(h[1]))
+            names = self._folder_names(c)
+            self._select(c, names[SENT])  # COPY leaves the source untouched: read-only is enough
+            response = _bytes(c.copy([uid], names[INBOX]))
+            match = _COPYUID.search(response)
+            if match:
+                new_uid = int(match.group(2))
+            else:  # no UIDPLUS: find the copy by its Message-ID (the newest one)
+                copies = self._by_message_id(c, INBOX, latest.message_id)
+                if not copies:
+                    raise MailboxProtocolError("the copied message did not appear in INBOX")
+                new_uid = max(uid for uid, _ in copies)
+            self._select(c, names[INBOX], readonly=False)
+            self._mark_unread_flagged(c, new_uid)
+
+    # -- IMAP plumbing ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _imap(self, action: str) -> Iterator[IMAPClient]:
+        """Yield a logged-in client; map every library error to ours, dropping dead links."""
+        try:
+            yield self._client()
+        except ReplywatchError:
+            raise
+        except Exception as exc:
+            err = self._map_error(exc, "IMAP", action)
+            if err is None:
+                raise
+            if not isinstance(err, MailboxProtocolError):
+                self._drop()
+            raise err from None
+
+    def _client(self) -> IMAPClient:
+        if self._conn is not None:
+            return self._conn
+        conn = None
+        try:
+            context = ssl.create_default_context()
+            conn = IMAPClient(
+                self.imap_host,
+                self.imap_port,
+                ssl=self.imap_security == "ssl",
+                ssl_context=context if self.imap_security == "ssl" else None,
+                timeout=self.imap_timeout,
+            )
+            self._count_commands(conn)
+            if self.imap_security == "starttls":
+                conn.starttls(context)
+            conn.login(self.imap_username, self._imap_password)
+            self._gmail = b"X-GM-EXT-1" in conn.capabilities()
+        except Exception as exc:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.shutdown()
+            err = self._map_error(exc, "IMAP", "connect")
+            if err is None:
+                raise
+            raise err from None
+        self._conn = conn
+        return conn
+
+    def _count_commands(self, conn: IMAPClient) -> None:
+        """Count every tagged command: imaplib and imapclient both take a new tag for each."""
+        imap = conn._imap
+        new_tag = imap._new_tag
+
+        def counting_new_tag():
+            self.commands += 1
+            return new_tag()
+
+        imap._new_tag = counting_new_tag
+
+    def _drop(self) -> None:
+        conn, self._conn, self._folders, self._selected = self._conn, None, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.shutdown()
+
+    def _folder_names(self, c: IMAPClient) -> dict[str, str]:
+        """role -> folder name, from one LIST (SPECIAL-USE flags); cached per connection."""
+        if self._folders is None:
+            names = {INBOX: "INBOX"}
+            for flags, _, name in c.list_folders():
+                lowered = {f.lower() for f in flags}
+                if SENT not in names and SENT_USE.lower() in lowered:
+                    names[SENT] = name
+                if ALL not in names and ALL_USE.lower() in lowered:
+                    names[ALL] = name
+            if SENT not in names:  # no \Sent flag anywhere: imapclient's well-known names
+                sent = c.find_special_folder(SENT_USE)
+                if sent:
+                    names[SENT] = sent
+            if SENT not in names:
+                raise MailboxProtocolError(
+                    f"no Sent folder found on {self.imap_host}: the server marks none as \\Sent"
+                )
+            if self._gmail and ALL not in names:
+                raise MailboxProtocolError(f"no All Mail folder found on {self.imap_host}")
+            self._folders = names
+        return self._folders
+
+    def _watched(self, c: IMAPClient) -> dict[str, str]:
+        names = self._folder_names(c)
+        return {INBOX: names[INBOX], SENT: names[SENT]}
+
+    def _thread_roles(self, c: IMAPClient) -> tuple[str, ...]:
+        return (ALL,) if self._gmail else (SENT, INBOX)
+
+    def _status(self, c: IMAPClient, name: str) -> tuple[int, int]:
+        st = c.folder_status(name, [b"UIDVALIDITY", b"UIDNEXT"])
+        return int(st[b"UIDVALIDITY"]), int(st[b"UIDNEXT"])
+
+    def _select(self, c: IMAPClient, name: str, readonly: bool = True) -> int:
+        self._selected = (name, readonly)
+        return int(c.select_folder(name, readonly=readonly)[b"UIDVALIDITY"])
+
+    def _unselect(self, c: IMAPClient) -> None:
+        """Leave the selected folder: STATUS SHOULD NOT be used on it (RFC 3501 6.3.10)."""
+        if self._selected is None:
+            return
+        name, readonly = self._selected
+        if c.has_capability("UNSELECT"):
+            c.unselect_folder()
+        else:  # CLOSE expunges a read-write folder: make it read-only first
+            if not readonly:
+                c.select_folder(name, readonly=True)
+            c.close_folder()
+        self._selected = None
+
+    def _search(self, c: IMAPClient, criteria: Any) -> list[int]:
+        return sorted(int(u) for u in c.search(criteria))
+
+    def _summaries(
+        self, c: IMAPClient, role: str, validity: int, uids: Sequence[int]
+    ) -> list[tuple[int, MessageSummary]]:
+        """Header summaries of `uids` in the selected folder, in uid order; BODY.PEEK only."""
+        items: list[bytes] = [HEADER_ITEM]
+        if self._gmail:
+            items += [b"X-GM-THRID", b"X-GM-LABELS"]
+        out = []
+        for start in range(0, len(uids), FETCH_CHUNK):
+            chunk = list(uids[start : start + FETCH_CHUNK])
+            data = c.fetch(chunk, items)
+            for uid in chunk:
+                item = data.get(uid)
+                if not item:  # expunged in the meantime
+                    continue
+                header = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
+                thrid = item.get(b"X-GM-THRID")
+                labels = {_bytes(x).lower() for x in item.get(b"X-GM-LABELS", ())}
+                out.append(
+                    (
+                        uid,
+                        summarize(
+                            f"{role}/{validity}/{uid}",
+                            header or b"",
+                            thread_ref=format(int(thrid), "x") if thrid else None,
+                            in_sent=role == SENT or b"\\sent" in labels,
+                        ),
+                    )
+                )
+        return out
+
+    def _thread_in(
+        self, c: IMAPClient, role: str, key: ThreadKey
+    ) -> list[tuple[int, MessageSummary]]:
+        """(uid, summary) of the thread's messages in one folder (selected read-only)."""
+        ids = _usable_ids(key.message_ids)
+        validity = self._select(c, self._folder_names(c)[role])
+        uids: set[int] = set()
+        if role == ALL and key.thread_ref:
+            with contextlib.suppress(ValueError):
+                uids.update(self._search(c, ["X-GM-THRID", int(key.thread_ref, 16)]))
+        for start in range(0, len(ids), SEARCH_CHUNK):
+            uids.update(self._search(c, _thread_criteria(ids[start : start + SEARCH_CHUNK])))
+        wanted = set(ids)
+        return [
+            (uid, s)
+            for uid, s in self._summaries(c, role, validity, sorted(uids))
+            if s.linked_ids & wanted
+            or (key.thread_ref is not None and s.thread_ref == key.thread_ref)
+        ]
+
+    def _by_message_id(
+        self, c: IMAPClient, role: str, message_id: str
+    ) -> list[tuple[int, MessageSummary]]:
+        if not _usable_ids([message_id]):
+            return []
+        validity = self._select(c, self._folder_names(c)[role])
+        uids = self._search(c, f"HEADER Message-ID {_quote(message_id)}")
+        hits = self._summaries(c, role, validity, uids)
+        return [(uid, s) for uid, s in hits if s.message_id == message_id]
+
+    def _mark_unread_flagged(self, c: IMAPClient, uid: int) -> None:
+        c.remove_flags([uid], [SEEN], silent=True)
+        c.add_flags([uid], [FLAGGED], silent=True)
+
+    def _keep_sent_copy(self, bump: Bump) -> str:
+        """A copy in Sent per save_sent; trouble here is logged, never a failed send."""
+        fallback = "smtp:" + bump.message_id
+        if self.save_sent == "never":
+            return fallback
+        try:
+            with self._imap("keep a copy in Sent") as c:
+                if self.save_sent == "auto":
+                    hits = self._by_message_id(c, SENT, bump.message_id)
+                    if hits:  # the server filed it itself (Gmail does)
+                        return hits[0][1].ref
+                name = self._folder_names(c)[SENT]
+                response = _bytes(c.append(name, bump.raw, flags=[SEEN]))
+                match = _APPENDUID.search(response)
+                if match:
+                    return f"{SENT}/{int(match.group(1))}/{int(match.group(2))}"
+                hits = self._by_message_id(c, SENT, bump.message_id)
+                return hits[-1][1].ref if hits else fallback
+        except ReplywatchError as exc:
+            log.warning("sent %s but could not keep a copy in Sent: %s", bump.message_id, exc)
+            return fallback
+
+    # -- SMTP plumbing ---------------------------------------------------------------------
+
+    def _smtp_connect(self) -> smtplib.SMTP:
+        smtp = None
+        try:
+            context = ssl.create_default_context()
+            if self.smtp_security == "ssl":
+                smtp = smtplib.SMTP_SSL(
+                    self.smtp_host, self.smtp_port, timeout=self.smtp_timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.smtp_timeout)
+            smtp.ehlo()
+            if self.smtp_security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if self.smtp_username:
+                smtp.login(self.smtp_username, self._smtp_password)
+            return smtp
+        except Exception as exc:
+            if smtp is not None:
+                with contextlib.suppress(Exception):
+                    smtp.close()
+            err = self._map_error(exc, "SMTP", "connect")
+            if err is None:
+                raise
+            raise err from None
+
+    def _smtp_step(self, smtp: smtplib.SMTP, what: str, fn: Callable, *args) -> tuple[int, str]:
+        """One SMTP command before DATA: nothing was handed over yet, so errors are plain."""
+        try:
+            code, text = fn(*args)
+        except Exception as exc:
+            err = self._map_error(exc, "SMTP", what)
+            if err is None:
+                raise
+            raise err from None
+        return code, _text(text)
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _map_error(self, exc: BaseException, service: str, action: str) -> ReplywatchError | None:
+        """Our error for a library/socket error, or None if `exc` is not one (a bug: re-raise).
+
+        Messages are one line, name the server and never contain a password.
+        """
+        imap = service == "IMAP"
+        host, port = (self.imap_host, self.imap_port) if imap else (self.smtp_host, self.smtp_port)
+        where = f"{host}:{port}"
+        user = self.imap_username if imap else self.smtp_username
+        timeout = self.imap_timeout if imap else self.smtp_timeout
+        err: ReplywatchError | None
+        if isinstance(exc, imap_errors.LoginError | smtplib.SMTPAuthenticationError):
+            err = AuthFailed(
+                f"{service} login refused for {user}: check the user name and password"
+            )
+        elif isinstance(exc, smtplib.SMTPNotSupportedError):
+            err = MailboxProtocolError(f"{where} does not support {action}: {_text(exc)}")
+        elif isinstance(exc, ssl.SSLCertVerificationError):
+            err = MailboxProtocolError(
+                f"the TLS certificate of {where} could not be verified: "
+                f"{exc.verify_message or exc.reason}"
+            )
+        elif isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError):
+            err = MailboxUnavailable(f"the TLS connection to {where} was cut")
+        elif isinstance(exc, ssl.SSLError):
+            err = MailboxProtocolError(
+                f"TLS with {where} failed ({exc.reason or 'handshake error'}): "
+                f"check the port and the security setting"
+            )
+        elif isinstance(exc, imaplib.IMAP4.abort | smtplib.SMTPServerDisconnected):
+            err = MailboxUnavailable(f"the connection to {where} was lost during {action}")
+        elif isinstance(exc, imaplib.IMAP4.error | imap_errors.IMAPClientError):
+            text = _text(exc)
+            cls = (
+                MailboxUnavailable
+                if any(f"[{code}" in text.upper() for code in TRANSIENT_CODES)
+                else MailboxProtocolError
+            )
+            err = cls(f"the IMAP server {host} refused to {action}: {text}")
+        elif isinstance(exc, smtplib.SMTPResponseException):
+            err = _smtp_refusal(
+                exc.smtp_code, f"the SMTP server {host} refused {action}", _text(exc.smtp_error)
+            )
+        elif isinstance(exc, smtplib.SMTPException):
+            err = MailboxProtocolError(f"the SMTP server {host} failed during {action}: {exc}")
+        elif isinstance(exc, OSError):
+            if action == "connect":
+                err = MailboxUnavailable(
+                    f"cannot reach {where}: {_describe_os_error(exc, timeout)}"
+                )
+            else:
+                err = MailboxUnavailable(
+                    f"the connection to {where} failed during {action}: "
+                    f"{_describe_os_error(exc, timeout)}"
+                )
+        else:
+            return None
+        err = type(err)(self._scrub(err.message))
+        return err
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self._imap_password, self._smtp_password):
+            if secret:
+                text = text.replace(secret, "***")
+        return _clip(text)
+
+
+# -- small helpers -------------------------------------------------------------------------
+
+
+def _security(value: str, name: str) -> str:
+    value = (value or "").lower()
+    if value not in SECURITY:
+        raise ValueError(f"{name} must be one of {', '.join(SECURITY)}, not {value!r}")
+    return value
+
+
+def _passwords(secret: str) -> tuple[str, str]:
+    """(imap_password, smtp_password) from the JSON secret; a bare string serves both."""
+    try:
+        data = json.loads(secret)
+    except (TypeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        return secret, secret
+    imap_pw = data.get("imap_password") or data.get("password") or ""
+    return imap_pw, data.get("smtp_password") or imap_pw
+
+
+def _parse_cursor(cursor: str | None) -> dict[str, dict] | None:
+    if not cursor:
+        return None
+    try:
+        data = json.loads(cursor)
+        if data.get("v") != CURSOR_VERSION:
+            return None
+        folders = data["folders"]
+        for entry in folders.values():
+            int(entry["uidvalidity"])
+            int(entry["uidnext"])
+        return folders
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+
+
+def _dump_cursor(folders: dict[str, dict]) -> str:
+    return json.dumps({"v": CURSOR_VERSION, "folders": folders}, sort_keys=True)
+
+
+def _usable_ids(ids: Iterable[str]) -> list[str]:
+    """Well-formed, printable-ASCII "<...>" ids (safe to put in an IMAP quoted string)."""
+    return sorted(
+        i for i in set(ids) if MSGID_RE.fullmatch(i or "") and i.isascii() and i.isprintable()
+    )
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _thread_criteria(ids: Sequence[str]) -> str:
+    """One SEARCH key matching any message that names any of `ids` (balanced OR tree)."""
+    terms = [
+        f"HEADER {field} {_quote(i)}"
+        for i in ids
+        for field in ("Message-ID", "In-Reply-To", "References")
+    ]
+
+    def tree(ts: Sequence[str]) -> str:
+        if len(ts) == 1:
+            return ts[0]
+        mid = len(ts) // 2
+        return f"OR ({tree(ts[:mid])}) ({tree(ts[mid:])})"
+
+    return tree(terms)
+
+
+def _order(s: MessageSummary) -> tuple:
+    """Oldest first; within one second a reply (longer chain) sorts after what it answers."""
+    stamp = s.date.timestamp() if s.date else float("-inf")
+    return (stamp, len(s.references) + len(s.in_reply_to), s.ref)
+
+
+def _smtp_refusal(code: int, what: str, text: str) -> ReplywatchError:
+    message = _clip(f"{what}: {code} {text}")
+    return MailboxUnavailable(message) if 400 <= code < 500 else SendRejected(message)
+
+
+def _describe_os_error(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"no answer within {timeout:g}s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "host name not found"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "server disconnected"
+    return (getattr(exc, "strerror", None) or type(exc).__name__).lower()
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode()
+
+
+def _text(value: Any) -> str:
+    """A server reply or exception as plain one-line text (no b'...' wrapping)."""
+    if isinstance(value, BaseException):
+        value = value.args[0] if len(value.args) == 1 else " ".join(map(str, value.args))
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    text = str(value)
+    text = re.sub(r"b'([^']*)'", r"\1", text)
+    text = re.sub(r'b"([^"]*)"', r"\1", text)
+    return " ".join(text.split())
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except Exception:  # the send already succeeded or failed by now
+        with contextlib.suppress(Exception):
+            smtp.close()
