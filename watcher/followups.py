@@ -104,6 +104,7 @@ def create_followup(
         subject=anchor.subject,
         to_addrs=[a for a in anchor.to if a not in account.own_addresses],
         cc_addrs=[a for a in anchor.cc if a not in account.own_addresses],
+        recipient_name=anchor.names.get(recipients[0], "") if recipients else "",
         mode=mode,
         state=FollowUpState.ACTIVE,
         current_stage=1,

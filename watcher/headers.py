@@ -108,6 +108,11 @@ def summarize(
 
     msgid = message_ids(first("message-id"))
     sender = addresses(fields.get("from", []))
+    names: dict[str, str] = {}
+    for field in ("from", "to", "cc"):
+        for name, addr in addresses(fields.get(field, [])):
+            if name and addr not in names:
+                names[addr] = name
     from_name, from_addr = sender[0] if sender else ("", "")
     references: list[str] = []
     for value in fields.get("references", []):
@@ -128,7 +133,43 @@ def summarize(
         headers={
             name: decode(fields[name][0]).strip() for name in CLASSIFY_HEADERS if name in fields
         },
+        names=names,
     )
+
+
+def may_be_report(summary: MessageSummary) -> bool:
+    """Worth reading the body for the id of the message it reports on (a bounce, a DSN)?"""
+    local = summary.from_addr.split("@", 1)[0]
+    return (
+        "multipart/report" in summary.headers.get("content-type", "").lower()
+        or "x-failed-recipients" in summary.headers
+        or local in ("mailer-daemon", "postmaster", "mail-daemon")
+    )
+
+
+_INLINE_MSGID = re.compile(r"^\s*Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+
+
+def reported_message_ids(raw: bytes) -> tuple[str, ...]:
+    """Message-IDs of the original message inside a delivery report.
+
+    RFC 3464 puts the original (or its headers) in a message/rfc822 or text/rfc822-headers
+    part; qmail and others paste it into the text, so a "Message-ID:" line there counts too.
+    """
+    msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw)
+    own = set(message_ids(msg.get("Message-ID", "")))
+    found: list[str] = []
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if inner is not None:
+                found.extend(message_ids(inner.get("Message-ID", "")))
+        elif ctype in ("text/rfc822-headers", "text/plain"):
+            text = part.get_payload(decode=True) or b""
+            found.extend(_INLINE_MSGID.findall(text.decode("utf-8", errors="replace")))
+    return tuple(m for m in dict.fromkeys(found) if m not in own)
 
 
 def _unfold(value: str) -> str:

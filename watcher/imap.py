@@ -23,6 +23,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from imapclient import IMAPClient
@@ -37,7 +38,13 @@ from watcher.errors import (
     SendRejected,
     SendUnconfirmed,
 )
-from watcher.headers import MSGID_RE, SUMMARY_FIELDS, summarize
+from watcher.headers import (
+    MSGID_RE,
+    SUMMARY_FIELDS,
+    may_be_report,
+    reported_message_ids,
+    summarize,
+)
 from watcher.mailbox import AccountSpec, Bump, Changes, MessageSummary, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,7 @@ DEFAULT_PORTS = {
 }
 HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + " ".join(SUMMARY_FIELDS).encode() + b")]"
 FETCH_CHUNK = 200  # uids per FETCH
+REPORT_BODY_ITEM = b"BODY.PEEK[]<0.262144>"  # enough of a bounce to find the original's id
 SEARCH_CHUNK = 10  # message ids per SEARCH (3 HEADER criteria each)
 # RFC 5530 response codes that mean "try again later" rather than "this will never work".
 TRANSIENT_CODES = ("UNAVAILABLE", "INUSE", "SERVERBUG", "LIMIT", "CONTACTADMIN", "OVERQUOTA")
@@ -400,7 +408,23 @@ class ImapMailbox:
                         ),
                     )
                 )
-        return out
+        return self._with_reported_ids(c, out)
+
+    def _with_reported_ids(
+        self, c: IMAPClient, found: list[tuple[int, MessageSummary]]
+    ) -> list[tuple[int, MessageSummary]]:
+        """Bounces name the original only in their body: read the (few) reports' bodies."""
+        reports = [uid for uid, s in found if may_be_report(s)]
+        if not reports:
+            return found
+        data = c.fetch(reports, [REPORT_BODY_ITEM])
+        ids = {}
+        for uid in reports:
+            body = next((v for k, v in data.get(uid, {}).items() if k.startswith(b"BODY[]")), b"")
+            ids[uid] = reported_message_ids(_bytes(body))
+        return [
+            (uid, replace(s, reported_ids=ids[uid]) if ids.get(uid) else s) for uid, s in found
+        ]
 
     def _thread_in(
         self, c: IMAPClient, role: str, key: ThreadKey

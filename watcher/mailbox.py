@@ -48,11 +48,15 @@ class MessageSummary:
     thread_ref: str | None = None  # provider thread id (Gmail threadId / X-GM-THRID) if known
     in_sent: bool = False  # found in the Sent folder / has the SENT label
     headers: Mapping[str, str] = field(default_factory=dict)  # CLASSIFY_HEADERS present, lower-case
+    names: Mapping[str, str] = field(default_factory=dict)  # address -> display name (From/To/Cc)
+    # For a delivery report: the Message-IDs of the message it reports on. DSNs rarely carry
+    # In-Reply-To; the original's id sits in their body, so the mailbox digs it out.
+    reported_ids: tuple[str, ...] = ()
 
     @property
     def linked_ids(self) -> frozenset[str]:
         """Every Message-ID this message names, itself included: how it joins a thread."""
-        ids = {self.message_id, *self.in_reply_to, *self.references}
+        ids = {self.message_id, *self.in_reply_to, *self.references, *self.reported_ids}
         ids.discard("")
         return frozenset(ids)
 

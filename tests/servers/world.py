@@ -79,13 +79,14 @@ class MailWorld:
         date: str | None = None,
     ) -> str:
         """Submit a message over SMTP (delivered to Dovecot recipients) and keep it in Sent."""
+        to, cc = list(to), list(cc)
         to_addrs = [str(a) for a in to]
         cc_addrs = [str(a) for a in cc]
         msg = EmailMessage()
         msg["From"] = email.utils.formataddr((from_user.name, from_user.email))
-        msg["To"] = ", ".join(to_addrs)
+        msg["To"] = ", ".join(_named(a) for a in to)
         if cc_addrs:
-            msg["Cc"] = ", ".join(cc_addrs)
+            msg["Cc"] = ", ".join(_named(a) for a in cc)
         msg["Subject"] = subject
         msg["Date"] = date or email.utils.formatdate(localtime=False)
         message_id = message_id or email.utils.make_msgid(domain=self.domain)
@@ -156,3 +157,8 @@ class MailWorld:
         c = IMAPClient(self.dovecot.host, self.dovecot.port, ssl=False, timeout=10)
         c.login(user.email, user.password)
         return c
+
+
+def _named(who: User | str) -> str:
+    """'Bob <bob-3@example.test>' for a User (as mail clients write it), as given otherwise."""
+    return email.utils.formataddr((who.name, who.email)) if isinstance(who, User) else who
