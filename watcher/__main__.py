@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("rotate-keys", help="re-encrypt stored secrets with the newest key")
 
     acc = sub.add_parser("account", help="mail accounts").add_subparsers(
-        dest="account", required=True
+        dest="account_cmd", required=True
     )
     add = acc.add_parser("add-imap", help="connect an IMAP/SMTP mailbox (tested before saving)")
     add.add_argument("--email", required=True)
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--own-message", choices=fu_ops.OWN_MESSAGE_POLICIES)
 
     fu = sub.add_parser("followup", help="follow-ups").add_subparsers(
-        dest="followup", required=True
+        dest="followup_cmd", required=True
     )
     fadd = fu.add_parser("add", help="follow up on a message you sent, if nobody replies")
     fadd.add_argument("--account", required=True, help="account id or e-mail")
@@ -178,7 +178,7 @@ def _password(env, name: str, prompt: str) -> str:
 
 
 def cmd_account(args, config: Config, store: Store, env) -> int:
-    return ACCOUNT_COMMANDS[args.account](args, config, store, env)
+    return ACCOUNT_COMMANDS[args.account_cmd](args, config, store, env)
 
 
 def account_add_imap(args, config: Config, store: Store, env) -> int:
@@ -304,7 +304,7 @@ def cmd_defaults(args, config: Config, store: Store, env) -> int:
 
 
 def cmd_followup(args, config: Config, store: Store, env) -> int:
-    return FOLLOWUP_COMMANDS[args.followup](args, config, store, env)
+    return FOLLOWUP_COMMANDS[args.followup_cmd](args, config, store, env)
 
 
 def _normalize_message_id(raw: str) -> str:

@@ -422,9 +422,7 @@ class ImapMailbox:
         for uid in reports:
             body = next((v for k, v in data.get(uid, {}).items() if k.startswith(b"BODY[]")), b"")
             ids[uid] = reported_message_ids(_bytes(body))
-        return [
-            (uid, replace(s, reported_ids=ids[uid]) if ids.get(uid) else s) for uid, s in found
-        ]
+        return [(uid, replace(s, reported_ids=ids[uid]) if ids.get(uid) else s) for uid, s in found]
 
     def _thread_in(
         self, c: IMAPClient, role: str, key: ThreadKey

@@ -29,7 +29,9 @@ def retrying(attempts: int, wait_max: float) -> Retrying:
     return Retrying(
         retry=retry_if_exception_type(TransientError),
         stop=stop_after_attempt(max(1, attempts)),
-        wait=wait_exponential_jitter(multiplier=min(1.0, wait_max), max=wait_max, jitter=wait_max / 4),
+        wait=wait_exponential_jitter(
+            multiplier=min(1.0, wait_max), max=wait_max, jitter=wait_max / 4
+        ),
         before_sleep=before_sleep_log(log, logging.INFO),
         reraise=True,
     )

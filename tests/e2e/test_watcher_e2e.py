@@ -23,7 +23,7 @@ def alice(mail_world, cli):
     """Alice's account connected through the CLI, with a window that is always open."""
     user = mail_world.new_user("alice")
     connect(cli, mail_world, user)
-    code, out, err = cli("defaults", "--user", user.email, "--days", "mon-sun", "--hours", "0-24")
+    code, _, err = cli("defaults", "--user", user.email, "--days", "mon-sun", "--hours", "0-24")
     assert code == 0, err
     return user
 
@@ -99,6 +99,7 @@ def test_reply_stops_the_followup_and_no_bump_is_ever_sent(mail_world, alice, cl
     engine.run_pass()
     assert bumps_sent_by(mail_world, alice) == []
     code, out, _ = cli("followup", "show", str(fid))
+    assert code == 0
     assert "replied" in out and f"reply from {bob.email}" in out
 
 
@@ -112,9 +113,7 @@ def test_reply_that_only_keeps_references_still_stops(mail_world, alice, cli, en
     assert state_of(engine.store, fid) == "replied"
 
 
-def test_reply_before_the_first_pass_is_found_by_reading_the_thread(
-    mail_world, alice, cli, engine
-):
+def test_reply_before_the_first_pass_is_found_by_reading_the_thread(mail_world, alice, cli, engine):
     bob = mail_world.new_user("bob")
     mid = mail_world.send(alice, [bob], "Lunch?", "Thursday?")
     mail_world.send(bob, [alice], "Re: Lunch?", "Sure", in_reply_to=mid, references=[mid])
@@ -191,7 +190,8 @@ def test_out_of_office_does_not_stop_and_the_bump_goes_out_threaded(
     engine.run_pass()
     assert state_of(engine.store, fid) == "active"
     assert any(
-        kind == "not_reply" and "auto-reply" in detail for kind, detail in events_of(engine.store, fid)
+        kind == "not_reply" and "auto-reply" in detail
+        for kind, detail in events_of(engine.store, fid)
     )
 
     clock.advance(days=7, minutes=1)
@@ -221,7 +221,9 @@ def test_bounce_stops_the_followup_as_failed(mail_world, alice, cli, engine, clo
     engine.run_pass()
     mail_world.deliver(
         alice,
-        BOUNCE.format(bob=bob.email, alice=alice.email, subject="Hello", mid=mid, n=1, date=_date()),
+        BOUNCE.format(
+            bob=bob.email, alice=alice.email, subject="Hello", mid=mid, n=1, date=_date()
+        ),
     )
     engine.run_pass()
     assert state_of(engine.store, fid) == "failed"
@@ -269,9 +271,7 @@ def test_silence_sends_exactly_one_bump_per_stage_each_threaded(
     assert mail_world.count(alice, "Sent", second) == 1
 
 
-def test_remind_only_brings_the_thread_back_and_mails_nobody(
-    mail_world, alice, cli, engine, clock
-):
+def test_remind_only_brings_the_thread_back_and_mails_nobody(mail_world, alice, cli, engine, clock):
     bob = mail_world.new_user("bob")
     mid = mail_world.send(alice, [bob], "Quote", "Price?")
     fid = add_followup(cli, alice, mid, "--after", "3d", "--remind-only")
@@ -369,7 +369,9 @@ def test_window_moves_a_friday_evening_bump_to_monday_morning(mail_world, cli, e
 def bumps_sent_by(world, user) -> list:
     """What Replywatch submitted for this user (its Message-IDs start with "<rw.")."""
     return [
-        m for m in world.sink.messages if m.mail_from == user.email and m.message_id.startswith("<rw.")
+        m
+        for m in world.sink.messages
+        if m.mail_from == user.email and m.message_id.startswith("<rw.")
     ]
 
 

@@ -181,7 +181,7 @@ def test_key_rotation_keeps_secrets_readable(store, config):
 
 def test_queries_are_scoped_to_the_user(store):
     a1, u1 = _account(store, "a@example.test")
-    a2, u2 = _account(store, "b@example.test")
+    _, u2 = _account(store, "b@example.test")
     (f1,) = _followups(store, a1, u1, [T0])
     with store.session() as s:
         assert store.get_followup(s, f1, user_id=u1).id == f1

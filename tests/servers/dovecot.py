@@ -7,7 +7,9 @@ shared/reference/mail-mechanics.md section 5.1 for the facts behind this config.
 
 from __future__ import annotations
 
+import contextlib
 import grp
+import imaplib
 import os
 import pwd
 import shutil
@@ -188,6 +190,33 @@ class Dovecot:
                 raise ValueError(f"user {email} exists")
             self._write_passwd(email, password)
             self.users[email] = password
+
+    def set_password(self, email: str, password: str) -> None:
+        """Change a login's password (as a user changing it at their provider would)."""
+        with self._lock:
+            if email not in self.users:
+                raise ValueError(f"no user {email}")
+            self._write_passwd(email, password)
+            self.users[email] = password
+        self._wait_until_login_works(email, password)
+
+    def _wait_until_login_works(self, email: str, password: str, timeout: float = 5.0) -> None:
+        """Dovecot re-reads a changed passwd-file at most about once a second; wait for it
+        here so a test sees the change take effect (this waits on Dovecot, not the watcher)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            conn = imaplib.IMAP4(self.host, self.port, timeout=5)
+            try:
+                conn.login(email, password)
+                conn.logout()
+                return
+            except imaplib.IMAP4.error:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+            finally:
+                with contextlib.suppress(Exception):
+                    conn.shutdown()
 
     def _write_passwd(self, email: str, password: str) -> None:
         if "/" in email or email.startswith("."):

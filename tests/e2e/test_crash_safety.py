@@ -1,0 +1,157 @@
+"""Exactly once through crashes: a watcher killed mid-send never leads to a second bump."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_watcher_e2e import add_followup, bumps_sent_by, connect, state_of, token_of
+from watcher.compose import bump_message_id
+from watcher.engine import Engine
+from watcher.mailbox import open_mailbox
+from watcher.models import FollowUp, Stage
+from watcher.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def alice(mail_world, cli):
+    user = mail_world.new_user("alice")
+    connect(cli, mail_world, user)
+    code, _, err = cli("defaults", "--user", user.email, "--days", "mon-sun", "--hours", "0-24")
+    assert code == 0, err
+    return user
+
+
+def _two_days_ago() -> str:
+    return email.utils.format_datetime(datetime.now(UTC) - timedelta(days=2))
+
+
+def stage_state(store: Store, followup_id: int, position: int = 1) -> str:
+    with store.session() as s:
+        followup = s.get(FollowUp, followup_id)
+        return next(st.state for st in followup.stages if st.position == position)
+
+
+def test_sigkill_between_smtp_acceptance_and_the_db_record_sends_nothing_more(
+    mail_world, alice, cli, config
+):
+    bob = mail_world.new_user("bob")
+    # Sent two days ago with a one-day delay: the bump is due the moment the watcher runs.
+    mid = mail_world.send(alice, [bob], "Overdue", "Hello?", date=_two_days_ago())
+    fid = add_followup(cli, alice, mid, "--after", "1d")
+    store = Store.from_config(config)
+    bump_id = bump_message_id(token_of(store, fid), 1, alice.email)
+
+    env = {
+        **os.environ,
+        "REPLYWATCH_INSTANCE_DIR": str(config.instance_dir),
+        "REPLYWATCH_WORKER_ID": "doomed-watcher",
+        "REPLYWATCH_RETRY_WAIT_MAX": "0",
+    }
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "once"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+    def kill_the_watcher(envelope):
+        # The server has the whole message; the watcher dies before it hears "250".
+        if bump_id.encode() in envelope.content:
+            watcher.send_signal(signal.SIGKILL)
+            watcher.wait(10)
+
+    mail_world.sink.on_data = kill_the_watcher
+    try:
+        output = watcher.communicate(timeout=60)[0].decode()
+    finally:
+        mail_world.sink.on_data = None
+    assert watcher.returncode == -signal.SIGKILL, output
+    assert mail_world.sink.count(bump_id) == 1
+    assert stage_state(store, fid) == "sending"  # the record never happened
+
+    # The next run, once the dead watcher's lease has run out.
+    later = datetime.now(UTC) + timedelta(seconds=config.lease_seconds + 60)
+    engine = Engine(store, config, clock=lambda: later)
+    report = engine.run_pass()
+    engine.run_pass()
+    assert report.sent == 0 and report.unconfirmed == 1
+    assert mail_world.sink.count(bump_id) == 1  # still exactly one
+    assert mail_world.count(bob, "INBOX", bump_id) == 1
+    assert stage_state(store, fid) == "unconfirmed"
+    assert state_of(store, fid) == "completed"
+    code, out, _ = cli("followup", "show", str(fid))
+    assert code == 0 and "not sent again" in out
+
+
+class CrashAfterSend:
+    """The real mailbox, but the process 'dies' right after the send went through."""
+
+    def __init__(self, spec, cfg):
+        self.inner = open_mailbox(spec, cfg)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def __enter__(self):
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.inner.__exit__(*exc)
+
+    def send(self, bump, before_commit=None):
+        self.inner.send(bump, before_commit)
+        raise SystemExit("killed after the copy reached Sent, before the record")
+
+
+def test_crash_after_the_copy_reached_sent_is_recorded_as_sent_not_resent(
+    mail_world, alice, cli, config, clock
+):
+    bob = mail_world.new_user("bob")
+    mid = mail_world.send(alice, [bob], "Status", "Any update?")
+    fid = add_followup(cli, alice, mid, "--after", "3d")
+    store = Store.from_config(config)
+    crashing = Engine(store, config, clock=clock.now, mailbox_factory=CrashAfterSend)
+    crashing.run_pass()
+    clock.advance(days=3, minutes=1)
+    with pytest.raises(SystemExit):
+        crashing.run_pass()
+    bump_id = bump_message_id(token_of(store, fid), 1, alice.email)
+    assert mail_world.sink.count(bump_id) == 1
+    assert stage_state(store, fid) == "sending"
+
+    clock.advance(seconds=config.lease_seconds + 1)
+    restarted = Engine(store, config.with_overrides(worker_id="second"), clock=clock.now)
+    report = restarted.run_pass()
+    assert report.sent == 1  # recorded from the copy in Sent
+    assert mail_world.sink.count(bump_id) == 1
+    assert stage_state(store, fid) == "sent"
+    with store.session() as s:
+        details = [e.detail for e in store.events_for(s, fid)]
+    assert any("found in Sent after a restart" in d for d in details)
+
+
+def test_a_second_watcher_cannot_take_a_leased_followup(mail_world, alice, cli, config, clock):
+    bob = mail_world.new_user("bob")
+    mid = mail_world.send(alice, [bob], "Leases", "?")
+    fid = add_followup(cli, alice, mid, "--after", "3d")
+    store = Store.from_config(config)
+    clock.advance(days=3, minutes=1)
+    assert store.claim_due("first", clock.now(), timedelta(minutes=5), 10) == [fid]
+    other = Engine(store, config.with_overrides(worker_id="second"), clock=clock.now)
+    report = other.run_pass()
+    assert report.sent == 0
+    assert bumps_sent_by(mail_world, alice) == []
+    with store.session() as s:
+        assert s.get(Stage, s.get(FollowUp, fid).stages[0].id).state == "pending"
