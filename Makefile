@@ -11,6 +11,10 @@ test:
 	.venv/bin/ruff format --check .
 	.venv/bin/python -m pytest
 
+bench:
+	@scripts/setup.sh test
+	.venv/bin/python bench/idle_pass.py
+
 format:
 	@scripts/setup.sh test
 	.venv/bin/ruff format .

@@ -79,6 +79,10 @@ class Config:
             raw = env.get(f"REPLYWATCH_{name.upper()}")
             if raw is not None and raw != "":
                 overrides[name] = conv(raw)
+        if "base_url" not in overrides:  # follow the address the app really listens on
+            host = overrides.get("host", cls.host)
+            port = overrides.get("port", cls.port)
+            overrides["base_url"] = f"http://{host}:{port}"
         return cls.for_instance(instance_dir, **overrides)
 
 

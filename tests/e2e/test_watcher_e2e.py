@@ -377,3 +377,24 @@ def bumps_sent_by(world, user) -> list:
 
 def _date() -> str:
     return email.utils.formatdate(localtime=False)
+
+
+def test_after_downtime_overdue_bumps_are_spread_not_burst(mail_world, alice, cli, engine, clock):
+    bob = mail_world.new_user("bob")
+    two_days_ago = email.utils.format_datetime(clock.now() - timedelta(days=2))
+    fids = []
+    for i in range(3):
+        mid = mail_world.send(alice, [bob], f"Overdue {i}", "?", date=two_days_ago)
+        fids.append(add_followup(cli, alice, mid, "--after", "1d"))
+    # The watcher was down for a day: all three are a day late.
+    assert engine.run_pass().sent == 1
+    spacing = timedelta(seconds=engine.config.overdue_spacing_seconds)
+    clock.advance(seconds=spacing.total_seconds() - 1)
+    assert engine.run_pass().sent == 0
+    clock.advance(seconds=1)
+    assert engine.run_pass().sent == 1
+    clock.advance(seconds=spacing.total_seconds())
+    assert engine.run_pass().sent == 1
+    assert len(bumps_sent_by(mail_world, alice)) == 3
+    for fid in fids:
+        assert any(k == "rescheduled" for k, _ in events_of(engine.store, fid))

@@ -1,0 +1,73 @@
+"""`python app.py` as a self-hoster runs it: instance/ created, web up, watcher thread running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from app import create_app
+from tests.servers.dovecot import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_create_app_serves_status_without_personal_data(config):
+    client = create_app(config).test_client()
+    page = client.get("/")
+    assert page.status_code == 200 and b"Replywatch" in page.data
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "ok" and health["followups"]["active"] == 0
+
+
+def test_python_app_py_creates_instance_and_runs_web_and_watcher(tmp_path):
+    port = free_port()
+    instance = tmp_path / "instance"
+    env = {
+        **os.environ,
+        "REPLYWATCH_INSTANCE_DIR": str(instance),
+        "REPLYWATCH_PORT": str(port),
+        "REPLYWATCH_POLL_INTERVAL": "3600",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = _get_when_up(f"http://127.0.0.1:{port}/healthz", proc)
+        assert json.loads(body)["status"] == "ok"
+        for name in ("secret_key", "encryption_key"):
+            mode = stat.S_IMODE((instance / name).stat().st_mode)
+            assert mode == 0o600, f"{name} is readable by others: {oct(mode)}"
+        assert (instance / "replywatch.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=20)[0].decode()
+    assert f"Replywatch is running: open http://127.0.0.1:{port}/" in output
+    assert f"Data: sqlite:///{instance / 'replywatch.db'}" in output
+    assert "started (every 3600" in output  # the watcher thread ran
+    assert "pass: 0 account(s) checked" in output
+
+
+def _get_when_up(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> bytes:
+    """Poll until the server answers (waiting for a process to start, not for the watcher)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(proc.communicate()[0].decode())
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

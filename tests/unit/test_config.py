@@ -1,0 +1,46 @@
+"""Config from the environment: working defaults, generated keys kept private, overrides."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from cryptography.fernet import Fernet
+
+from watcher.config import Config
+
+
+def test_defaults_generate_keys_once_and_keep_them_private(tmp_path):
+    env = {"REPLYWATCH_INSTANCE_DIR": str(tmp_path / "inst")}
+    first = Config.from_env(env)
+    second = Config.from_env(env)
+    assert first.secret_key == second.secret_key and len(first.secret_key) == 64
+    assert first.encryption_keys == second.encryption_keys
+    Fernet(first.encryption_keys[0])  # a valid key
+    for name in ("secret_key", "encryption_key"):
+        assert stat.S_IMODE((tmp_path / "inst" / name).stat().st_mode) == 0o600
+    assert first.database_url == f"sqlite:///{tmp_path / 'inst' / 'replywatch.db'}"
+    assert first.base_url == "http://127.0.0.1:8080"
+
+
+def test_environment_overrides(tmp_path):
+    k1, k2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    config = Config.from_env(
+        {
+            "REPLYWATCH_INSTANCE_DIR": str(tmp_path),
+            "DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "REPLYWATCH_ENCRYPTION_KEYS": f"{k1}, {k2}",
+            "REPLYWATCH_PORT": "9000",
+            "REPLYWATCH_POLL_INTERVAL": "15",
+            "REPLYWATCH_RUN_WATCHER_IN_APP": "no",
+        }
+    )
+    assert config.database_url == "postgresql+psycopg://u@h/db"
+    assert config.encryption_keys == (k1, k2)
+    assert (config.port, config.poll_interval, config.run_watcher_in_app) == (9000, 15.0, False)
+    assert config.base_url == "http://127.0.0.1:9000"
+
+
+def test_bad_number_is_an_error(tmp_path):
+    with pytest.raises(ValueError):
+        Config.from_env({"REPLYWATCH_INSTANCE_DIR": str(tmp_path), "REPLYWATCH_PORT": "eighty"})
