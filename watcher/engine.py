@@ -344,8 +344,9 @@ class Engine:
             )
             return
         stage = followup.stage()
-        if policy == "restart" and stage is not None and stage.at is None:
-            base = msg.date or event["at"]
+        base = msg.date or event["at"]
+        # Restart only forward: a late-arriving older message must not pull the bump earlier.
+        if policy == "restart" and stage and stage.at is None and base > followup.clock_base_at:
             followup.clock_base_at = base
             followup.due_at = fu_ops.stage_due(stage, base, user)
             detail = (
