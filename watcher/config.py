@@ -48,7 +48,9 @@ class Config:
     def for_instance(cls, instance_dir: Path, **overrides) -> Config:
         """Config for an instance directory, generating its keys on first use."""
         instance_dir = Path(instance_dir)
-        instance_dir.mkdir(parents=True, exist_ok=True)
+        if not instance_dir.exists():
+            # 0700: the database holds addresses and subjects, and the keys sit beside it.
+            instance_dir.mkdir(parents=True, mode=0o700)
         secret_key = _read_or_create(instance_dir / "secret_key", lambda: secrets.token_hex(32))
         enc_key = _read_or_create(
             instance_dir / "encryption_key", lambda: Fernet.generate_key().decode()

@@ -127,6 +127,10 @@ def create_followup(
     s.add(followup)
     s.flush()
     followup.due_at = stage_due(followup.stages[0], anchor_at, user)
+    late = ""
+    if followup.due_at < now:  # the message is older than the delay: due at the next chance
+        late = " (your message is older than the delay, so it is due now)"
+        followup.due_at = schedule.next_in_window(now, user_window(user))
     store.track(s, followup.id, {anchor.message_id, *anchor.references, *anchor.in_reply_to})
     what = "remind you" if mode == Mode.REMIND else "send a bump"
     store.add_event(
@@ -135,8 +139,8 @@ def create_followup(
         followup_id=followup.id,
         kind="created",
         detail=(
-            f"will {what} at {format_local(followup.due_at, user.timezone)} if nobody replies "
-            f"({describe_stages(followup)})"
+            f"will {what} at {format_local(followup.due_at, user.timezone)} if nobody replies"
+            f"{late} ({describe_stages(followup)})"
         ),
         message_id=anchor.message_id,
         at=now,

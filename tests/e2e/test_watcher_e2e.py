@@ -381,12 +381,12 @@ def _date() -> str:
 
 def test_after_downtime_overdue_bumps_are_spread_not_burst(mail_world, alice, cli, engine, clock):
     bob = mail_world.new_user("bob")
-    two_days_ago = email.utils.format_datetime(clock.now() - timedelta(days=2))
     fids = []
     for i in range(3):
-        mid = mail_world.send(alice, [bob], f"Overdue {i}", "?", date=two_days_ago)
+        mid = mail_world.send(alice, [bob], f"Overdue {i}", "?")
         fids.append(add_followup(cli, alice, mid, "--after", "1d"))
-    # The watcher was down for a day: all three are a day late.
+    engine.run_pass()
+    clock.advance(days=2)  # the watcher was down: all three are a day late
     assert engine.run_pass().sent == 1
     spacing = timedelta(seconds=engine.config.overdue_spacing_seconds)
     clock.advance(seconds=spacing.total_seconds() - 1)
@@ -398,3 +398,16 @@ def test_after_downtime_overdue_bumps_are_spread_not_burst(mail_world, alice, cl
     assert len(bumps_sent_by(mail_world, alice)) == 3
     for fid in fids:
         assert any(k == "rescheduled" for k, _ in events_of(engine.store, fid))
+
+
+def test_followup_on_a_message_older_than_the_delay_is_due_now(
+    mail_world, alice, cli, engine, clock
+):
+    bob = mail_world.new_user("bob")
+    old = email.utils.format_datetime(engine.clock() - timedelta(days=10))
+    mid = mail_world.send(alice, [bob], "Old one", "?", date=old)
+    fid = add_followup(cli, alice, mid, "--after", "1w")
+    (created,) = [d for k, d in events_of(engine.store, fid) if k == "created"]
+    assert "older than the delay, so it is due now" in created
+    clock.advance(minutes=1)  # the CLI ran on the wall clock, a moment after the fake one
+    assert engine.run_pass().sent == 1
