@@ -33,11 +33,13 @@ from .classify import ClassifyContext, Verdict, classify, replier_allowed
 from .compose import bump_message_id, compose_bump, first_name_of, render_text
 from .config import Config
 from .errors import (
+    NotFoundError,
     PermanentError,
     ReplywatchError,
     SendRejected,
     SendUnconfirmed,
     TransientError,
+    ValidationError,
 )
 from .mailbox import AccountSpec, Mailbox, MessageSummary, ThreadKey, open_mailbox
 from .models import Account, FollowUp, FollowUpState, Mode, StageState, User
@@ -403,8 +405,29 @@ class Engine:
             for followup_id in ids:
                 try:
                     self._act(account, mailbox, followup_id, report)
+                except (ValidationError, NotFoundError) as e:
+                    # A problem of this follow-up alone (its thread is gone, its text is
+                    # broken): fail it visibly; the account and the others go on.
+                    self._fail(followup_id, e.message)
+                    report.failed += 1
                 finally:
                     self.store.release_followup(followup_id, self.owner)
+
+    def _fail(self, followup_id: int, reason: str) -> None:
+        with self.store.session() as s:
+            followup = self.store.get_followup(s, followup_id)
+            self._reset_stage(followup)
+            followup.state = FollowUpState.FAILED
+            followup.due_at = None
+            followup.stop_reason = reason
+            self.store.add_event(
+                s,
+                user_id=followup.user_id,
+                followup_id=followup.id,
+                kind="failed",
+                detail=f"stopped as failed: {reason}",
+                at=self.clock(),
+            )
 
     def _act(self, account: AccountView, mailbox: Mailbox, followup_id: int, report) -> None:
         with self.store.session() as s:
@@ -506,20 +529,7 @@ class Engine:
             report.unconfirmed += 1
             return
         except SendRejected as e:
-            with self.store.session() as s:
-                followup = self.store.get_followup(s, followup_id)
-                self._reset_stage(followup)
-                followup.state = FollowUpState.FAILED
-                followup.due_at = None
-                followup.stop_reason = e.message
-                self.store.add_event(
-                    s,
-                    user_id=followup.user_id,
-                    followup_id=followup.id,
-                    kind="failed",
-                    detail=f"the mail server refused the bump: {e.message}",
-                    at=self.clock(),
-                )
+            self._fail(followup_id, f"the mail server refused the bump: {e.message}")
             report.failed += 1
             return
         except (TransientError, PermanentError, LeaseLost):

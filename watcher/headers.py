@@ -147,6 +147,29 @@ def may_be_report(summary: MessageSummary) -> bool:
     )
 
 
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|autoreply|out of (the )?office|ooo\b|oof\b|"
+    r"abwesen|absence|r[ée]ponse automatique|respuesta autom|automatisch antwoord|"
+    r"resposta autom|自動応答|vacation|away)",
+    re.IGNORECASE,
+)
+
+
+def may_be_auto_reply(summary: MessageSummary) -> bool:
+    """Worth reading the start of the body (for an out-of-office's return date)?
+
+    Deliberately broad: a false positive costs one small fetch, a miss loses the return date.
+    """
+    h = summary.headers
+    return (
+        h.get("auto-submitted", "no").split(";")[0].strip().lower() != "no"
+        or any(k in h for k in ("x-autoreply", "x-autorespond", "x-autoresponder"))
+        or "x-ms-exchange-inbox-rules-loop" in h
+        or "auto" in h.get("precedence", "").lower()
+        or bool(_AUTO_SUBJECT.match(summary.subject))
+    )
+
+
 _INLINE_MSGID = re.compile(r"^\s*Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 
 

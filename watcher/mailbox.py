@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+TEXT_LIMIT = 4096
+
 # Header fields (lower-case) that classification reads besides the addressing fields.
 CLASSIFY_HEADERS: tuple[str, ...] = (
     "auto-submitted",
@@ -52,6 +54,10 @@ class MessageSummary:
     # For a delivery report: the Message-IDs of the message it reports on. DSNs rarely carry
     # In-Reply-To; the original's id sits in their body, so the mailbox digs it out.
     reported_ids: tuple[str, ...] = ()
+    # The start of the plain-text body (at most TEXT_LIMIT characters), filled only for mail
+    # that may be an automatic reply (headers.may_be_auto_reply), so an out-of-office's return
+    # date can be read. Empty for everything else: summaries stay header-only.
+    text: str = ""
 
     @property
     def linked_ids(self) -> frozenset[str]:

@@ -238,3 +238,43 @@ def test_removed_account_forgets_its_password_and_is_not_polled(mail_world, cli,
         account = s.scalar(select(Account))
         assert account.secret is None and account.status == "disabled"
     assert engine.run_pass().accounts == 0
+
+
+def _due_followup(mail_world, cli, clock, *args):
+    alice = mail_world.new_user("alice")
+    bob = mail_world.new_user("bob")
+    connect(cli, mail_world, alice)
+    cli("defaults", "--user", alice.email, "--days", "mon-sun", "--hours", "0-24")
+    mid = mail_world.send(alice, [bob], "Hi", "?")
+    fid = add_followup(cli, alice, mid, "--after", "1d", *args)
+    return alice, mid, fid
+
+
+def test_refused_recipient_fails_that_followup_only(mail_world, cli, engine, clock):
+    _, _, fid = _due_followup(mail_world, cli, clock)
+    engine.run_pass()
+    clock.advance(days=1, minutes=1)
+    mail_world.sink.reject_next(550, "5.1.1 no such user", on="rcpt")
+    report = engine.run_pass()
+    assert report.account_faults == 0 and report.failed == 1
+    assert state_of(engine.store, fid) == "failed"
+    assert any("refused the bump" in d for k, d in events_of(engine.store, fid) if k == "failed")
+    with engine.store.session() as s:
+        assert s.scalar(select(Account)).status == "ok"
+
+
+def test_remind_when_the_thread_is_gone_fails_that_followup_only(
+    mail_world, cli, engine, clock, dovecot
+):
+    alice, mid, fid = _due_followup(mail_world, cli, clock, "--remind-only")
+    engine.run_pass()
+    with mail_world._imap(alice) as c:  # the user deletes the message from Sent
+        c.select_folder("Sent")
+        c.delete_messages(c.search(["HEADER", "Message-ID", mid]))
+        c.expunge()
+    clock.advance(days=1, minutes=1)
+    report = engine.run_pass()
+    assert report.account_faults == 0
+    assert state_of(engine.store, fid) == "failed"
+    with engine.store.session() as s:
+        assert s.scalar(select(Account)).status == "ok"
