@@ -41,6 +41,7 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     config = Config.from_env()
     app = create_app(config)
     store: Store = app.extensions["replywatch"]["store"]

@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None, environ=None) -> int:
         level=logging.INFO if args.command == "run" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         config = Config.from_env(env)
         store = Store.from_config(config)
@@ -135,7 +136,10 @@ def cmd_run(args, config: Config, store: Store, env) -> int:
     engine = Engine(store, config)
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     signal.signal(signal.SIGINT, lambda *_: engine.stop())
-    print(f"watching every account every {config.poll_interval:g}s; data: {config.database_url}")
+    print(
+        f"watching every account every {config.poll_interval:g}s; data: {config.database_url}",
+        flush=True,
+    )
     engine.run_forever()
     return 0
 

@@ -71,3 +71,24 @@ def _get_when_up(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> byt
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_watcher_run_stops_cleanly_on_sigterm(tmp_path):
+    env = {
+        **os.environ,
+        "REPLYWATCH_INSTANCE_DIR": str(tmp_path / "instance"),
+        "REPLYWATCH_POLL_INTERVAL": "3600",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    line = proc.stdout.readline().decode()  # printed once it is up
+    assert "watching every account" in line
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=20)[0].decode()
+    assert proc.returncode == 0, output
+    assert "stopped" in output
