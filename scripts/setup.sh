@@ -29,7 +29,7 @@ apt_install() {  # apt_install PACKAGE... (only the missing ones)
 if ! python3 -c "import ensurepip, venv" 2>/dev/null; then apt_install python3-venv; fi
 
 if [ "$mode" = test ]; then
-  apt_install dovecot-imapd
+  apt_install dovecot-imapd postgresql-15
   reqs=requirements-dev.txt
 else
   reqs=requirements.txt

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from tests.servers.dovecot import Dovecot
+from tests.servers.pg_fixtures import db_config, pg_url, postgres  # noqa: F401 (fixtures)
 from tests.servers.smtp import SmtpSink
 from tests.servers.world import MailWorld
 

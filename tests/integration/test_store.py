@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,12 @@ from watcher.store import Store
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
+
+
+@pytest.fixture
+def config(db_config):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return db_config
 
 
 @pytest.fixture
@@ -143,9 +148,8 @@ def test_account_failures_back_off_exponentially_and_recover(store):
 
 def test_secrets_are_encrypted_at_rest(store, config):
     _account(store)
-    raw = sqlite3.connect(config.database_url.removeprefix("sqlite:///"))
-    (stored,) = raw.execute("select secret from accounts").fetchone()
-    raw.close()
+    with store.engine.connect() as conn:
+        (stored,) = conn.exec_driver_sql("select secret from accounts").one()
     assert stored and "pw" not in stored
     with store.session() as s:
         spec = store.account_spec(store.find_account(s, "alice@example.test"))
