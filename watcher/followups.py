@@ -44,7 +44,9 @@ def parse_stage(text: str, now: datetime, tz: str) -> StageSpec:
 
 
 def user_window(user: User) -> schedule.SendingWindow:
-    return schedule.SendingWindow.parse(user.timezone, user.send_days, user.send_hours)
+    return schedule.SendingWindow.parse(
+        user.timezone, user.send_days, user.send_hours, user.holiday_country
+    )
 
 
 def stage_due(stage: Stage, base: datetime, user: User) -> datetime:

@@ -229,9 +229,12 @@ class SendingWindow:
     days: frozenset[int] = field(default_factory=lambda: frozenset({0, 1, 2, 3, 4}))
     start: time = time(9, 0)
     end: time = time(17, 0)
+    holiday_country: str | None = None  # no bumps on that country's public holidays either
 
     def __post_init__(self) -> None:
         _zone(self.tz)
+        if self.holiday_country:
+            _holidays(self.holiday_country, 2026)  # reject an unknown calendar up front
         object.__setattr__(self, "days", frozenset(self.days))
         if not self.days or not self.days <= set(range(7)):
             raise ValidationError(f"A sending window needs at least one day: {_DAYS_HELP}")
@@ -242,20 +245,30 @@ class SendingWindow:
             )
 
     @classmethod
-    def parse(cls, tz: str, days: str = "mon-fri", hours: str = "09:00-17:00") -> SendingWindow:
+    def parse(
+        cls,
+        tz: str,
+        days: str = "mon-fri",
+        hours: str = "09:00-17:00",
+        holiday_country: str | None = None,
+    ) -> SendingWindow:
         """Build a window from what a user types: days "mon-fri", hours "9-17"."""
         match = _HOURS_RE.fullmatch(re.sub(r"\s+", " ", str(hours).strip()))
         if match is None:
             raise ValidationError(f"{hours!r} is not a range of hours: {_HOURS_HELP}")
         start = _clock(match.group(1), match.group(2), hours, is_end=False)
         end = _clock(match.group(3), match.group(4), hours, is_end=True)
-        return cls(tz=tz, days=_parse_days(days), start=start, end=end)
+        return cls(
+            tz=tz, days=_parse_days(days), start=start, end=end, holiday_country=holiday_country
+        )
 
     def contains(self, t_utc: datetime) -> bool:
         """Whether the instant falls inside the window, judged by the local wall clock."""
         _require_aware(t_utc, "t_utc")
         local = t_utc.astimezone(_zone(self.tz))
         if local.weekday() not in self.days:
+            return False
+        if self.holiday_country and local.date() in _holidays(self.holiday_country, local.year):
             return False
         now = local.time()
         # time.max stands for 24:00, so the last microsecond of the day is inside too.
@@ -273,7 +286,8 @@ class SendingWindow:
             _DAY_NAMES[r[0]].title() + (f"-{_DAY_NAMES[r[-1]].title()}" if len(r) > 1 else "")
             for r in runs
         ]
-        return f"{','.join(names)} {_hhmm(self.start)}-{_hhmm(self.end)} {self.tz}"
+        text = f"{','.join(names)} {_hhmm(self.start)}-{_hhmm(self.end)} {self.tz}"
+        return text + (f", not on {self.holiday_country} holidays" if self.holiday_country else "")
 
 
 def ALWAYS(tz: str = "UTC") -> SendingWindow:  # upper case: reads as a constant where used
@@ -290,8 +304,9 @@ def next_in_window(t_utc: datetime, window: SendingWindow) -> datetime:
     zone = _zone(window.tz)
     today = _wall(t_utc, zone).date()
     candidates = []
-    # Two weeks covers a window swallowed whole by a DST gap on its only weekday.
-    for offset in range(15):
+    # Two weeks covers a window swallowed whole by a DST gap on its only weekday; with
+    # holidays, a month covers the longest run of them on the days a window allows.
+    for offset in range(32 if window.holiday_country else 15):
         local = datetime.combine(today + timedelta(days=offset), window.start)
         candidates.append(_to_utc(local, zone))
         # On a fall-back day the opening time can come round a second time.

@@ -8,6 +8,7 @@ Every expected instant is written out in UTC by hand. DST facts used below:
 """
 
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -638,3 +639,24 @@ def test_spread_overdue(count, now, window, spacing, expected):
 def test_spread_overdue_rejects(count, spacing):
     with pytest.raises(ValueError):
         spread_overdue(count, NOW, BERW, spacing)
+
+
+HOLIDAY_WINDOW_CASES = [
+    # (local time in Berlin, expected next opening in UTC)
+    ("2026-12-24 18:00", "2026-12-28T08:00:00+00:00"),  # Christmas Day and Boxing Day skipped
+    ("2026-12-31 17:30", "2027-01-04T08:00:00+00:00"),  # New Year's Day (Fri) skipped
+    ("2026-12-23 10:00", "2026-12-23T09:00:00+00:00"),  # an ordinary working day: unchanged
+]
+
+
+@pytest.mark.parametrize(("local", "expected"), HOLIDAY_WINDOW_CASES)
+def test_window_skips_public_holidays(local, expected):
+    window = SendingWindow.parse("Europe/Berlin", "mon-fri", "09:00-17:00", holiday_country="DE")
+    t = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    assert next_in_window(t.astimezone(UTC), window).isoformat() == expected
+    assert "not on DE holidays" in window.describe()
+
+
+def test_window_with_unknown_holiday_calendar_is_refused():
+    with pytest.raises(ValidationError, match="holiday calendar"):
+        SendingWindow.parse("UTC", holiday_country="XX")
