@@ -183,6 +183,7 @@ class ImapMailbox:
     def send(self, bump: Bump, before_commit: Callable[[], Any] | None = None) -> str:
         where = f"{self.smtp_host}:{self.smtp_port}"
         smtp = self._smtp_connect()
+        in_data = False
         try:
             code, text = self._smtp_step(smtp, "MAIL FROM", smtp.mail, bump.sender)
             if code != 250:
@@ -209,22 +210,38 @@ class ImapMailbox:
                     bump.message_id,
                     ", ".join(f"{r} ({c})" for r, (c, _) in refused.items()),
                 )
+            # DATA as smtplib does it, split before the final "." so that the point of no
+            # return is as late as it can be: until the dot, the server discards the message
+            # if we die, so a crash before it is safely retried; only a crash between marking
+            # and the dot (microseconds) or after it (delivered) leaves the bump unconfirmed.
+            code, text = self._smtp_step(smtp, "DATA", smtp.docmd, "data")
+            if code != 354:
+                raise _smtp_refusal(code, f"{where} did not take {bump.message_id}", text)
+            in_data = True  # from here an abort must drop the line: a QUIT would be message text
+            try:
+                smtp.send(_dot_stuffed(bump.raw))
+            except Exception as exc:
+                raise (self._map_error(exc, "SMTP", "DATA") or exc) from None
             if before_commit is not None:
                 before_commit()
             try:
-                code, text = smtp.data(bump.raw)
-            except smtplib.SMTPDataError as exc:  # the DATA command itself was refused
-                code, text = exc.smtp_code, _text(exc.smtp_error)
+                smtp.send(b".\r\n")
+                code, text = smtp.getreply()
+                text = _text(text)
             except (OSError, smtplib.SMTPException) as exc:
                 reason = _describe_os_error(exc, self.smtp_timeout)
                 raise SendUnconfirmed(
                     f"the connection to {where} broke while sending {bump.message_id} "
                     f"({reason}): it may or may not have gone out"
                 ) from None
+            in_data = False
             if code != 250:
                 raise _smtp_refusal(code, f"{where} did not accept {bump.message_id}", text)
         finally:
-            _quit(smtp)
+            if in_data:
+                smtp.close()  # the server discards a message whose final "." never came
+            else:
+                _quit(smtp)
         return self._keep_sent_copy(bump)
 
     def remind(self, key: ThreadKey) -> None:
@@ -704,6 +721,12 @@ def _text(value: Any) -> str:
 def _clip(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """The message body as DATA carries it (RFC 5321 4.5.2), without the final "." line."""
+    body = re.sub(rb"(?m)^\.", b"..", raw)
+    return body if body.endswith(b"\r\n") else body + b"\r\n"
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

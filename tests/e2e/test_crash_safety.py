@@ -155,3 +155,36 @@ def test_a_second_watcher_cannot_take_a_leased_followup(mail_world, alice, cli, 
     assert bumps_sent_by(mail_world, alice) == []
     with store.session() as s:
         assert s.get(Stage, s.get(FollowUp, fid).stages[0].id).state == "pending"
+
+
+class CrashBeforeTheDot(CrashAfterSend):
+    """The process 'dies' with the whole message written but the final "." not yet sent."""
+
+    def send(self, bump, before_commit=None):
+        def die():
+            raise SystemExit("killed just before the point of no return")
+
+        return self.inner.send(bump, die)
+
+
+def test_crash_before_the_final_dot_loses_nothing_and_sends_once(
+    mail_world, alice, cli, config, clock
+):
+    bob = mail_world.new_user("bob")
+    mid = mail_world.send(alice, [bob], "Dot", "?")
+    fid = add_followup(cli, alice, mid, "--after", "3d")
+    store = Store.from_config(config)
+    crashing = Engine(store, config, clock=clock.now, mailbox_factory=CrashBeforeTheDot)
+    crashing.run_pass()
+    clock.advance(days=3, minutes=1)
+    with pytest.raises(SystemExit):
+        crashing.run_pass()
+    bump_id = bump_message_id(token_of(store, fid), 1, alice.email)
+    assert mail_world.sink.count(bump_id) == 0  # the server dropped the unfinished message
+    assert stage_state(store, fid) == "pending"  # so it is still owed
+
+    clock.advance(seconds=config.lease_seconds + 1)
+    report = Engine(store, config.with_overrides(worker_id="second"), clock=clock.now).run_pass()
+    assert report.sent == 1
+    assert mail_world.sink.count(bump_id) == 1
+    assert stage_state(store, fid) == "sent"
