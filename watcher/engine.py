@@ -22,6 +22,7 @@ than risk a second bump. The clock is injected, so tests never sleep.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -141,9 +142,34 @@ class Engine:
                 self.store.release_account(account_id, self.owner)
                 return report
             try:
-                self.serve_account(account_id, report)
+                with self._keep_lease(Account, account_id):
+                    self.serve_account(account_id, report)
             finally:
                 self.store.release_account(account_id, self.owner)
+
+    @contextlib.contextmanager
+    def _keep_lease(self, model, row_id: int):
+        """Renew a lease every third of its length while a long step runs (slow servers)."""
+        done = threading.Event()
+        interval = self.config.lease_seconds / 3
+
+        def renew() -> None:
+            while not done.wait(interval):
+                try:
+                    if not self.store.renew_lease(
+                        model, row_id, self.owner, self.clock() + self.lease
+                    ):
+                        return  # lost it: the send path checks before the point of no return
+                except Exception:  # a failed renewal is retried next interval
+                    log.exception("renewing the lease on %s %s", model.__name__, row_id)
+
+        keeper = threading.Thread(target=renew, name=f"lease-{row_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            done.set()
+            keeper.join()
 
     # -- one account ---------------------------------------------------------------------------
 
@@ -404,7 +430,8 @@ class Engine:
                 return
             for followup_id in ids:
                 try:
-                    self._act(account, mailbox, followup_id, report)
+                    with self._keep_lease(FollowUp, followup_id):
+                        self._act(account, mailbox, followup_id, report)
                 except (ValidationError, NotFoundError) as e:
                     # A problem of this follow-up alone (its thread is gone, its text is
                     # broken): fail it visibly; the account and the others go on.

@@ -199,6 +199,16 @@ class Store:
         with self.session() as s:
             return s.scalar(stmt)
 
+    def renew_lease(self, model, row_id: int, owner: str, until: datetime) -> bool:
+        """Extend a lease we still hold; False if another watcher has taken it."""
+        with self.session() as s:
+            result = s.execute(
+                update(model)
+                .where(model.id == row_id, model.lease_owner == owner)
+                .values(lease_until=until)
+            )
+            return result.rowcount == 1
+
     def release_account(self, account_id: int, owner: str) -> None:
         with self.session() as s:
             s.execute(

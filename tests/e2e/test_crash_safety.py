@@ -188,3 +188,49 @@ def test_crash_before_the_final_dot_loses_nothing_and_sends_once(
     assert report.sent == 1
     assert mail_world.sink.count(bump_id) == 1
     assert stage_state(store, fid) == "sent"
+
+
+def test_lease_is_renewed_while_a_slow_server_holds_up_a_send(mail_world, alice, cli, config):
+    """A step slower than the lease keeps its claim: no second watcher joins in."""
+    import threading
+
+    bob = mail_world.new_user("bob")
+    mid = mail_world.send(alice, [bob], "Slow", "?", date=_two_days_ago())
+    fid = add_followup(cli, alice, mid, "--after", "1d")
+    config = config.with_overrides(lease_seconds=0.6)
+    store = Store.from_config(config)
+    entered, gate = threading.Event(), threading.Event()
+
+    calls = []
+
+    class SlowServer(CrashAfterSend):
+        def thread(self, key):
+            calls.append(key)
+            if len(calls) == 2:  # the re-read right before sending, under the lease
+                entered.set()
+                gate.wait(20)  # the server hangs until the test has seen what it needs
+            return self.inner.thread(key)
+
+        def send(self, bump, before_commit=None):
+            return self.inner.send(bump, before_commit)
+
+    engine = Engine(store, config, mailbox_factory=SlowServer)  # the real clock
+    worker = threading.Thread(target=engine.run_pass)
+    worker.start()
+    try:
+        assert entered.wait(20)
+        with store.session() as s:
+            first_lease = s.get(FollowUp, fid).lease_until
+        deadline = first_lease + timedelta(seconds=config.lease_seconds)
+        while datetime.now(UTC) < deadline:  # past the first lease's end, on the wall clock
+            gate.wait(0.05)
+        with store.session() as s:
+            assert s.get(FollowUp, fid).lease_until > first_lease  # renewed meanwhile
+        intruder = store.claim_due("intruder", datetime.now(UTC), timedelta(minutes=5), 10)
+        assert intruder == []
+    finally:
+        gate.set()
+        worker.join(30)
+    assert stage_state(store, fid) == "sent"
+    bump_id = bump_message_id(token_of(store, fid), 1, alice.email)
+    assert mail_world.sink.count(bump_id) == 1
