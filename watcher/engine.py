@@ -28,9 +28,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
 
 from . import followups as fu_ops
-from .classify import ClassifyContext, Verdict, classify, replier_allowed
+from .classify import (
+    ClassifyContext,
+    Verdict,
+    classify,
+    delivery_report,
+    is_absence_notice,
+    replier_allowed,
+)
 from .compose import bump_message_id, compose_bump, first_name_of, render_text
 from .config import Config
 from .errors import (
@@ -44,9 +55,10 @@ from .errors import (
 )
 from .mailbox import AccountSpec, Mailbox, MessageSummary, ThreadKey, open_mailbox
 from .models import Account, FollowUp, FollowUpState, Mode, StageState, User
+from .ooo import return_date
 from .retry import call_with_retry
-from .schedule import spread_overdue
-from .store import Store
+from .schedule import next_in_window, spread_overdue
+from .store import StaleCursor, Store
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +244,14 @@ class Engine:
             cursor = self.store.get_cursor(s, account.id)
         changes = self._retry(lambda: mailbox.changes(cursor))
         now = self.clock()
+        try:
+            self._judge_changes(account, cursor, changes, now, report)
+        except (StaleCursor, IntegrityError) as e:
+            # Another watcher took these changes first (our lease ran out): its decisions
+            # stand and ours were rolled back with this transaction.
+            log.info("account %s: changes already taken by another watcher (%s)", account.id, e)
+
+    def _judge_changes(self, account, cursor, changes, now, report: PassReport) -> None:
         with self.store.session() as s:
             if changes.cursor_reset:
                 flagged = self.store.flag_all_for_check(s, account.id)
@@ -259,7 +279,7 @@ class Engine:
                         if in_thread:
                             self._judge(s, followup, account, msg, known, now, report)
             # The cursor moves in the same transaction as the decisions it led to.
-            self.store.set_cursor(s, account.id, changes.cursor, now)
+            self.store.set_cursor(s, account.id, changes.cursor, now, expected=cursor)
 
     def _check_flagged(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
         """Re-read threads the cursor cannot vouch for (new follow-ups, after a cursor reset)."""
@@ -273,10 +293,13 @@ class Engine:
                 return
             for followup_id, key in batch:
                 thread = self._retry(lambda key=key: mailbox.thread(key))
-                with self.store.session() as s:
-                    followup = self.store.get_followup(s, followup_id)
-                    self._judge_thread(s, followup, account, thread, report)
-                    followup.needs_check = False
+                try:
+                    with self.store.session() as s:
+                        followup = self.store.get_followup(s, followup_id)
+                        self._judge_thread(s, followup, account, thread, report)
+                        followup.needs_check = False
+                except IntegrityError:  # judged concurrently by a watcher that took over
+                    log.info("follow-up %s: already checked by another watcher", followup_id)
 
     def _thread_key(self, s, followup: FollowUp) -> ThreadKey:
         return ThreadKey(
@@ -322,6 +345,18 @@ class Engine:
         event = dict(user_id=followup.user_id, followup_id=followup.id, at=now)
         event.update(message_id=msg.message_id or None, rule=verdict.rule)
         who = msg.from_addr or "an unknown sender"
+        if verdict.kind == "auto_reply" and is_absence_notice(verdict):
+            user = s.get(User, followup.user_id)
+            if user.ooo_policy == "reply":
+                verdict = Verdict(
+                    "reply",
+                    verdict.rule,
+                    f"{verdict.detail}; counted as a reply (out-of-office policy 'reply')",
+                )
+            elif user.ooo_policy == "pause" and self._pause_for_absence(
+                s, followup, user, msg, verdict, event
+            ):
+                return
         if verdict.kind == "reply":
             recipients = frozenset([*followup.to_addrs, *followup.cc_addrs])
             if not replier_allowed(msg, recipients, followup.replier_policy):
@@ -343,6 +378,14 @@ class Engine:
                 detail=f"stopped: reply from {who}, message {msg.message_id}",
                 **event,
             )
+        elif verdict.kind == "bounce" and self._bounce_spares(followup, msg):
+            self.store.add_event(
+                s,
+                kind="not_reply",
+                detail=f"a copy to someone in Cc bounced; the follow-up goes on: "
+                f"{verdict.describe()}",
+                **event,
+            )
         elif verdict.kind == "bounce":
             followup.state = FollowUpState.FAILED
             followup.due_at = None
@@ -357,6 +400,47 @@ class Engine:
             self.store.add_event(
                 s, kind="not_reply", detail=f"not a reply: {verdict.describe()}", **event
             )
+
+    def _pause_for_absence(
+        self, s, followup: FollowUp, user: User, msg: MessageSummary, verdict: Verdict, event
+    ) -> bool:
+        """Hold the next bump until the first sending window on the day the person is back.
+
+        True if an Event was written (paused, or the return comes before the bump anyway);
+        False when the auto-reply states no return date: the caller records it as before.
+        """
+        back = return_date(msg.text, msg.date, msg.subject)
+        if back is None:
+            return False
+        window = fu_ops.user_window(user)
+        back_at = datetime.combine(back.day, dt_time(0, 0), tzinfo=ZoneInfo(user.timezone))
+        hold = next_in_window(back_at.astimezone(UTC), window)
+        what = "reminder" if followup.mode == Mode.REMIND else "bump"
+        if followup.due_at is not None and hold > followup.due_at:
+            was = fu_ops.format_local(followup.due_at, user.timezone)
+            followup.due_at = hold
+            detail = (
+                f"out of office: {verdict.describe()}; back {back.day.isoformat()} "
+                f"(read from {back.phrase!r}): next {what} held until "
+                f"{fu_ops.format_local(hold, user.timezone)} instead of {was}"
+            )
+            self.store.add_event(s, kind="paused", detail=detail, **event)
+        else:
+            detail = (
+                f"not a reply: {verdict.describe()}; out of office, back "
+                f"{back.day.isoformat()} (read from {back.phrase!r}), before the next {what}: "
+                "schedule unchanged"
+            )
+            self.store.add_event(s, kind="not_reply", detail=detail, **event)
+        return True
+
+    @staticmethod
+    def _bounce_spares(followup: FollowUp, msg: MessageSummary) -> bool:
+        """A bounce only for addresses in Cc (none in To): the people asked can still answer."""
+        failed = set(delivery_report(msg).failed)
+        to = {a.lower() for a in followup.to_addrs}
+        cc = {a.lower() for a in followup.cc_addrs}
+        return bool(failed) and failed <= cc and not failed & to
 
     def _own_message(self, s, followup: FollowUp, msg, verdict: Verdict, event: dict) -> None:
         if verdict.rule == "own-bump":
@@ -435,14 +519,20 @@ class Engine:
                 except (ValidationError, NotFoundError) as e:
                     # A problem of this follow-up alone (its thread is gone, its text is
                     # broken): fail it visibly; the account and the others go on.
-                    self._fail(followup_id, e.message)
-                    report.failed += 1
+                    if self._fail(followup_id, e.message):
+                        report.failed += 1
+                except (LeaseLost, IntegrityError) as e:
+                    # Another watcher took over (our lease ran out while we were slow): it
+                    # owns the follow-up now, so leave everything to it.
+                    log.info("follow-up %s: another watcher took over (%s)", followup_id, e)
                 finally:
                     self.store.release_followup(followup_id, self.owner)
 
-    def _fail(self, followup_id: int, reason: str) -> None:
+    def _fail(self, followup_id: int, reason: str) -> bool:
         with self.store.session() as s:
             followup = self.store.get_followup(s, followup_id)
+            if not self.store.holds_lease(s, followup, self.owner, self.clock()):
+                return False
             self._reset_stage(followup)
             followup.state = FollowUpState.FAILED
             followup.due_at = None
@@ -455,6 +545,7 @@ class Engine:
                 detail=f"stopped as failed: {reason}",
                 at=self.clock(),
             )
+        return True
 
     def _act(self, account: AccountView, mailbox: Mailbox, followup_id: int, report) -> None:
         with self.store.session() as s:
@@ -464,8 +555,9 @@ class Engine:
             stage = followup.stage()
             key = self._thread_key(s, followup)
             recovering = stage.message_id if stage.state == StageState.SENDING else None
+            position = stage.position
         if recovering:
-            self._recover(account, mailbox, followup_id, recovering, report)
+            self._recover(mailbox, followup_id, position, recovering, report)
             return
 
         # A reply that arrived after the claim wins: read the thread fresh, right now.
@@ -482,8 +574,10 @@ class Engine:
             self._retry(lambda: mailbox.remind(key))
             with self.store.session() as s:
                 followup = self.store.get_followup(s, followup_id)
-                self._finish_stage(s, followup, StageState.REMINDED, None, None, "reminded")
-            report.reminded += 1
+                if self._finish_stage(
+                    s, followup, plan["stage"], StageState.REMINDED, None, None, "reminded"
+                ):
+                    report.reminded += 1
             return
         self._send(account, mailbox, followup_id, plan, report)
 
@@ -523,83 +617,93 @@ class Engine:
         return {"mode": followup.mode, "bump": bump, "stage": stage.position}
 
     def _send(self, account: AccountView, mailbox: Mailbox, followup_id, plan, report) -> None:
-        bump = plan["bump"]
+        bump, position = plan["bump"], plan["stage"]
+
+        def record(state, sent_ref, how) -> bool:
+            with self.store.session() as s:
+                followup = self.store.get_followup(s, followup_id)
+                return self._finish_stage(
+                    s, followup, position, state, bump.message_id, sent_ref, how
+                )
+
         # A copy already in Sent means an earlier attempt got through: record, never resend.
         found = self._retry(lambda: mailbox.find_sent(bump.message_id))
         if found:
-            with self.store.session() as s:
-                followup = self.store.get_followup(s, followup_id)
-                self._finish_stage(
-                    s, followup, StageState.SENT, bump.message_id, found, "found in Sent"
-                )
-            report.sent += 1
+            if record(StageState.SENT, found, "found in Sent"):
+                report.sent += 1
             return
 
         def before_commit() -> None:
             # Last moment before the server may accept it: from here on the outcome is unsure.
             with self.store.session() as s:
                 followup = self.store.get_followup(s, followup_id)
-                if not self.store.holds_lease(s, followup, self.owner, self.clock()):
+                stage = followup.stage(position)
+                if not self.store.holds_lease(s, followup, self.owner, self.clock()) or (
+                    followup.current_stage != position or stage.state != StageState.PENDING
+                ):
                     raise LeaseLost(f"lease on follow-up {followup_id} lost before sending")
-                stage = followup.stage()
                 stage.state = StageState.SENDING
                 stage.message_id = bump.message_id
 
         try:
             sent_ref = self._retry(lambda: mailbox.send(bump, before_commit))
         except SendUnconfirmed as e:
-            with self.store.session() as s:
-                followup = self.store.get_followup(s, followup_id)
-                self._finish_stage(
-                    s, followup, StageState.UNCONFIRMED, bump.message_id, None, e.message
-                )
-            report.unconfirmed += 1
+            if record(StageState.UNCONFIRMED, None, e.message):
+                report.unconfirmed += 1
             return
         except SendRejected as e:
-            self._fail(followup_id, f"the mail server refused the bump: {e.message}")
-            report.failed += 1
+            if self._fail(followup_id, f"the mail server refused the bump: {e.message}"):
+                report.failed += 1
             return
-        except (TransientError, PermanentError, LeaseLost):
+        except (TransientError, PermanentError):
             # Our mailboxes raise these only when the server surely did not take the message.
             with self.store.session() as s:
-                self._reset_stage(self.store.get_followup(s, followup_id))
+                followup = self.store.get_followup(s, followup_id)
+                if self.store.holds_lease(s, followup, self.owner, self.clock()):
+                    self._reset_stage(followup)
             raise
-        with self.store.session() as s:
-            followup = self.store.get_followup(s, followup_id)
-            self._finish_stage(s, followup, StageState.SENT, bump.message_id, sent_ref, "sent")
-        report.sent += 1
+        if record(StageState.SENT, sent_ref, "sent"):
+            report.sent += 1
 
-    def _recover(self, account, mailbox, followup_id, message_id, report) -> None:
+    def _recover(self, mailbox, followup_id, position, message_id, report) -> None:
         """A previous watcher died while handing this stage over; never send it twice."""
         found = self._retry(lambda: mailbox.find_sent(message_id))
         with self.store.session() as s:
             followup = self.store.get_followup(s, followup_id)
             if found:
-                self._finish_stage(
-                    s, followup, StageState.SENT, message_id, found, "found in Sent after a restart"
-                )
-                report.sent += 1
+                how = "found in Sent after a restart"
+                if self._finish_stage(
+                    s, followup, position, StageState.SENT, message_id, found, how
+                ):
+                    report.sent += 1
             else:
-                self._finish_stage(
-                    s,
-                    followup,
-                    StageState.UNCONFIRMED,
-                    message_id,
-                    None,
+                how = (
                     "the watcher stopped while handing it to the mail server; it may have gone "
-                    "out, so it is not sent again",
+                    "out, so it is not sent again"
                 )
-                report.unconfirmed += 1
+                if self._finish_stage(
+                    s, followup, position, StageState.UNCONFIRMED, message_id, None, how
+                ):
+                    report.unconfirmed += 1
 
     def _reset_stage(self, followup: FollowUp) -> None:
         stage = followup.stage()
         if stage is not None and stage.state == StageState.SENDING:
             stage.state = StageState.PENDING
 
-    def _finish_stage(self, s, followup: FollowUp, state, message_id, sent_ref, how) -> None:
-        """Record a stage as done and schedule the next, in one transaction."""
+    def _finish_stage(
+        self, s, followup: FollowUp, position: int, state, message_id, sent_ref, how
+    ) -> bool:
+        """Record a stage as done and schedule the next, in one transaction.
+
+        Returns False, changing nothing, if that stage was already recorded (by a watcher that
+        took over after our lease ran out): a stage has exactly one outcome.
+        """
         now = self.clock()
-        stage = followup.stage()
+        stage = followup.stage(position)
+        if stage is None or stage.state not in (StageState.PENDING, StageState.SENDING):
+            log.info("follow-up %s stage %s was already recorded", followup.id, position)
+            return False
         stage.state = state
         stage.message_id = message_id or stage.message_id
         stage.sent_ref = sent_ref
@@ -608,50 +712,39 @@ class Engine:
             self.store.track(s, followup.id, [message_id])
         user = s.get(User, followup.user_id)
         if state == StageState.REMINDED:
-            detail = f"reminded you: stage {stage.position} brought the thread back to your inbox"
+            detail = f"reminded you: stage {position} brought the thread back to your inbox"
             kind = "reminded"
         elif state == StageState.UNCONFIRMED:
-            detail = f"stage {stage.position} as {message_id} is unconfirmed: {how}"
+            detail = f"stage {position} as {message_id} is unconfirmed: {how}"
             kind = "unconfirmed"
         else:
-            detail = f"sent stage {stage.position} as {message_id}"
+            detail = f"sent stage {position} as {message_id}"
             detail += f" ({how})" if how != "sent" else ""
             kind = "sent"
-        self.store.add_event(
-            s,
-            user_id=followup.user_id,
-            followup_id=followup.id,
-            kind=kind,
-            detail=detail,
-            message_id=message_id,
-            at=now,
-        )
-        following = followup.stage(stage.position + 1)
+        event = dict(user_id=followup.user_id, followup_id=followup.id, at=now)
+        self.store.add_event(s, kind=kind, detail=detail, message_id=message_id, **event)
+        if followup.state != FollowUpState.ACTIVE or followup.current_stage != position:
+            return True  # stopped meanwhile (a reply during the send): nothing more to plan
+        following = followup.stage(position + 1)
         if following is None:
             followup.state = FollowUpState.COMPLETED
             followup.due_at = None
             followup.stop_reason = "every stage done, no reply"
             self.store.add_event(
-                s,
-                user_id=followup.user_id,
-                followup_id=followup.id,
-                kind="completed",
-                detail="every stage is done and nobody replied",
-                at=now,
+                s, kind="completed", detail="every stage is done and nobody replied", **event
             )
-            return
+            return True
         followup.current_stage = following.position
         followup.clock_base_at = now
         followup.due_at = fu_ops.stage_due(following, now, user)
         self.store.add_event(
             s,
-            user_id=followup.user_id,
-            followup_id=followup.id,
             kind="scheduled",
             detail=f"stage {following.position} due "
             f"{fu_ops.format_local(followup.due_at, user.timezone)} if nobody replies",
-            at=now,
+            **event,
         )
+        return True
 
 
 def _date_key(msg: MessageSummary) -> datetime:

@@ -37,6 +37,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MAX_BACKOFF = timedelta(hours=1)
 
 
+class StaleCursor(Exception):
+    """Another watcher read the same changes first (only after a lease ran out)."""
+
+
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite"):
         engine = create_engine(
@@ -281,13 +285,22 @@ class Store:
         row = s.get(MailboxCursor, account_id)
         return row.value if row else None
 
-    def set_cursor(self, s: Session, account_id: int, value: str, now: datetime) -> None:
-        row = s.get(MailboxCursor, account_id)
-        if row is None:
+    def set_cursor(
+        self, s: Session, account_id: int, value: str, now: datetime, expected: str | None
+    ) -> None:
+        """Move the cursor from `expected` to `value`; StaleCursor if another watcher moved it
+        first (then the caller's transaction, with the decisions it made, is rolled back)."""
+        if expected is None:
             s.add(MailboxCursor(account_id=account_id, value=value, updated_at=now))
-        else:
-            row.value = value
-            row.updated_at = now
+            s.flush()  # a concurrent first cursor surfaces here as an IntegrityError
+            return
+        result = s.execute(
+            update(MailboxCursor)
+            .where(MailboxCursor.account_id == account_id, MailboxCursor.value == expected)
+            .values(value=value, updated_at=now)
+        )
+        if result.rowcount != 1:
+            raise StaleCursor(f"the cursor of account {account_id} moved meanwhile")
 
     # -- follow-ups ----------------------------------------------------------------------------
 
