@@ -111,3 +111,29 @@ def cli(config):
         return code, out.getvalue(), err.getvalue()
 
     return run
+
+
+# -- Google emulators (Gmail API, OAuth 2.0, certificates): tests/emulators ---------------------
+
+
+@pytest.fixture(scope="session")
+def google_emulators():
+    from tests.emulators import GoogleEmulators
+
+    emulators = GoogleEmulators().start()
+    yield emulators
+    emulators.stop()
+
+
+@pytest.fixture
+def google(google_emulators):
+    """The emulators with no faults left over from another test."""
+    google_emulators.reset()
+    yield google_emulators
+    google_emulators.reset()
+
+
+@pytest.fixture
+def gmail_config(config, google):
+    """The test's Config pointed at the emulators."""
+    return config.with_overrides(**google.config_overrides())

@@ -2,12 +2,13 @@
 
     python -m watcher run | once
     python -m watcher db upgrade | rotate-keys
-    python -m watcher account add-imap | list | check | remove
+    python -m watcher account add-imap | add-gmail | list | check | remove
     python -m watcher defaults --user EMAIL [--timezone ...]
     python -m watcher followup add | list | show | cancel | snooze
 
-Passwords come from a prompt or from REPLYWATCH_IMAP_PASSWORD / REPLYWATCH_SMTP_PASSWORD, never
-from argv (argv is visible to every user of the machine).
+Passwords come from a prompt or from REPLYWATCH_IMAP_PASSWORD / REPLYWATCH_SMTP_PASSWORD, and a
+Google refresh token from a prompt or REPLYWATCH_GMAIL_REFRESH_TOKEN, never from argv (argv is
+visible to every user of the machine).
 """
 
 from __future__ import annotations
@@ -70,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--save-sent", choices=["auto", "always", "never"], default="auto")
     add.add_argument("--alias", action="append", default=[], help="another address of yours")
     add.add_argument("--timezone", help="IANA zone for sending windows, e.g. Europe/Berlin")
+    gm = acc.add_parser(
+        "add-gmail",
+        help="connect a Google account through the Gmail API (refresh token from "
+        "REPLYWATCH_GMAIL_REFRESH_TOKEN or a prompt; checked before saving)",
+    )
+    gm.add_argument("--email", required=True)
+    gm.add_argument("--name", default="", help="display name used on bumps")
+    gm.add_argument("--user", help="owner (Replywatch user e-mail); default: --email")
+    gm.add_argument("--alias", action="append", default=[], help="another address of yours")
+    gm.add_argument("--timezone", help="IANA zone for sending windows, e.g. Europe/Berlin")
     acc.add_parser("list", help="accounts and their status")
     chk = acc.add_parser("check", help="log in again now and clear 'needs attention' if it works")
     chk.add_argument("account")
@@ -231,6 +242,41 @@ def account_add_imap(args, config: Config, store: Store, env) -> int:
     return 0
 
 
+def account_add_gmail(args, config: Config, store: Store, env) -> int:
+    email = args.email.strip().lower()
+    if "@" not in email:
+        raise ValidationError(f"{args.email!r} is not an e-mail address")
+    if args.timezone:
+        schedule.SendingWindow.parse(args.timezone)  # validate before any network I/O
+    token = _password(
+        env, "REPLYWATCH_GMAIL_REFRESH_TOKEN", f"Google refresh token for {email}: "
+    ).strip()
+    secret = json.dumps({"refresh_token": token})
+    spec = AccountSpec(
+        kind="gmail", email=email, settings={}, secret=secret, aliases=tuple(args.alias)
+    )
+    # getProfile before anything is saved: a wrong or revoked token leaves no broken account.
+    with open_mailbox(spec, config) as mailbox:
+        mailbox.check()
+    with store.session() as s:
+        user = store.get_or_create_user(s, args.user or email)
+        if args.timezone:
+            user.timezone = args.timezone
+        account = store.add_account(
+            s,
+            user,
+            kind="gmail",
+            email=email,
+            settings={},
+            secret=secret,
+            display_name=args.name,
+            aliases=args.alias,
+            now=now_utc(),
+        )
+        print(f"connected {email} as account {account.id} (Gmail API access checked)")
+    return 0
+
+
 def account_list(args, config: Config, store: Store, env) -> int:
     with store.session() as s:
         accounts = store.list_accounts(s)
@@ -263,7 +309,8 @@ def account_check(args, config: Config, store: Store, env) -> int:
         )
         raise
     store.mark_account_ok(account_id, now_utc())
-    print(f"{spec.email}: IMAP and SMTP login work")
+    works = "Gmail API access works" if spec.kind == "gmail" else "IMAP and SMTP login work"
+    print(f"{spec.email}: {works}")
     return 0
 
 
@@ -277,6 +324,7 @@ def account_remove(args, config: Config, store: Store, env) -> int:
 
 ACCOUNT_COMMANDS = {
     "add-imap": account_add_imap,
+    "add-gmail": account_add_gmail,
     "list": account_list,
     "check": account_check,
     "remove": account_remove,

@@ -31,7 +31,6 @@ class Config:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     poll_interval: float = 60.0  # seconds between passes
     lease_seconds: float = 300.0  # how long a claim holds before another watcher may take it
-    batch_size: int = 50  # follow-ups claimed at once
     overdue_grace_seconds: float = 900.0  # later than this counts as "after downtime": spread
     overdue_spacing_seconds: float = 120.0  # gap between spread bumps of one account
     account_backoff_seconds: float = 300.0  # first wait before re-trying a failing account
@@ -40,6 +39,17 @@ class Config:
     imap_timeout: float = 30.0
     smtp_timeout: float = 30.0
     run_watcher_in_app: bool = True  # `python app.py` also runs the watcher thread
+    # Google endpoints (REPLYWATCH_GOOGLE_*): Google's real URLs; tests point them at emulators.
+    google_gmail_endpoint: str = "https://gmail.googleapis.com/"  # the client's api_endpoint
+    google_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_revoke_uri: str = "https://oauth2.googleapis.com/revoke"
+    google_userinfo_uri: str = "https://openidconnect.googleapis.com/v1/userinfo"
+    google_certs_uri: str = "https://www.googleapis.com/oauth2/v1/certs"
+    google_client_id: str = ""  # this deployment's OAuth client
+    google_client_secret: str = field(default="", repr=False)
+    gmail_timeout: float = 30.0  # seconds per Gmail API request
+    gmail_max_concurrent: int = 4  # Gmail API requests in flight per account, per process
 
     def with_overrides(self, **changes) -> Config:
         return replace(self, **changes)
@@ -99,7 +109,6 @@ _SCALARS = {
     "worker_id": str,
     "poll_interval": float,
     "lease_seconds": float,
-    "batch_size": int,
     "overdue_grace_seconds": float,
     "overdue_spacing_seconds": float,
     "account_backoff_seconds": float,
@@ -108,6 +117,16 @@ _SCALARS = {
     "imap_timeout": float,
     "smtp_timeout": float,
     "run_watcher_in_app": _bool,
+    "google_gmail_endpoint": str,
+    "google_token_uri": str,
+    "google_auth_uri": str,
+    "google_revoke_uri": str,
+    "google_userinfo_uri": str,
+    "google_certs_uri": str,
+    "google_client_id": str,
+    "google_client_secret": str,
+    "gmail_timeout": float,
+    "gmail_max_concurrent": int,
 }
 
 

@@ -1,0 +1,630 @@
+"""GmailMailbox: the Mailbox seam over the Gmail API (google-api-python-client).
+
+Endpoints come from Config only (google_gmail_endpoint is the client's `api_endpoint`, with the
+static discovery document shipped in the wheel; google_token_uri is where the stored refresh
+token is exchanged for access tokens), so tests run the real libraries against local emulators.
+
+Cost in Gmail quota units (Google's table: getProfile 1, history.list 2, messages.get/list 5,
+threads.get/modify 10, messages.send 100):
+- `changes()` when nothing happened: one getProfile (1 unit) whose historyId equals the cursor;
+  otherwise history.list pages (2 each) from the stored historyId, then one messages.get
+  (format=metadata, 5) per added message, plus a format=raw read (5) only for the few that may
+  be a bounce or an auto-reply. It grows with what changed, never with the tracked threads.
+- `thread()` one threads.get (10) by Gmail threadId; `find_sent()` one messages.list with
+  q=rfc822msgid: (5); `find_message()` that plus a messages.get; `send()` 100; `remind()`
+  threads.modify (10) plus labels.list (1) once per mailbox object.
+
+Refs: a message ref is its Gmail message id; `thread_ref` is the Gmail threadId; the cursor is
+the mailbox's historyId as a decimal string.
+
+Concurrency: one GmailMailbox is used by one thread at a time (the engine opens one per account
+per pass). Requests of all GmailMailbox objects of one account in this process share a
+semaphore of Config.gmail_max_concurrent slots, so several watcher threads or the web app
+cannot exceed Gmail's per-user concurrency. Access tokens are cached in process memory (keyed
+by a hash of the refresh token) so a pass every minute does not refresh every minute.
+
+Sending goes through google-auth's requests transport rather than httplib2: httplib2 silently
+sends a request a second time when the connection drops before the answer (see
+httplib2.Http._conn_request), which for messages.send would be a second bump. A connection
+error after the request may have been written raises SendUnconfirmed instead.
+
+Every exception that leaves this module is a ReplywatchError with a one-line message that never
+contains a token: see `_map_error`.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import email.utils
+import hashlib
+import html
+import http.client
+import json
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+import requests
+from google.auth.exceptions import RefreshError, TransportError
+from google.auth.transport.requests import AuthorizedSession
+from google.auth.transport.requests import Request as AuthRequest
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from watcher.errors import (
+    AuthFailed,
+    MailboxProtocolError,
+    MailboxUnavailable,
+    NotFoundError,
+    ReplywatchError,
+    SendRejected,
+    SendUnconfirmed,
+)
+from watcher.headers import (
+    MSGID_RE,
+    SUMMARY_FIELDS,
+    may_be_auto_reply,
+    may_be_report,
+    reported_message_ids,
+    summarize,
+)
+from watcher.mailbox import TEXT_LIMIT, AccountSpec, Bump, Changes, MessageSummary, ThreadKey
+
+log = logging.getLogger(__name__)
+
+SCOPES = ("https://www.googleapis.com/auth/gmail.modify",)
+METADATA_HEADERS = ["-".join(p.capitalize() for p in f.split("-")) for f in SUMMARY_FIELDS]
+SKIP_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})
+REMIND_LABEL = "Replywatch"
+HISTORY_PAGE = 500  # Gmail's maximum
+SEARCH_CHUNK = 10  # Message-IDs per `rfc822msgid:a OR rfc822msgid:b ...` query
+RATE_REASONS = frozenset(
+    {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded"}
+)
+SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
+_RETRY_AFTER_TEXT = re.compile(r"Retry after (\S+)", re.I)
+
+_TOKENS: dict[str, tuple[str, datetime | None]] = {}  # hash -> (access token, naive UTC expiry)
+_SLOTS: dict[str, threading.BoundedSemaphore] = {}
+_SHARED = threading.Lock()
+
+
+class GmailMailbox:
+    """One Google account over the Gmail API. Builds its client lazily; close() releases it."""
+
+    def __init__(self, spec: AccountSpec, config: Any):
+        self.email = spec.email.strip().lower()
+        self.endpoint = config.google_gmail_endpoint
+        self.token_uri = config.google_token_uri
+        self.client_id = config.google_client_id
+        self._client_secret = config.google_client_secret
+        self._refresh_token = _refresh_token(spec.secret)
+        self.timeout = float(config.gmail_timeout)
+        self.calls: Counter = Counter()  # Gmail API method -> requests made, for tests/benches
+        self._token_key = hashlib.sha256(
+            f"{self.token_uri}\0{self.client_id}\0{self._refresh_token}".encode()
+        ).hexdigest()
+        with _SHARED:
+            self._slot = _SLOTS.setdefault(
+                self.email, threading.BoundedSemaphore(max(1, int(config.gmail_max_concurrent)))
+            )
+        self._creds: Credentials | None = None
+        self._service = None
+        self._label_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"GmailMailbox({self.email!r})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> GmailMailbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        service, self._service = self._service, None
+        if service is not None:
+            try:
+                service.close()
+            except Exception:  # closing must never fail
+                log.debug("closing the Gmail client failed", exc_info=True)
+
+    def check(self) -> None:
+        """Fetch the profile: proves the token works and belongs to this address."""
+        profile = self._profile("check the account")
+        address = str(profile.get("emailAddress", "")).lower()
+        if address != self.email:
+            raise AuthFailed(
+                f"the Google authorization is for {address}, not {self.email}: "
+                "connect the right account"
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def changes(self, cursor: str | None) -> Changes:
+        start = _parse_cursor(cursor)
+        current = int(self._profile("check for new mail")["historyId"])
+        if start is None:
+            return Changes([], str(current), cursor_reset=True)
+        if current <= start:
+            return Changes([], str(start))  # nothing at all happened: 1 unit
+        users = self._svc().users()
+        added: dict[str, None] = {}
+        latest, page = str(current), None
+        while True:
+            request = users.history().list(
+                userId="me",
+                startHistoryId=str(start),
+                historyTypes=["messageAdded"],
+                maxResults=HISTORY_PAGE,
+                pageToken=page,
+            )
+            try:
+                response = self._call("history.list", request, "check for new mail")
+            except NotFoundError:  # history expired: the engine re-reads what it tracks
+                return Changes([], str(current), cursor_reset=True)
+            for record in response.get("history", []):
+                for item in record.get("messagesAdded", []):
+                    message = item.get("message", {})
+                    if not SKIP_LABELS & set(message.get("labelIds", [])):
+                        added[message["id"]] = None
+            latest = str(response.get("historyId", latest))
+            page = response.get("nextPageToken")
+            if not page:
+                break
+        messages = []
+        for message_id in added:
+            summary = self._get_summary(message_id)
+            if summary is not None:
+                messages.append(summary)
+        return Changes(messages, latest)
+
+    def thread(self, key: ThreadKey) -> list[MessageSummary]:
+        found: dict[str, MessageSummary] = {}
+        thread_ids = [key.thread_ref] if key.thread_ref else self._thread_ids(key.message_ids)
+        searched = not key.thread_ref
+        for thread_id in thread_ids:  # grows if a stored threadId is gone
+            try:
+                data = self._read_thread(thread_id)
+            except NotFoundError:
+                if not searched:
+                    searched = True
+                    thread_ids.extend(
+                        t for t in self._thread_ids(key.message_ids) if t not in thread_ids
+                    )
+                continue
+            for message in data.get("messages", []):
+                if not SKIP_LABELS & set(message.get("labelIds", [])):
+                    summary = self._summary(message)
+                    found[summary.ref] = summary
+        return sorted(found.values(), key=_order)
+
+    def find_message(self, message_id: str) -> MessageSummary | None:
+        hits = self._search(f"rfc822msgid:{message_id}", "look up a message", message_id)
+        summaries = [s for s in (self._get_summary(h["id"]) for h in hits[:5]) if s is not None]
+        summaries.sort(key=lambda s: not s.in_sent)  # Sent first, as ImapMailbox does
+        return summaries[0] if summaries else None
+
+    def find_sent(self, message_id: str) -> str | None:
+        hits = self._search(
+            f"rfc822msgid:{message_id} in:sent", "look for a sent message", message_id
+        )
+        return hits[0]["id"] if hits else None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def send(self, bump: Bump, before_commit: Callable[[], Any] | None = None) -> str:
+        what = f"send {bump.message_id}"
+        body = {"raw": base64.urlsafe_b64encode(bump.raw).decode()}
+        if bump.thread_ref:
+            body["threadId"] = bump.thread_ref
+        creds = self._credentials()
+        session = AuthorizedSession(creds)
+        with self._slot:
+            try:
+                if not creds.valid:  # refresh now: a refused token must fail before the commit
+                    creds.refresh(AuthRequest(session))
+                if before_commit is not None:
+                    before_commit()
+                response = self._post_send(session, body, bump)
+                if response.status_code == 404 and "threadId" in body:
+                    # The thread is gone from the user's Gmail (deleted): nothing was sent.
+                    # Recipients thread by In-Reply-To/References, so send it on its own.
+                    log.info("%s: thread %s is gone, sending unthreaded", self.email, body)
+                    del body["threadId"]
+                    response = self._post_send(session, body, bump)
+            except ReplywatchError:
+                raise
+            except Exception as exc:
+                err = self._map_error(exc, what)
+                if err is None:
+                    raise
+                raise err from None
+            finally:
+                self._remember_token()
+                session.close()
+        self.calls["messages.send"] += 1
+        if response.status_code != 200:
+            err = self._map_http(response.status_code, response.content, response.headers, what)
+            if isinstance(err, MailboxProtocolError | NotFoundError):
+                err = SendRejected(err.message)
+            raise err
+        return str(response.json()["id"])
+
+    def _post_send(self, session: AuthorizedSession, body: dict, bump: Bump):
+        request = self._svc().users().messages().send(userId="me", body=body)
+        try:
+            return session.request(
+                request.method,
+                request.uri,
+                data=request.body,
+                headers=request.headers,
+                timeout=self.timeout,
+            )
+        except requests.exceptions.ConnectionError as exc:
+            if _never_connected(exc):
+                raise MailboxUnavailable(
+                    f"cannot reach the Gmail API to send {bump.message_id}: {_describe(exc)}"
+                ) from None
+            raise SendUnconfirmed(
+                f"the connection to the Gmail API broke while sending {bump.message_id} "
+                f"({_describe(exc)}): it may or may not have gone out"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise SendUnconfirmed(
+                f"the Gmail API did not answer within {self.timeout:g}s while sending "
+                f"{bump.message_id}: it may or may not have gone out"
+            ) from None
+
+    def remind(self, key: ThreadKey) -> None:
+        what = "bring a thread back to the inbox"
+        label = self._remind_label()
+        thread_ids = [key.thread_ref] if key.thread_ref else []
+        thread_ids += [t for t in self._thread_ids(key.message_ids) if t not in thread_ids][:1]
+        body = {"addLabelIds": ["INBOX", "UNREAD", label], "removeLabelIds": []}
+        for thread_id in thread_ids:
+            request = self._svc().users().threads().modify(userId="me", id=thread_id, body=body)
+            try:
+                self._call("threads.modify", request, what)
+                return
+            except NotFoundError:
+                continue
+        raise NotFoundError("no message of this thread is left in the mailbox")
+
+    # -- Gmail plumbing --------------------------------------------------------------------
+
+    def _profile(self, what: str) -> dict:
+        request = self._svc().users().getProfile(userId="me")
+        return self._call("getProfile", request, what)
+
+    def _read_thread(self, thread_id: str) -> dict:
+        request = (
+            self._svc()
+            .users()
+            .threads()
+            .get(userId="me", id=thread_id, format="metadata", metadataHeaders=METADATA_HEADERS)
+        )
+        return self._call("threads.get", request, "read a thread")
+
+    def _get_summary(self, gmail_id: str) -> MessageSummary | None:
+        request = (
+            self._svc()
+            .users()
+            .messages()
+            .get(userId="me", id=gmail_id, format="metadata", metadataHeaders=METADATA_HEADERS)
+        )
+        try:
+            message = self._call("messages.get", request, "read a message")
+        except NotFoundError:  # deleted since it was listed
+            return None
+        if SKIP_LABELS & set(message.get("labelIds", [])):
+            return None
+        return self._summary(message)
+
+    def _summary(self, message: dict) -> MessageSummary:
+        """A MessageSummary from a format=metadata message; the body only when it matters."""
+        headers = [(h["name"], h["value"]) for h in message.get("payload", {}).get("headers", [])]
+        labels = set(message.get("labelIds", []))
+        summary = summarize(
+            message["id"], headers, thread_ref=message.get("threadId"), in_sent="SENT" in labels
+        )
+        if summary.date is None and message.get("internalDate"):
+            stamp = int(message["internalDate"]) / 1000
+            summary = replace(summary, date=datetime.fromtimestamp(stamp, UTC))
+        report, auto = may_be_report(summary), may_be_auto_reply(summary)
+        if not (report or auto):
+            return summary
+        raw = self._raw(message["id"])
+        if raw is None:
+            return summary
+        extra: dict = {}
+        if report:
+            extra["reported_ids"] = reported_message_ids(raw)
+        if auto:
+            extra["text"] = _plain_text(raw) or html.unescape(message.get("snippet", ""))
+            extra["text"] = extra["text"][:TEXT_LIMIT]
+        return replace(summary, **extra)
+
+    def _raw(self, gmail_id: str) -> bytes | None:
+        request = self._svc().users().messages().get(userId="me", id=gmail_id, format="raw")
+        try:
+            message = self._call("messages.get", request, "read a message")
+        except NotFoundError:
+            return None
+        data = message.get("raw", "")
+        return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+    def _search(self, q: str, what: str, *ids: str) -> list[dict]:
+        if not all(_searchable(i) for i in ids):
+            return []
+        request = self._svc().users().messages().list(userId="me", q=q, maxResults=50)
+        return self._call("messages.list", request, what).get("messages", [])
+
+    def _thread_ids(self, message_ids: Iterable[str]) -> list[str]:
+        """Gmail threads holding any of these Message-IDs (rfc822msgid: search, chunked)."""
+        ids = sorted(i for i in set(message_ids) if _searchable(i))
+        found: dict[str, None] = {}
+        for n in range(0, len(ids), SEARCH_CHUNK):
+            q = " OR ".join(f"rfc822msgid:{i}" for i in ids[n : n + SEARCH_CHUNK])
+            for hit in self._search(q, "look for a thread"):
+                found[hit["threadId"]] = None
+        return list(found)
+
+    def _remind_label(self) -> str:
+        if self._label_id is not None:
+            return self._label_id
+        users = self._svc().users()
+        what = "find the Replywatch label"
+        for attempt in range(2):
+            labels = self._call("labels.list", users.labels().list(userId="me"), what)
+            for label in labels.get("labels", []):
+                if label.get("name", "").lower() == REMIND_LABEL.lower():
+                    self._label_id = label["id"]
+                    return label["id"]
+            if attempt:
+                break
+            body = {
+                "name": REMIND_LABEL,
+                "labelListVisibility": "labelShow",
+                "messageListVisibility": "show",
+            }
+            try:
+                created = self._call(
+                    "labels.create", users.labels().create(userId="me", body=body), what
+                )
+            except MailboxProtocolError:  # 409: created meanwhile by another process
+                continue
+            self._label_id = created["id"]
+            return created["id"]
+        raise MailboxProtocolError(f"Gmail would not create the {REMIND_LABEL} label")
+
+    def _credentials(self) -> Credentials:
+        if self._creds is None:
+            with _SHARED:
+                token, expiry = _TOKENS.get(self._token_key, (None, None))
+            self._creds = Credentials(
+                token=token,
+                expiry=expiry,  # naive UTC, as google-auth wants
+                refresh_token=self._refresh_token,
+                token_uri=self.token_uri,
+                client_id=self.client_id,
+                client_secret=self._client_secret,
+            )
+        return self._creds
+
+    def _remember_token(self) -> None:
+        creds = self._creds
+        if creds is not None and creds.token:
+            with _SHARED:
+                _TOKENS[self._token_key] = (creds.token, creds.expiry)
+
+    def _forget_token(self) -> None:
+        with _SHARED:
+            _TOKENS.pop(self._token_key, None)
+        if self._creds is not None:
+            self._creds.token = None
+
+    def _svc(self):
+        if self._service is None:
+            http = google_auth_httplib2.AuthorizedHttp(
+                self._credentials(), http=httplib2.Http(timeout=self.timeout)
+            )
+            self._service = build(
+                "gmail",
+                "v1",
+                http=http,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options={"api_endpoint": self.endpoint},
+            )
+        return self._service
+
+    def _call(self, method: str, request, what: str) -> dict:
+        """Execute one request (no library retries: retry.py is the one policy)."""
+        self.calls[method] += 1
+        with self._slot:
+            try:
+                return request.execute(num_retries=0)
+            except Exception as exc:
+                err = self._map_error(exc, what)
+                if err is None:
+                    raise
+                raise err from None
+            finally:
+                self._remember_token()
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _map_error(self, exc: BaseException, what: str) -> ReplywatchError | None:
+        """Our error for a library/socket error, or None if `exc` is not one (a bug)."""
+        if isinstance(exc, RefreshError):
+            self._forget_token()
+            text = str(exc.args[0]) if exc.args else ""
+            code = text.split(":", 1)[0].strip() or "refused"
+            if code in ("invalid_client", "unauthorized_client"):
+                return AuthFailed(
+                    f"Google refused this Replywatch deployment's OAuth client ({code}): "
+                    "check REPLYWATCH_GOOGLE_CLIENT_ID and REPLYWATCH_GOOGLE_CLIENT_SECRET"
+                )
+            if getattr(exc, "retryable", False):
+                return MailboxUnavailable(f"Google's sign-in service failed while trying to {what}")
+            reason = _clip(text.split(":", 1)[1]) if ":" in text else code
+            return AuthFailed(
+                f"Google refused access for {self.email} ({reason.strip()}): reconnect the account"
+            )
+        if isinstance(exc, HttpError):
+            return self._map_http(exc.status_code, exc.content, exc.resp, what)
+        network = (TransportError, OSError, httplib2.HttpLib2Error, http.client.HTTPException)
+        if isinstance(exc, (*network, requests.RequestException)):
+            return MailboxUnavailable(f"cannot reach the Gmail API to {what}: {_describe(exc)}")
+        return None
+
+    def _map_http(self, status: int, content: bytes, headers, what: str) -> ReplywatchError:
+        error = _google_error(content)
+        message = _clip(str(error.get("message") or http.client.responses.get(status, "")))
+        reasons = {e.get("reason") for e in error.get("errors", []) if isinstance(e, dict)}
+        reasons |= {d.get("reason") for d in error.get("details", []) if isinstance(d, dict)}
+        if status == 401:
+            self._forget_token()
+            return AuthFailed(f"Google refused access for {self.email}: reconnect the account")
+        if status in (408, 429) or status >= 500 or (status == 403 and reasons & RATE_REASONS):
+            err = MailboxUnavailable(
+                f"Gmail asked Replywatch to slow down or is unavailable ({status} {message}) "
+                f"while trying to {what}"
+            )
+            err.retry_after = _retry_after(headers, message)
+            return err
+        if status == 403 and reasons & SCOPE_REASONS:
+            return AuthFailed(
+                f"Google refused access for {self.email}: Replywatch lacks permission to "
+                "read or send mail; reconnect the account"
+            )
+        if status == 404:
+            return NotFoundError(f"Gmail has no such item (while trying to {what})")
+        return MailboxProtocolError(f"Gmail refused to {what}: {status} {message}")
+
+
+# -- small helpers -------------------------------------------------------------------------
+
+
+def _refresh_token(secret: str) -> str:
+    """The refresh token from the stored secret: JSON {"refresh_token": ...} or the bare token."""
+    try:
+        data = json.loads(secret)
+    except (TypeError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        return str(data.get("refresh_token") or "")
+    return secret or ""
+
+
+def _parse_cursor(cursor: str | None) -> int | None:
+    if not cursor or not cursor.strip().isdigit():
+        return None
+    return int(cursor)
+
+
+def _searchable(message_id: str) -> bool:
+    """A well-formed "<...>" id that is safe inside a Gmail search term."""
+    return bool(
+        MSGID_RE.fullmatch(message_id or "")
+        and message_id.isascii()
+        and message_id.isprintable()
+        and not set(message_id) & set('"(){}')
+    )
+
+
+def _google_error(content: bytes | str) -> dict:
+    try:
+        data = json.loads(content)
+    except (TypeError, ValueError):
+        return {}
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _retry_after(headers, message: str) -> float | None:
+    """Seconds to wait from Retry-After (seconds or HTTP date) or Gmail's 'Retry after <time>'."""
+    value = None
+    if headers is not None:
+        value = headers.get("retry-after") or headers.get("Retry-After")
+    when = None
+    if value:
+        value = str(value).strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            when = None
+    if when is None:
+        match = _RETRY_AFTER_TEXT.search(message or "")
+        if match:
+            try:
+                when = datetime.fromisoformat(match.group(1).rstrip("."))
+            except ValueError:
+                when = None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    """True if the request surely never left (refused, unknown host, connect timeout)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    text = repr(exc.args[0]) if exc.args else ""
+    return any(
+        marker in text
+        for marker in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    for marker, short in (
+        ("Connection refused", "connection refused"),
+        ("RemoteDisconnected", "the server closed the connection"),
+        ("Connection aborted", "the connection was cut"),
+        ("timed out", "no answer in time"),
+        ("Name or service not known", "host name not found"),
+    ):
+        if marker in text:
+            return short
+    return _clip(type(exc).__name__)
+
+
+def _plain_text(raw: bytes) -> str:
+    """The start of the first text/plain part (what an out-of-office says)."""
+    msg = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and not part.is_attachment():
+            try:
+                return str(part.get_content())[:TEXT_LIMIT]
+            except (LookupError, ValueError, AssertionError):
+                return ""
+    return ""
+
+
+def _order(s: MessageSummary) -> tuple:
+    stamp = s.date.timestamp() if s.date else float("-inf")
+    return (stamp, len(s.references) + len(s.in_reply_to), s.ref)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
