@@ -11,6 +11,8 @@ Lifecycle of one follow-up::
        │  ├──── own (manual) ───────> clock of      ├─ found: record SENT (a crash came after)
        │  │                           the stage     └─ not found: mark SENDING, hand to SMTP,
        │  │                           restarts          record SENT + next stage, same commit
+       │  ├──── out-of-office ──────> next bump held
+       │  │                           to the return date
        │  └──── auto-reply / list ──> Event only   last stage done ──> COMPLETED
        ▼
     Event for every decision (what, when, why)
@@ -507,9 +509,9 @@ class Engine:
 
     def _act_on_due(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
         while True:
-            ids = self.store.claim_due(
-                self.owner, self.clock(), self.lease, self.config.batch_size, account.id
-            )
+            # One at a time: a lease covers only the follow-up in hand, so several watchers
+            # share an account's due work evenly and nothing waits under a stale claim.
+            ids = self.store.claim_due(self.owner, self.clock(), self.lease, 1, account.id)
             if not ids:
                 return
             for followup_id in ids:

@@ -15,6 +15,7 @@ message that never contains a password: see `_map_error`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import imaplib
 import json
 import logging
@@ -41,6 +42,8 @@ from watcher.errors import (
 from watcher.headers import (
     MSGID_RE,
     SUMMARY_FIELDS,
+    body_text,
+    may_be_auto_reply,
     may_be_report,
     reported_message_ids,
     summarize,
@@ -59,6 +62,7 @@ DEFAULT_PORTS = {
 HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + " ".join(SUMMARY_FIELDS).encode() + b")]"
 FETCH_CHUNK = 200  # uids per FETCH
 REPORT_BODY_ITEM = b"BODY.PEEK[]<0.262144>"  # enough of a bounce to find the original's id
+TEXT_BODY_ITEM = b"BODY.PEEK[]<0.65536>"  # the start of a possible auto-reply: its text part
 SEARCH_CHUNK = 10  # message ids per SEARCH (3 HEADER criteria each)
 # RFC 5530 response codes that mean "try again later" rather than "this will never work".
 TRANSIENT_CODES = ("UNAVAILABLE", "INUSE", "SERVERBUG", "LIMIT", "CONTACTADMIN", "OVERQUOTA")
@@ -90,6 +94,7 @@ class ImapMailbox:
         self._imap_password, self._smtp_password = _passwords(spec.secret)
         self.commands = 0  # IMAP commands sent, for tests and benchmarks
         self._conn: IMAPClient | None = None
+        self._smtp: smtplib.SMTP | None = None  # kept across the bumps of one pass
         self._gmail = False
         self._folders: dict[str, str] | None = None  # role -> server folder name
         self._selected: tuple[str, bool] | None = None  # (folder, read-only) now selected
@@ -107,6 +112,9 @@ class ImapMailbox:
 
     def close(self) -> None:
         """Log out quietly; the next call connects again."""
+        if self._smtp is not None:
+            _quit(self._smtp)
+            self._smtp = None
         conn, self._conn, self._folders, self._selected = self._conn, None, None, None
         if conn is None:
             return
@@ -182,7 +190,8 @@ class ImapMailbox:
 
     def send(self, bump: Bump, before_commit: Callable[[], Any] | None = None) -> str:
         where = f"{self.smtp_host}:{self.smtp_port}"
-        smtp = self._smtp_connect()
+        smtp = self._smtp_session()
+        self._smtp = None  # owned by this send until it ends well
         in_data = False
         try:
             code, text = self._smtp_step(smtp, "MAIL FROM", smtp.mail, bump.sender)
@@ -237,12 +246,27 @@ class ImapMailbox:
             in_data = False
             if code != 250:
                 raise _smtp_refusal(code, f"{where} did not accept {bump.message_id}", text)
-        finally:
+        except BaseException:
             if in_data:
                 smtp.close()  # the server discards a message whose final "." never came
             else:
                 _quit(smtp)
+            raise
+        self._smtp = smtp  # a clean session: the next bump of this pass reuses it
         return self._keep_sent_copy(bump)
+
+    def _smtp_session(self) -> smtplib.SMTP:
+        """The pass's SMTP session if it is still good (RSET answers), else a new one."""
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            try:
+                if smtp.rset()[0] == 250:
+                    return smtp
+            except (OSError, smtplib.SMTPException):
+                pass
+            with contextlib.suppress(Exception):
+                smtp.close()
+        return self._smtp_connect()
 
     def remind(self, key: ThreadKey) -> None:
         with self._imap("bring a thread back to the inbox") as c:
@@ -301,7 +325,7 @@ class ImapMailbox:
             return self._conn
         conn = None
         try:
-            context = ssl.create_default_context()
+            context = _tls_context() if self.imap_security != "none" else None
             conn = IMAPClient(
                 self.imap_host,
                 self.imap_port,
@@ -430,16 +454,33 @@ class ImapMailbox:
     def _with_reported_ids(
         self, c: IMAPClient, found: list[tuple[int, MessageSummary]]
     ) -> list[tuple[int, MessageSummary]]:
-        """Bounces name the original only in their body: read the (few) reports' bodies."""
+        """Read the bodies of the few messages that need it, and fill in what they say.
+
+        Bounces name the original only in their body (reported_ids), and their delivery-status
+        fields (failed address, diagnostic) go into `text`; a possible auto-reply gets the start
+        of its text for the return date. Everything else stays header-only.
+        """
         reports = [uid for uid, s in found if may_be_report(s)]
-        if not reports:
+        skip = set(reports)
+        autos = [uid for uid, s in found if uid not in skip and may_be_auto_reply(s)]
+        if not reports and not autos:
             return found
-        data = c.fetch(reports, [REPORT_BODY_ITEM])
-        ids = {}
-        for uid in reports:
-            body = next((v for k, v in data.get(uid, {}).items() if k.startswith(b"BODY[]")), b"")
-            ids[uid] = reported_message_ids(_bytes(body))
-        return [(uid, replace(s, reported_ids=ids[uid]) if ids.get(uid) else s) for uid, s in found]
+        bodies: dict[int, bytes] = {}
+        for uids, item in ((reports, REPORT_BODY_ITEM), (autos, TEXT_BODY_ITEM)):
+            if not uids:
+                continue
+            data = c.fetch(uids, [item])
+            for uid in uids:
+                items = data.get(uid, {}).items()
+                bodies[uid] = _bytes(next((v for k, v in items if k.startswith(b"BODY[]")), b""))
+        out = []
+        for uid, s in found:
+            body = bodies.get(uid)
+            if body:
+                ids = reported_message_ids(body) if uid in reports else ()
+                s = replace(s, reported_ids=ids or s.reported_ids, text=body_text(body))
+            out.append((uid, s))
+        return out
 
     def _thread_in(
         self, c: IMAPClient, role: str, key: ThreadKey
@@ -502,7 +543,7 @@ class ImapMailbox:
     def _smtp_connect(self) -> smtplib.SMTP:
         smtp = None
         try:
-            context = ssl.create_default_context()
+            context = _tls_context() if self.smtp_security != "none" else None
             if self.smtp_security == "ssl":
                 smtp = smtplib.SMTP_SSL(
                     self.smtp_host, self.smtp_port, timeout=self.smtp_timeout, context=context
@@ -721,6 +762,12 @@ def _text(value: Any) -> str:
 def _clip(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying client context per process: loading the CA store costs ~40 ms."""
+    return ssl.create_default_context()
 
 
 def _dot_stuffed(raw: bytes) -> bytes:
