@@ -14,6 +14,8 @@ test:
 bench:
 	@scripts/setup.sh test
 	.venv/bin/python bench/idle_pass.py
+	.venv/bin/python bench/confusion_matrix.py
+	.venv/bin/python bench/gmail_quota.py
 
 format:
 	@scripts/setup.sh test
