@@ -100,6 +100,9 @@ _SHARED = threading.Lock()
 
 
 class GmailMailbox:
+    # Gmail files every sent message in Sent as part of sending: no copy there, nothing sent.
+    sent_copy_is_authoritative = True
+
     """One Google account over the Gmail API. Builds its client lazily; close() releases it."""
 
     def __init__(self, spec: AccountSpec, config: Any):
@@ -256,6 +259,13 @@ class GmailMailbox:
                 self._remember_token()
                 session.close()
         self.calls["messages.send"] += 1
+        if response.status_code >= 500:
+            # A backend error after Gmail had the request: it may have been sent. The engine
+            # asks Sent (authoritative in Gmail) before anything is tried again.
+            raise SendUnconfirmed(
+                f"Gmail answered {response.status_code} while sending {bump.message_id}: "
+                "it may or may not have gone out"
+            )
         if response.status_code != 200:
             err = self._map_http(response.status_code, response.content, response.headers, what)
             if isinstance(err, MailboxProtocolError | NotFoundError):

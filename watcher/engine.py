@@ -65,6 +65,7 @@ from .store import StaleCursor, Store
 log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)  # mail older than the anchor by more than this predates it
+UNCONFIRMED_RECHECK = timedelta(minutes=10)  # before retrying a send that Sent says never left
 
 
 def utcnow() -> datetime:
@@ -377,7 +378,8 @@ class Engine:
             self.store.add_event(
                 s,
                 kind="stopped",
-                detail=f"stopped: reply from {who}, message {msg.message_id}",
+                detail=f"stopped: reply from {who}, message {msg.message_id}"
+                + (f" ({verdict.detail})" if verdict.rule != "default-reply" else ""),
                 **event,
             )
         elif verdict.kind == "bounce" and self._bounce_spares(followup, msg):
@@ -650,8 +652,9 @@ class Engine:
         try:
             sent_ref = self._retry(lambda: mailbox.send(bump, before_commit))
         except SendUnconfirmed as e:
-            if record(StageState.UNCONFIRMED, None, e.message):
-                report.unconfirmed += 1
+            self._settle_unconfirmed(
+                mailbox, followup_id, position, bump.message_id, e.message, report
+            )
             return
         except SendRejected as e:
             if self._fail(followup_id, f"the mail server refused the bump: {e.message}"):
@@ -669,24 +672,50 @@ class Engine:
 
     def _recover(self, mailbox, followup_id, position, message_id, report) -> None:
         """A previous watcher died while handing this stage over; never send it twice."""
+        how = (
+            "the watcher stopped while handing it to the mail server; it may have gone out, "
+            "so it is not sent again"
+        )
+        self._settle_unconfirmed(
+            mailbox, followup_id, position, message_id, how, report, after="a restart"
+        )
+
+    def _settle_unconfirmed(
+        self, mailbox, followup_id, position, message_id, how, report, after="a broken send"
+    ):
+        """A hand-over that broke off: Sent decides where it can, else never risk a second."""
         found = self._retry(lambda: mailbox.find_sent(message_id))
         with self.store.session() as s:
             followup = self.store.get_followup(s, followup_id)
+            stage = followup.stage(position)
             if found:
-                how = "found in Sent after a restart"
+                how = f"found in Sent after {after}"
                 if self._finish_stage(
                     s, followup, position, StageState.SENT, message_id, found, how
                 ):
                     report.sent += 1
-            else:
-                how = (
-                    "the watcher stopped while handing it to the mail server; it may have gone "
-                    "out, so it is not sent again"
+            elif getattr(mailbox, "sent_copy_is_authoritative", False):
+                if stage.state != StageState.SENDING or followup.current_stage != position:
+                    return
+                # Not in Sent, where this server files everything it sends: it did not go
+                # out. Try again later, once the server's search surely shows a late copy.
+                stage.state = StageState.PENDING
+                followup.due_at = self.clock() + UNCONFIRMED_RECHECK
+                user = s.get(User, followup.user_id)
+                self.store.add_event(
+                    s,
+                    user_id=followup.user_id,
+                    followup_id=followup.id,
+                    kind="retry",
+                    detail=f"stage {position} did not go out ({how}); it is not in Sent, so "
+                    f"it is tried again {fu_ops.format_local(followup.due_at, user.timezone)}",
+                    message_id=message_id,
+                    at=self.clock(),
                 )
-                if self._finish_stage(
-                    s, followup, position, StageState.UNCONFIRMED, message_id, None, how
-                ):
-                    report.unconfirmed += 1
+            elif self._finish_stage(
+                s, followup, position, StageState.UNCONFIRMED, message_id, None, how
+            ):
+                report.unconfirmed += 1
 
     def _reset_stage(self, followup: FollowUp) -> None:
         stage = followup.stage()

@@ -73,6 +73,10 @@ _COPYUID = re.compile(rb"\[COPYUID (\d+) \S+ (\d+)\]", re.I)
 
 
 class ImapMailbox:
+    # SMTP servers mostly do not file what they relay, and our copy is appended afterwards:
+    # a missing copy in Sent proves nothing about a hand-over that broke off.
+    sent_copy_is_authoritative = False
+
     """One IMAP/SMTP account. Connects lazily; use as a context manager or call close()."""
 
     def __init__(self, spec: AccountSpec, config: Any):

@@ -54,9 +54,11 @@ class MessageSummary:
     # For a delivery report: the Message-IDs of the message it reports on. DSNs rarely carry
     # In-Reply-To; the original's id sits in their body, so the mailbox digs it out.
     reported_ids: tuple[str, ...] = ()
-    # The start of the plain-text body (at most TEXT_LIMIT characters), filled only for mail
-    # that may be an automatic reply (headers.may_be_auto_reply), so an out-of-office's return
-    # date can be read. Empty for everything else: summaries stay header-only.
+    # The start of the readable body (at most TEXT_LIMIT characters, headers.body_text), filled
+    # only for mail that may be an automatic reply (headers.may_be_auto_reply: an
+    # out-of-office's return date) or a delivery report (headers.may_be_report: its
+    # delivery-status fields come first, so the failed address and diagnostic can be named and
+    # a delay warning told from a failure). Empty for everything else: header-only.
     text: str = ""
 
     @property
@@ -116,6 +118,10 @@ class AccountSpec:
 
 class Mailbox(Protocol):
     """One connected mailbox. Use as a context manager; `close()` releases connections."""
+
+    # True if every message the server accepted is in Sent once send() returns or breaks
+    # (Gmail API), so "not in Sent" proves "not sent" and an unconfirmed send may be retried.
+    sent_copy_is_authoritative: bool
 
     def check(self) -> None:
         """Log in to every server the account uses (IMAP and SMTP); raise AuthFailed etc."""

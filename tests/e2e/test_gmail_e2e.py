@@ -235,3 +235,42 @@ def test_revoked_token_needs_attention_and_nothing_is_lost(google, alice, gcli, 
     bump_id = bump_message_id(token_of(gengine.store, fid), 1, alice.email)
     assert len(google.gmail.find(bob.email, bump_id)) == 1
     assert state_of(gengine.store, fid) == "completed"
+
+
+def test_backend_error_on_send_is_settled_by_sent_and_retried_once(
+    google, alice, gcli, gengine, clock
+):
+    """Gmail answers 500 to the send: not in Sent means not sent, so it is tried again later."""
+    bob = google.new_user("bob")
+    mid = google.send(alice, [bob], "Numbers", "?")
+    fid = add_followup(gcli, alice, mid, "--after", "3d")
+    gengine.run_pass()
+    clock.advance(days=3, minutes=1)
+    google.gmail.fail("messages.send", 500, user=alice.email)
+    report = gengine.run_pass()
+    assert report.sent == 0 and report.unconfirmed == 0
+    assert bumps_from(google, alice) == []
+    assert any(k == "retry" for k, _ in events_of(gengine.store, fid))
+    gengine.run_pass()
+    assert bumps_from(google, alice) == []  # not before the re-check delay
+    clock.advance(minutes=11)
+    assert gengine.run_pass().sent == 1
+    assert len(bumps_from(google, alice)) == 1
+    assert state_of(gengine.store, fid) == "completed"
+
+
+def test_send_that_went_through_before_the_line_broke_is_recorded_not_resent(
+    google, alice, gcli, gengine, clock
+):
+    bob = google.new_user("bob")
+    mid = google.send(alice, [bob], "Contract", "?")
+    fid = add_followup(gcli, alice, mid, "--after", "3d")
+    gengine.run_pass()
+    clock.advance(days=3, minutes=1)
+    google.gmail.fail("messages.send", mode="drop_after", user=alice.email)
+    assert gengine.run_pass().sent == 1  # found in Sent right away
+    clock.advance(days=30)
+    gengine.run_pass()
+    assert len(bumps_from(google, alice)) == 1
+    details = [d for k, d in events_of(gengine.store, fid) if k == "sent"]
+    assert details and "found in Sent after a broken send" in details[0]
