@@ -15,6 +15,7 @@ bench:
 	@scripts/setup.sh test
 	.venv/bin/python bench/idle_pass.py
 	.venv/bin/python bench/confusion_matrix.py
+	.venv/bin/python bench/send_throughput.py
 	.venv/bin/python bench/gmail_quota.py
 
 format:
