@@ -7,34 +7,106 @@ create_app(config=None) builds the Flask app; with no config it reads the enviro
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from watcher.config import Config
 from watcher.engine import Engine
 from watcher.store import Store
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
-def create_app(config: Config | None = None) -> Flask:
+
+def create_app(
+    config: Config | None = None, *, clock: Callable[[], datetime] | None = None
+) -> Flask:
+    """The web app. `clock` (aware UTC) is injected by tests; the engine takes the same one."""
     config = config or Config.from_env()
     store = Store.from_config(config)
     store.migrate()
-    app = Flask(__name__, template_folder="web/templates")
+    app = Flask(__name__, template_folder="web/templates", static_folder=None)
     app.config.update(
         SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_NAME="replywatch_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config.base_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=cookie_must_be_secure(config.base_url),
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, not one hour
+        MAX_CONTENT_LENGTH=256 * 1024,
     )
-    app.extensions["replywatch"] = {"config": config, "store": store}
+    app.extensions["replywatch"] = {
+        "config": config,
+        "store": store,
+        "clock": clock or (lambda: datetime.now(UTC)),
+    }
+    # Every POST, PUT, PATCH and DELETE needs a CSRF token; the add-on exempts its
+    # Google-signed JSON endpoints through app.extensions["csrf"] (set by init_app).
+    CSRFProtect(app)
+    app.after_request(_security_headers)
 
-    from web import bp as web_bp
+    import web
 
-    app.register_blueprint(web_bp)
+    web.init_app(app)
+
+    from gmail import addon  # the Gmail add-on's endpoints (CSRF-exempt, Google-signed)
+
+    addon.register(app)
     return app
+
+
+def cookie_must_be_secure(base_url: str) -> bool:
+    """Secure cookies everywhere but plain-http localhost (where browsers would drop them)."""
+    parts = urlsplit(base_url)
+    return not (parts.scheme == "http" and (parts.hostname or "") in LOCAL_HOSTS)
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of HTTPS form posts.
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if response.mimetype == "text/html":
+        headers.setdefault("Cache-Control", "no-store")  # pages hold personal data
+    if app_is_https():
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def app_is_https() -> bool:
+    from flask import current_app
+
+    return current_app.extensions["replywatch"]["config"].base_url.startswith("https://")
+
+
+class _RedactOAuthParams(logging.Filter):
+    """Keep OAuth codes and states out of the access log (werkzeug logs full request lines)."""
+
+    _PARAM = re.compile(r"\b(code|state|token)=[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                self._PARAM.sub(r"\1=[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
 
 
 def main() -> int:
@@ -42,6 +114,7 @@ def main() -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").addFilter(_RedactOAuthParams())
     config = Config.from_env()
     app = create_app(config)
     store: Store = app.extensions["replywatch"]["store"]
@@ -52,7 +125,7 @@ def main() -> int:
         thread.start()
     print(f"Replywatch is running: open {config.base_url}/")
     print(f"Data: {config.database_url} (keys in {config.instance_dir})")
-    print("Connect a mailbox: .venv/bin/python -m watcher account add-imap --help")
+    print(f"Sign in and connect a mailbox at {config.base_url}/settings/")
 
     def _stop(*_):
         engine.stop()

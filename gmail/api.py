@@ -73,6 +73,7 @@ from watcher.errors import (
 from watcher.headers import (
     MSGID_RE,
     SUMMARY_FIELDS,
+    body_text,
     may_be_auto_reply,
     may_be_report,
     reported_message_ids,
@@ -362,9 +363,10 @@ class GmailMailbox:
         extra: dict = {}
         if report:
             extra["reported_ids"] = reported_message_ids(raw)
-        if auto:
-            extra["text"] = _plain_text(raw) or html.unescape(message.get("snippet", ""))
-            extra["text"] = extra["text"][:TEXT_LIMIT]
+        # The same readable start of the body ImapMailbox gives (delivery-status fields first
+        # for reports: the failed address, the diagnostic, a delay told from a failure).
+        text = body_text(raw) or html.unescape(message.get("snippet", ""))
+        extra["text"] = text[:TEXT_LIMIT]
         return replace(summary, **extra)
 
     def _raw(self, gmail_id: str) -> bytes | None:
@@ -616,18 +618,6 @@ def _describe(exc: BaseException) -> str:
         if marker in text:
             return short
     return _clip(type(exc).__name__)
-
-
-def _plain_text(raw: bytes) -> str:
-    """The start of the first text/plain part (what an out-of-office says)."""
-    msg = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
-    for part in msg.walk():
-        if part.get_content_type() == "text/plain" and not part.is_attachment():
-            try:
-                return str(part.get_content())[:TEXT_LIMIT]
-            except (LookupError, ValueError, AssertionError):
-                return ""
-    return ""
 
 
 def _order(s: MessageSummary) -> tuple:

@@ -2,7 +2,7 @@
 # Idempotent setup used by `make run` and `make test`: Debian packages when missing, a venv,
 # pinned pip packages. Quick when everything is already there (a stamp per requirements hash).
 #   scripts/setup.sh run    runtime only
-#   scripts/setup.sh test   runtime + test tools + the servers the tests start (Dovecot)
+#   scripts/setup.sh test   runtime + test tools + the servers the tests start (Dovecot, PostgreSQL, Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -29,7 +29,7 @@ apt_install() {  # apt_install PACKAGE... (only the missing ones)
 if ! python3 -c "import ensurepip, venv" 2>/dev/null; then apt_install python3-venv; fi
 
 if [ "$mode" = test ]; then
-  apt_install dovecot-imapd postgresql-15
+  apt_install dovecot-imapd postgresql-15 chromium
   reqs=requirements-dev.txt
 else
   reqs=requirements.txt

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from . import followups as fu_ops
 from . import schedule
+from .classify import OOO_POLICIES, REPLIER_POLICIES
 from .compose import render_text
 from .config import Config
 from .engine import Engine
@@ -96,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--delay", help="default delay, e.g. 1w")
     de.add_argument("--template", help="default bump text; {first_name} and {subject} work")
     de.add_argument("--own-message", choices=fu_ops.OWN_MESSAGE_POLICIES)
+    de.add_argument(
+        "--ooo",
+        choices=OOO_POLICIES,
+        help="out-of-office: pause until the return date (default), ignore, or treat as a reply",
+    )
+    de.add_argument("--policy", choices=REPLIER_POLICIES, help="who counts as a replier")
 
     fu = sub.add_parser("followup", help="follow-ups").add_subparsers(
         dest="followup_cmd", required=True
@@ -348,6 +355,10 @@ def cmd_defaults(args, config: Config, store: Store, env) -> int:
             user.bump_template = args.template
         if args.own_message:
             user.own_message_policy = args.own_message
+        if args.ooo:
+            user.ooo_policy = args.ooo
+        if args.policy:
+            user.replier_policy = args.policy
         print(f"{user.email}: window {window.describe()}, default delay {user.default_delay}")
     return 0
 

@@ -1,12 +1,20 @@
 """What kind of message arrived in a tracked thread: a person's reply, or something else.
 
-Pure: reads a `MessageSummary` (headers only, no body) and returns a `Verdict` naming the rule
-that fired, so every decision can be written to the event log and explained to the user.
+Pure: reads a `MessageSummary` and returns a `Verdict` naming the rule that fired, so every
+decision can be written to the event log and explained to the user. Mostly headers; the body's
+start (`text`) exists only for delivery reports and possible auto-replies (the mailbox fetches it
+for those alone) and is read for what headers cannot say: which recipient failed and why
+(RFC 3464 fields, or the wording of qmail/Yahoo/old Gmail bounces), whether a report is only a
+delay warning, and whether an auto-reply is a challenge-response request.
 
-Order: own -> bounce -> auto_reply -> list -> reply. The leaning rule throughout: a human reply
-must never be taken for an auto-reply (an auto-reply lets the follow-up bump again, so a wrong
-"auto_reply" means nagging someone who already answered). Weak signals therefore give way to a
-message that clearly looks like a person's reply, and the `detail` says why when signals conflict.
+Order: own -> bounce (or delay warning) -> challenge-response -> auto_reply -> list -> reply.
+The leaning rule throughout: a human reply must never be taken for an auto-reply or a bounce
+(either lets the follow-up bump again or fail, so a wrong verdict means nagging or dropping
+someone who already answered). Weak signals (Precedence: bulk, List-Unsubscribe, a lone
+X-Auto-Response-Suppress or inbox-rule header, a postmaster or null sender) therefore give way
+to a message that looks like a person's reply, and the `detail` says why. The price is known and
+accepted: an auto-reply with no mark at all but its body (a client-side Outlook rule answering
+"RE: ...") is judged a reply. The corpus in tests/fixtures/mail holds examples of each case.
 """
 
 from __future__ import annotations
@@ -109,8 +117,11 @@ _OOO_SUBJECT = re.compile(
     r"|risposta automatica|fuori sede"
     r"|automatyczna odpowiedź|automatická odpověď|automaattinen vastaus|automatikus válasz"
     r"|otomatik yan\u0131t|автоматический ответ|автоответ"
-    r"|自動応答|自动回复|自動回覆|自動回复|자동\s*회신|자동\s*응답"
-    r")\s*[:\uff1a]",
+    r"|自動応答|自動返信|自动回复|自動回覆|自動回复|자동\s*회신|자동\s*응답"
+    r"|away from (?:the |my )?office|on (?:annual |parental )?leave|vacation (?:reply|response)"
+    r"|(?:i am|i'm) (?:currently )?(?:out of (?:the )?office|away|on vacation)"
+    r"|afwezigheidsmelding|afwezig|congés|férias|ausencia|不在(?:のお知らせ|通知)?|休暇"
+    r")\s*(?:[:\uff1a]|\s*$|\s*[-\u2013]\s*(?:re\s*:\s*)?)",
     re.IGNORECASE,
 )
 # RFC 3834 suggests "Auto:"; alone it is too common a word, so only with In-Reply-To.
@@ -183,6 +194,14 @@ def _looks_like_reply(message: MessageSummary, context: ClassifyContext) -> tupl
     return True, "In-Reply-To points into the thread and the subject is a reply"
 
 
+def _points_into_thread(message: MessageSummary, context: ClassifyContext) -> bool:
+    """In-Reply-To or References names a message of the thread (any, if the thread is unknown)."""
+    named = {*message.in_reply_to, *message.references}
+    if not named:
+        return False
+    return not context.thread_message_ids or bool(named & context.thread_message_ids)
+
+
 # --- the classifier ---------------------------------------------------------------------------
 
 
@@ -241,8 +260,116 @@ def _report(headers: dict[str, str]) -> Verdict | None:
     )
 
 
+# --- what a delivery report says -------------------------------------------------------------
+
+_DSN_LINE = re.compile(
+    r"^\s*(final-recipient|original-recipient|action|status|diagnostic-code)\s*:\s*(.+)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+# "still trying" wording of delay warnings that do not say so in the subject or DSN fields.
+_DELAY_TEXT = re.compile(
+    r"this is a warning message only|will (?:continue|keep) (?:to )?try(?:ing)?|"
+    r"delivery (?:to the following recipients? )?has been delayed|"
+    r"no action is required on your part|you do not need to resend|"
+    r"message (?:is )?(?:still )?in the queue|retry for(?: another)? \d+",
+    re.IGNORECASE,
+)
+# Failure wording of non-standard bounces (qmail, Yahoo, old Gmail, Exim) naming the address.
+_FAILED_ADDRESS = re.compile(
+    r"(?:^<(?P<q>[^>\s]+@[^>\s]+)>:\s*$"  # qmail: "<bob@x>:" alone on a line
+    r"|could not be delivered to(?: one or more of)?(?: its)? recipients?[^\n]*\n\s*\n?"
+    r"\s*<?(?P<e>[^\s<>]+@[^\s<>:]+)"
+    r"|delivery to the following recipients? failed permanently:\s*\n\s*\n?"
+    r"\s*(?P<g>[^\s<>]+@[^\s<>]+)"
+    r"|your message (?:wasn't|was not|couldn't be|could not be) delivered to "
+    r"(?P<x>[^\s<>]+@[^\s<>]+?)[.\s])",
+    re.IGNORECASE | re.MULTILINE,
+)
+_DIAGNOSTIC = re.compile(
+    r"(?:^|\s)(?P<d>(?:[45]\d\d[ -])?[45]\.\d{1,3}\.\d{1,3}\b[^\n]{0,160}"
+    r"|[45]\d\d [^\n]{0,160}|Sorry,? [^\n]{0,160}|Remote host said: [^\n]{0,160})",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What the text of a delivery report says about each recipient."""
+
+    failed: tuple[str, ...] = ()  # addresses whose delivery failed for good
+    delayed: tuple[str, ...] = ()  # addresses still being tried
+    diagnostic: str = ""  # the first failure's Diagnostic-Code / SMTP answer / explanation
+    has_fields: bool = False  # RFC 3464 per-recipient fields were found
+
+
+def delivery_report(message: MessageSummary) -> DeliveryReport:
+    """Read the failed and delayed recipients and the diagnostic from a report's text.
+
+    RFC 3464 fields come first (the mailbox renders message/delivery-status as "Name: value"
+    lines at the start of `text`); the wording of non-standard bounces (qmail, Yahoo, the old
+    Gmail text/plain DSN, Exim) and X-Failed-Recipients fill in where there are none.
+    """
+    text = message.text or ""
+    failed: list[str] = []
+    delayed: list[str] = []
+    diagnostic = ""
+    recipient = ""
+    status = ""
+    has_fields = False
+    for name, value in _DSN_LINE.findall(text):
+        name, value = name.lower(), value.strip()
+        if name in ("final-recipient", "original-recipient"):
+            if name == "final-recipient" or not recipient:
+                found = _ADDRESS.search(value.split(";", 1)[-1])
+                recipient = found.group(0).lower() if found else recipient
+            has_fields = True
+        elif name == "action":
+            action = value.split()[0].lower() if value.split() else ""
+            if action == "failed" and recipient:
+                failed.append(recipient)
+            elif action == "delayed" and recipient:
+                delayed.append(recipient)
+        elif name == "diagnostic-code" and not diagnostic:
+            diagnostic = value.split(";", 1)[-1].strip()
+        elif name == "status" and not status and value.startswith("5"):
+            status = f"status {value}"
+    diagnostic = diagnostic or status
+    if not has_fields:
+        for match in _FAILED_ADDRESS.finditer(text):
+            address = next(g for g in match.groups() if g)
+            failed.append(address.strip(".,;").lower())
+            if match.group("q") and not diagnostic:  # qmail: the reason is the next line
+                following = text[match.end() :].strip().split("\n", 1)[0]
+                diagnostic = following.strip()
+        header = message.headers.get("x-failed-recipients") or message.headers.get(
+            "X-Failed-Recipients", ""
+        )
+        failed.extend(a.lower() for a in _ADDRESS.findall(header))
+        found = _DIAGNOSTIC.search(text)
+        if found and not diagnostic:
+            diagnostic = found.group("d").strip()
+    diagnostic = " ".join(diagnostic.split())[:200]
+    return DeliveryReport(
+        tuple(dict.fromkeys(failed)), tuple(dict.fromkeys(delayed)), diagnostic, has_fields
+    )
+
+
+def _failure_detail(report: DeliveryReport, why: str) -> str:
+    parts = []
+    if report.failed:
+        parts.append(f"undeliverable to {', '.join(report.failed)}")
+    if report.diagnostic:
+        parts.append(report.diagnostic)
+    parts.append(why)
+    return ": ".join(parts[:-1]) + f" ({parts[-1]})" if len(parts) > 1 else parts[0]
+
+
 def _bounce(
-    message: MessageSummary, headers: dict[str, str], auto: Verdict | None
+    message: MessageSummary,
+    headers: dict[str, str],
+    auto: Verdict | None,
+    context: ClassifyContext,
 ) -> Verdict | None:
     subject = (message.subject or "").strip()
     signals: list[Verdict] = []
@@ -255,15 +382,20 @@ def _bounce(
         failed = headers["x-failed-recipients"]
         signals.append(Verdict("bounce", "x-failed-recipients", f"X-Failed-Recipients: {failed}"))
     local = _local_part(message.from_addr or "")
-    if local in _BOUNCE_LOCALPARTS:
+    daemon = local in _BOUNCE_LOCALPARTS
+    if daemon:
         signals.append(Verdict("bounce", "mailer-daemon", f"sent by {message.from_addr}"))
     null_rp = _is_null_return_path(headers.get("return-path", ""))
     subject_hit = bool(_BOUNCE_SUBJECT.match(subject))
+    info = delivery_report(message)
 
     if not signals and null_rp:
         if auto is not None:
             # RFC 3834 asks auto-responders (e.g. Sieve vacation) to send with a null sender too.
             return None
+        personal, why = _looks_like_reply(message, context)
+        if personal and not subject_hit and not info.failed:
+            return None  # a person's reply relayed with a null sender: let the reply rule see it
         signals.append(Verdict("bounce", "null-return-path", "Return-Path: <> (null sender)"))
     if not signals and subject_hit and auto is not None:
         # A failure subject on its own is not enough; with an automation header it is.
@@ -274,16 +406,96 @@ def _bounce(
         return None
 
     first = signals[0]
-    if _DELAY_SUBJECT.match(subject):
+    if (
+        first.rule == "mailer-daemon"
+        and len(signals) == 1
+        and not subject_hit
+        and not info.failed
+        and not info.delayed
+        and not _DELAY_SUBJECT.match(subject)
+    ):
+        personal, why = _looks_like_reply(message, context)
+        if personal:
+            return Verdict(
+                "reply",
+                "reply-from-postmaster",
+                f"sent from {message.from_addr}, but nothing in it reports a failed delivery "
+                f"and {why}: a postmaster writing back is a person",
+            )
+    if info.delayed and not info.failed:
         return Verdict(
             "auto_reply",
             "dsn-delayed",
-            f"delivery delay warning, not a failure: subject {subject!r} ({first.detail})",
+            f"delivery delay warning, not a failure: still trying {', '.join(info.delayed)} "
+            f"({first.detail})",
         )
-    detail = first.detail
+    if not info.failed and (_DELAY_SUBJECT.match(subject) or _DELAY_TEXT.search(message.text)):
+        what = f"subject {subject!r}" if _DELAY_SUBJECT.match(subject) else "its text"
+        return Verdict(
+            "auto_reply",
+            "dsn-delayed",
+            f"delivery delay warning, not a failure: {what} ({first.detail})",
+        )
+    if info.has_fields and not info.failed and not info.delayed:
+        return Verdict(
+            "auto_reply",
+            "dsn-success",
+            f"delivery status report without a failure (relayed/delivered) ({first.detail})",
+        )
+    why = first.detail
     if subject_hit and first.rule != "bounce-subject":
-        detail = f"{detail}; subject {subject!r}"
-    return Verdict("bounce", first.rule, detail)
+        why = f"{why}; subject {subject!r}"
+    return Verdict("bounce", first.rule, _failure_detail(info, why))
+
+
+# Challenge-response ("please verify you are human") systems: vendor markers are enough;
+# the wording alone only with an automation header, since a person may write "please verify".
+_CHALLENGE_VENDOR = re.compile(
+    r"spam ?arrest|boxbe|mailchannels|sender ?verification|\bchallenge[- ]response\b|"
+    r"guest list|verificación de remitente|absenderbestätigung|absenderverifizierung",
+    re.IGNORECASE,
+)
+_CHALLENGE_WORDS = re.compile(
+    r"please (?:verify|confirm) (?:that )?(?:you|your (?:e-?mail|address|message))|"
+    r"verify (?:your|that you are)|confirm (?:that )?you are (?:a )?(?:human|real person)|"
+    r"awaiting (?:your )?(?:verification|confirmation)|bitte bestätigen sie",
+    re.IGNORECASE,
+)
+_CHALLENGE_DOMAINS = ("spamarrest.com", "boxbe.com", "choicemail.com", "mailchannels.net")
+
+
+def _challenge(message: MessageSummary, auto: Verdict | None) -> Verdict | None:
+    subject = message.subject or ""
+    sender_domain = _domain(message.from_addr or "")
+    if any(sender_domain == d or sender_domain.endswith("." + d) for d in _CHALLENGE_DOMAINS):
+        return Verdict(
+            "auto_reply", "challenge-response", f"challenge-response system {sender_domain}"
+        )
+    vendor = _CHALLENGE_VENDOR.search(subject)
+    if vendor:
+        return Verdict(
+            "auto_reply",
+            "challenge-response",
+            f"challenge-response request: subject {subject!r}",
+        )
+    if auto is not None and (
+        _CHALLENGE_WORDS.search(subject) or _CHALLENGE_WORDS.search(message.text or "")
+    ):
+        return Verdict(
+            "auto_reply",
+            "challenge-response",
+            f"challenge-response request ({auto.detail}) asking you to verify yourself",
+        )
+    return None
+
+
+def looks_like_auto_reply_subject(subject: str) -> bool:
+    """An out-of-office / automatic-reply subject (any vendor or language we know)."""
+    subject = (subject or "").strip()
+    if not subject or _REPLY_PREFIX.match(subject):
+        return False
+    patterns = (_OOO_SUBJECT, _LOTUS_OOO, _AUTO_PREFIX)
+    return any(p.match(subject) for p in patterns)
 
 
 def _subject_auto_reply(message: MessageSummary, headers: dict[str, str]) -> Verdict | None:
@@ -301,14 +513,40 @@ def _subject_auto_reply(message: MessageSummary, headers: dict[str, str]) -> Ver
     return Verdict("auto_reply", "ooo-subject", detail)
 
 
+def _exchange_rule(message: MessageSummary, headers: dict[str, str]) -> Verdict | None:
+    """A message an Exchange inbox rule wrote (rule-based auto-replies carry no other mark)."""
+    loop = headers.get("x-ms-exchange-inbox-rules-loop")
+    if loop is None:
+        return None
+    if _REPLY_PREFIX.match(message.subject or ""):
+        return None  # "RE: ..." with only the loop header: the leaning rule decides (reply)
+    return Verdict(
+        "auto_reply",
+        "exchange-inbox-rule",
+        f"written by an Exchange inbox rule (X-MS-Exchange-Inbox-Rules-Loop: {loop}), "
+        f"subject {message.subject!r}",
+    )
+
+
 def _list(
     message: MessageSummary, headers: dict[str, str], context: ClassifyContext
 ) -> Verdict | None:
+    personal, why = _looks_like_reply(message, context)
     if headers.get("list-id"):
-        return Verdict("list", "list-id", f"List-Id: {headers['list-id']}")
+        strong = Verdict("list", "list-id", f"List-Id: {headers['list-id']}")
+    elif _first_token(headers.get("precedence", "")) == "list":
+        strong = Verdict("list", "precedence-list", "Precedence: list")
+    else:
+        strong = None
+    if strong is not None:
+        if personal:
+            # The list's copy of a person answering in the thread: the same Message-ID may
+            # never arrive directly, so this copy is the reply.
+            return Verdict(
+                "reply", "reply-via-list", f"{strong.detail}, but {why}: a member answering"
+            )
+        return strong
     precedence = _first_token(headers.get("precedence", ""))
-    if precedence == "list":
-        return Verdict("list", "precedence-list", "Precedence: list")
     weak: Verdict | None = None
     if precedence in {"bulk", "junk"}:
         weak = Verdict("list", "precedence-list", f"Precedence: {precedence}")
@@ -316,12 +554,18 @@ def _list(
         weak = Verdict("list", "list-unsubscribe", "List-Unsubscribe present")
     if weak is None:
         return None
-    personal, why = _looks_like_reply(message, context)
     if personal:
         return Verdict(
             "reply",
             "reply-despite-precedence",
             f"{weak.detail} (often added by mail gateways), but {why}",
+        )
+    if _points_into_thread(message, context):
+        return Verdict(
+            "reply",
+            "reply-despite-precedence",
+            f"{weak.detail} (often added by mail gateways), but it answers a message in the "
+            "thread (In-Reply-To/References) and bulk mail does not",
         )
     return weak
 
@@ -334,10 +578,13 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
     headers = _norm_headers(message.headers)
     auto = _auto_reply_signal(headers)
 
-    bounce = _bounce(message, headers, auto)
+    bounce = _bounce(message, headers, auto, context)
     if bounce is not None:
         return bounce
 
+    challenge = _challenge(message, auto)
+    if challenge is not None:
+        return challenge
     if auto is not None:
         if _is_null_return_path(headers.get("return-path", "")):
             detail = f"{auto.detail}; null Return-Path, as RFC 3834 asks of responders"
@@ -347,11 +594,15 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
     if report is not None:  # read receipts and other non-delivery reports
         return report
     notes: list[str] = []
-    subject_auto = _subject_auto_reply(message, headers)
-    if subject_auto is not None:
-        if _first_token(headers.get("auto-submitted", "")) != "no":
-            return subject_auto
+    vetoed = _first_token(headers.get("auto-submitted", "")) == "no"
+    for rule in (_subject_auto_reply, _exchange_rule):
+        verdict = rule(message, headers)
+        if verdict is None:
+            continue
+        if not vetoed:
+            return verdict
         notes.append("the subject looks automatic, but Auto-Submitted: no says a person sent it")
+        break
 
     listed = _list(message, headers, context)
     if listed is not None:
@@ -361,8 +612,31 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
             f"X-Auto-Response-Suppress: {headers['x-auto-response-suppress']} alone (without an "
             "Exchange inbox-rule loop header) does not make an auto-reply"
         )
+    if "x-ms-exchange-inbox-rules-loop" in headers:
+        notes.append(
+            "X-MS-Exchange-Inbox-Rules-Loop is present, but the subject is a person's reply; "
+            "leaning to reply (stopping is the safe side)"
+        )
     who = message.from_addr or "an unknown sender"
     return Verdict("reply", "default-reply", "; ".join([f"from {who}", *notes]))
+
+
+# --- out-of-office handling ------------------------------------------------------------------
+
+# What an out-of-office does to a follow-up (User.ooo_policy): hold the next bump until the
+# return date when one is stated, only record it, or count it as the reply.
+OOO_POLICIES = ("pause", "ignore", "reply")
+
+# auto_reply rules that are not a person's absence notice: a delay warning, a read receipt, a
+# delivery receipt, a challenge. The engine pauses or counts only the others (ooo_policy).
+NOT_ABSENCE_RULES = frozenset(
+    {"dsn-delayed", "dsn-success", "read-receipt", "report", "challenge-response"}
+)
+
+
+def is_absence_notice(verdict: Verdict) -> bool:
+    """An auto-reply that may say when a person is back (out-of-office, vacation, ack)."""
+    return verdict.kind == "auto_reply" and verdict.rule not in NOT_ABSENCE_RULES
 
 
 # --- who may stop a follow-up -----------------------------------------------------------------

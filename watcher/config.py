@@ -50,6 +50,10 @@ class Config:
     google_client_secret: str = field(default="", repr=False)
     gmail_timeout: float = 30.0  # seconds per Gmail API request
     gmail_max_concurrent: int = 4  # Gmail API requests in flight per account, per process
+    # Gmail add-on (REPLYWATCH_ADDON_*): both from `gcloud workspace-add-ons get-authorization`.
+    # Empty means the add-on is not deployed: its endpoints refuse every request (403).
+    addon_service_account_email: str = ""  # service-<number>@gcp-sa-gsuiteaddons...
+    addon_client_id: str = ""  # oauthClientId: the audience of the userIdToken
 
     def with_overrides(self, **changes) -> Config:
         return replace(self, **changes)
@@ -127,6 +131,8 @@ _SCALARS = {
     "google_client_secret": str,
     "gmail_timeout": float,
     "gmail_max_concurrent": int,
+    "addon_service_account_email": str,
+    "addon_client_id": str,
 }
 
 

@@ -61,6 +61,7 @@ from .ooo import return_date
 from .retry import call_with_retry
 from .schedule import next_in_window, spread_overdue
 from .store import StaleCursor, Store
+from .wake import Listener
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +126,31 @@ class Engine:
         self.lease = timedelta(seconds=config.lease_seconds)
         self.wake = threading.Event()  # set by push handlers (and stop) to start a pass early
         self._stopping = threading.Event()
+        self._woken: set[int] = set()  # accounts with news (push), served first next pass
+        self._woken_lock = threading.Lock()
 
     # -- the loop ------------------------------------------------------------------------------
+
+    def wake_account(self, account_id: int) -> None:
+        """An account has news: start a pass now and serve it first."""
+        with self._woken_lock:
+            self._woken.add(account_id)
+        self.wake.set()
 
     def run_forever(self) -> None:
         """Pass after pass until stop(); a push or stop() wakes it before the interval ends."""
         log.info("watcher %s started (every %ss)", self.owner, self.config.poll_interval)
+        listener = None
+        if self.store.is_postgres:  # wake-ups from other processes (e.g. the web app's push)
+            listener = Listener(self.config.database_url, self.wake_account).start()
+        try:
+            self._loop()
+        finally:
+            if listener is not None:
+                listener.stop()
+        log.info("watcher %s stopped", self.owner)
+
+    def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 report = self.run_pass()
@@ -139,7 +159,6 @@ class Engine:
                 log.exception("pass failed")
             self.wake.wait(self.config.poll_interval)
             self.wake.clear()
-        log.info("watcher %s stopped", self.owner)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -148,8 +167,12 @@ class Engine:
     def run_pass(self) -> PassReport:
         report = PassReport()
         served: set[int] = set()
+        with self._woken_lock:
+            woken, self._woken = self._woken, set()
         while True:
-            account_id = self.store.claim_account(self.owner, self.clock(), self.lease, served)
+            account_id = self.store.claim_account(
+                self.owner, self.clock(), self.lease, served, prefer=woken - served
+            )
             if account_id is None:
                 return report
             served.add(account_id)

@@ -186,6 +186,96 @@ def snooze_followup(
     )
 
 
+def edit_stages(
+    store: Store,
+    s: Session,
+    followup: FollowUp,
+    *,
+    stages: dict[int, StageSpec],
+    replier_policy: str,
+    mode: str | None = None,
+    now: datetime,
+) -> None:
+    """Change the bumps still to come (by position: timing and text), who counts as a replier,
+    and whether bumps are sent or only remind the user."""
+    if followup.state != FollowUpState.ACTIVE:
+        raise ConflictError(f"follow-up {followup.id} is {followup.state}, not active")
+    if replier_policy not in REPLIER_POLICIES:
+        raise ValidationError(f"unknown replier policy {replier_policy!r}")
+    if mode is not None and mode not in (Mode.SEND, Mode.REMIND):
+        raise ValidationError(f"unknown mode {mode!r}: use send or remind")
+    if mode == Mode.SEND and not (followup.to_addrs or followup.cc_addrs):
+        raise ValidationError("that message has no recipients other than you")
+    user = followup.account.user
+    changed = []
+    if mode is not None and mode != followup.mode:
+        followup.mode = mode
+        changed.append("only remind you" if mode == Mode.REMIND else "send the bumps")
+    for position, spec in sorted(stages.items()):
+        stage = followup.stage(position)
+        if stage is None or stage.state != StageState.PENDING:
+            raise ConflictError(f"bump {position} was already sent; it cannot be changed")
+        if spec.at is not None and spec.at <= now:
+            raise ValidationError("a follow-up date must be in the future")
+        delay = str(spec.delay) if spec.delay else None
+        if (stage.delay, stage.at, stage.text) != (delay, spec.at, spec.text):
+            stage.delay, stage.at, stage.text = delay, spec.at, spec.text
+            changed.append(f"bump {position}")
+    if followup.replier_policy != replier_policy:
+        followup.replier_policy = replier_policy
+        changed.append(f"replier policy {replier_policy}")
+    if not changed:
+        return
+    current = followup.stage()
+    if current is not None and current.state == StageState.PENDING:
+        due = stage_due(current, followup.clock_base_at, user)
+        followup.due_at = due if due >= now else schedule.next_in_window(now, user_window(user))
+    followup.updated_at = now
+    when = format_local(followup.due_at, user.timezone)
+    store.add_event(
+        s,
+        user_id=followup.user_id,
+        followup_id=followup.id,
+        kind="edited",
+        detail=f"changed {', '.join(changed)}; next at {when}",
+        at=now,
+    )
+
+
+def edit_followup(
+    store: Store, s: Session, followup: FollowUp, *, mode: str, text: str | None, now: datetime
+) -> None:
+    """Change what an active follow-up does (send/remind) and the text of its pending bumps.
+
+    `text` is a stage template (None: the user's template). Timing changes are `snooze`.
+    """
+    if followup.state != FollowUpState.ACTIVE:
+        raise ConflictError(f"follow-up {followup.id} is {followup.state}, not active")
+    if mode not in (Mode.SEND, Mode.REMIND):
+        raise ValidationError(f"unknown mode {mode!r}: use send or remind")
+    if mode == Mode.SEND and not (followup.to_addrs or followup.cc_addrs):
+        raise ValidationError("that message has no recipients other than you")
+    changes = []
+    if mode != followup.mode:
+        followup.mode = mode
+        changes.append("only remind you" if mode == Mode.REMIND else "send the bumps")
+    pending = [st for st in followup.stages if st.state == StageState.PENDING]
+    if any(st.text != text for st in pending):
+        for st in pending:
+            st.text = text
+        changes.append("new text" if text is not None else "your default text")
+    if changes:
+        followup.updated_at = now
+        store.add_event(
+            s,
+            user_id=followup.user_id,
+            followup_id=followup.id,
+            kind="edited",
+            detail="edited: " + ", ".join(changes),
+            at=now,
+        )
+
+
 def describe_stages(followup: FollowUp) -> str:
     parts = []
     for stage in followup.stages:

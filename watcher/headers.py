@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from watcher.mailbox import CLASSIFY_HEADERS, MessageSummary
+from watcher.classify import looks_like_auto_reply_subject
+from watcher.mailbox import CLASSIFY_HEADERS, TEXT_LIMIT, MessageSummary
 
 MSGID_RE = re.compile(r"<[^<>\s]+>")
 
@@ -167,6 +168,7 @@ def may_be_auto_reply(summary: MessageSummary) -> bool:
         or "x-ms-exchange-inbox-rules-loop" in h
         or "auto" in h.get("precedence", "").lower()
         or bool(_AUTO_SUBJECT.match(summary.subject))
+        or looks_like_auto_reply_subject(summary.subject)
     )
 
 
@@ -197,3 +199,82 @@ def reported_message_ids(raw: bytes) -> tuple[str, ...]:
 
 def _unfold(value: str) -> str:
     return re.sub(r"\r?\n(?=[ \t])", "", value).strip("\r\n")
+
+
+_DSN_FIELDS = ("final-recipient", "original-recipient", "action", "status", "diagnostic-code")
+
+
+def body_text(raw: bytes, limit: int = TEXT_LIMIT) -> str:
+    """The start of a message's readable text, for `MessageSummary.text`; "" if none.
+
+    `raw` is the message or its first bytes (a partial fetch): a cut-off last part is read as
+    far as it goes. For a delivery report the per-recipient fields of its message/delivery-status
+    part come first (Final-Recipient, Action, Status, Diagnostic-Code), then the human part, so
+    the cap never cuts them off. Otherwise the first text/plain part, or the first text/html
+    part with its tags removed. Charset and transfer encoding are decoded.
+    """
+    try:
+        msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw)
+    except Exception:  # a broken message has no readable text, never a failed pass
+        return ""
+    status: list[str] = []
+    plain: str | None = None
+    html: str | None = None
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/delivery-status":
+            status.extend(_delivery_status_lines(part))
+        elif ctype == "message/rfc822":
+            break  # the returned original: not the report's own text (walk order is depth-first)
+        elif ctype == "text/plain" and plain is None and not _is_attachment(part):
+            plain = _decoded(part)
+        elif ctype == "text/html" and html is None and not _is_attachment(part):
+            html = _decoded(part)
+    text = plain if plain is not None else _html_to_text(html or "")
+    text = "\n".join([*status, "", text] if status else [text]).strip()
+    return text[:limit]
+
+
+def _is_attachment(part) -> bool:
+    return (part.get("Content-Disposition") or "").strip().lower().startswith("attachment")
+
+
+def _decoded(part) -> str:
+    try:
+        data = part.get_payload(decode=True) or b""
+    except Exception:
+        return ""
+    if not isinstance(data, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return data.decode(charset, errors="replace").replace("\r\n", "\n")
+    except LookupError:
+        return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+
+
+def _delivery_status_lines(part) -> list[str]:
+    """ "Name: value" lines of the per-recipient blocks of a message/delivery-status part."""
+    blocks = part.get_payload()
+    if isinstance(blocks, str):  # unparsed (e.g. cut off): read it as header blocks ourselves
+        blocks = [
+            email.parser.HeaderParser(policy=email.policy.compat32).parsestr(chunk)
+            for chunk in re.split(r"\r?\n\s*\r?\n", blocks)
+        ]
+    lines = []
+    for block in blocks or []:
+        for name in _DSN_FIELDS:
+            value = block.get(name)
+            if value:
+                lines.append(f"{name.title()}: {_unfold(str(value))}")
+    return lines
+
+
+def _html_to_text(html: str) -> str:
+    html = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", html)
+    html = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", html)
+    text = re.sub(r"<[^>]+>", " ", html)
+    import html as html_lib
+
+    text = html_lib.unescape(text)
+    return "\n".join(" ".join(line.split()) for line in text.splitlines()).strip()

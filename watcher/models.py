@@ -97,7 +97,12 @@ class User(Base):
     )
     replier_policy: Mapped[str] = mapped_column(String(20), default="anyone")
     own_message_policy: Mapped[str] = mapped_column(String(20), default="restart")
+    # What an out-of-office does (watcher.classify.OOO_POLICIES): pause | ignore | reply.
+    ooo_policy: Mapped[str] = mapped_column(String(20), default="pause", server_default="pause")
     password_hash: Mapped[str | None] = mapped_column(String(300))
+    # The OpenID Connect subject of the Google account this user signs in with (stable, unlike
+    # an address). None for a local (password) user who never signed in with Google.
+    google_sub: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     accounts: Mapped[list[Account]] = relationship(back_populates="user")
@@ -215,6 +220,17 @@ class TrackedId(Base):
         ForeignKey("followups.id", ondelete="CASCADE"), primary_key=True
     )
     message_id: Mapped[str] = mapped_column(String(998), primary_key=True, index=True)
+
+
+class LoginAttempt(Base):
+    """One failed sign-in, by key ("ip:1.2.3.4" or "email:a@b"): what rate limiting counts."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Event(Base):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, delete, event, or_, select, update
+from sqlalchemy import create_engine, delete, event, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -28,7 +28,10 @@ from .models import (
     Event,
     FollowUp,
     FollowUpState,
+    LoginAttempt,
     MailboxCursor,
+    Stage,
+    StageState,
     TrackedId,
     User,
 )
@@ -176,9 +179,17 @@ class Store:
         )
 
     def claim_account(
-        self, owner: str, now: datetime, lease: timedelta, exclude: Iterable[int] = ()
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        exclude: Iterable[int] = (),
+        prefer: Iterable[int] = (),
     ) -> int | None:
-        """Lease one account that is due for a check (not disabled, not backing off)."""
+        """Lease one account that is due for a check (not disabled, not backing off);
+        accounts in `prefer` (woken by a push) come first."""
+        prefer = [int(i) for i in prefer]
+        order = [Account.id.in_(prefer).desc(), Account.id] if prefer else [Account.id]
         sub = (
             select(Account.id)
             .where(
@@ -186,7 +197,7 @@ class Store:
                 or_(Account.next_check_at.is_(None), Account.next_check_at <= now),
                 or_(Account.lease_until.is_(None), Account.lease_until < now),
             )
-            .order_by(Account.id)
+            .order_by(*order)
             .limit(1)
         )
         exclude = list(exclude)
@@ -325,6 +336,38 @@ class Store:
             query = query.where(FollowUp.user_id == user_id)
         if states:
             query = query.where(FollowUp.state.in_(list(states)))
+        return list(s.scalars(query))
+
+    def followups_page(
+        self, s: Session, user_id: int, states: Iterable[str], offset: int, limit: int
+    ) -> tuple[list[FollowUp], int]:
+        """One page of a user's follow-ups, soonest due first, and how many there are in all."""
+        where = (FollowUp.user_id == user_id, FollowUp.state.in_(list(states)))
+        total = s.scalar(select(func.count()).select_from(FollowUp).where(*where)) or 0
+        query = (
+            select(FollowUp)
+            .where(*where)
+            .options(selectinload(FollowUp.stages))
+            .order_by(FollowUp.due_at.is_(None), FollowUp.due_at, FollowUp.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(s.scalars(query)), total
+
+    def followups_in_thread(
+        self, s: Session, account_id: int, thread_ref: str | None, anchor_message_id: str
+    ) -> list[FollowUp]:
+        """An account's follow-ups on this thread (or anchored on this message), newest first."""
+        match = FollowUp.anchor_message_id == anchor_message_id
+        if thread_ref:
+            match = or_(match, FollowUp.thread_ref == thread_ref)
+        query = (
+            select(FollowUp)
+            .where(FollowUp.account_id == account_id, match)
+            .options(selectinload(FollowUp.stages))
+            .order_by(FollowUp.id.desc())
+            .limit(10)
+        )
         return list(s.scalars(query))
 
     def active_followup_for_anchor(
@@ -515,3 +558,98 @@ class Store:
                 .limit(limit)
             )
         )
+
+    # -- the settings page: users, sign-in, account upkeep ----------------------------------
+
+    def get_user(self, s: Session, user_id: int) -> User | None:
+        return s.get(User, user_id)
+
+    def user_by_email(self, s: Session, email: str) -> User | None:
+        return s.scalar(select(User).where(User.email == email.strip().lower()))
+
+    def user_by_google_sub(self, s: Session, sub: str) -> User | None:
+        return s.scalar(select(User).where(User.google_sub == sub))
+
+    def has_password_users(self, s: Session) -> bool:
+        """True once a first-run local user exists (then first-run setup is closed)."""
+        query = select(User.id).where(User.password_hash.is_not(None)).limit(1)
+        return s.scalar(query) is not None
+
+    def record_login_failure(self, s: Session, keys: Iterable[str], now: datetime) -> None:
+        s.add_all(LoginAttempt(key=k, at=now) for k in keys)
+
+    def login_failures(self, s: Session, key: str, since: datetime) -> int:
+        """Failed sign-ins under `key` since then (old rows are pruned on the way)."""
+        s.execute(delete(LoginAttempt).where(LoginAttempt.at < since - timedelta(days=1)))
+        query = select(func.count()).where(LoginAttempt.key == key, LoginAttempt.at >= since)
+        return s.scalar(query.select_from(LoginAttempt)) or 0
+
+    def clear_login_failures(self, s: Session, keys: Iterable[str]) -> None:
+        s.execute(delete(LoginAttempt).where(LoginAttempt.key.in_(list(keys))))
+
+    def reconnect_account(
+        self, s: Session, account: Account, *, settings: dict, secret: str, now: datetime
+    ) -> Account:
+        """New credentials on an existing account (reconnect, or Google connected again):
+        the same record, so its follow-ups and history carry on."""
+        account.settings = dict(settings)
+        account.secret = self.box.encrypt(secret)
+        account.status = AccountStatus.OK
+        account.status_reason = ""
+        account.failures = 0
+        account.next_check_at = None
+        account.last_ok_at = now
+        self.add_event(
+            s,
+            user_id=account.user_id,
+            account_id=account.id,
+            kind="account_reconnected",
+            detail=f"{account.email} reconnected; waiting follow-ups resume",
+            at=now,
+        )
+        return account
+
+    def delete_followups_of_account(self, s: Session, account_id: int, user_id: int) -> int:
+        """Delete an account's follow-ups with their stages and history (user's choice)."""
+        ids = select(FollowUp.id).where(
+            FollowUp.account_id == account_id, FollowUp.user_id == user_id
+        )
+        s.execute(delete(TrackedId).where(TrackedId.followup_id.in_(ids)))
+        s.execute(delete(Event).where(Event.followup_id.in_(ids)))
+        s.execute(delete(Stage).where(Stage.followup_id.in_(ids)))
+        result = s.execute(
+            delete(FollowUp).where(FollowUp.account_id == account_id, FollowUp.user_id == user_id)
+        )
+        return result.rowcount
+
+    def followups_needing_attention(self, s: Session, user_id: int) -> list[FollowUp]:
+        """Scheduled follow-ups that cannot go ahead: their account needs a person or is
+        disconnected, or a bump's hand-over was never confirmed."""
+        unconfirmed = select(Stage.followup_id).where(Stage.state == StageState.UNCONFIRMED)
+        query = (
+            select(FollowUp)
+            .join(Account, FollowUp.account_id == Account.id)
+            .options(selectinload(FollowUp.account))
+            .where(
+                FollowUp.user_id == user_id,
+                or_(
+                    (FollowUp.state == FollowUpState.ACTIVE)
+                    & Account.status.in_([AccountStatus.NEEDS_ATTENTION, AccountStatus.DISABLED]),
+                    FollowUp.id.in_(unconfirmed),
+                ),
+            )
+            .order_by(FollowUp.id)
+        )
+        return list(s.scalars(query))
+
+    def followup_counts(self, s: Session, user_id: int) -> dict[int, dict[str, int]]:
+        """account id -> state -> how many of the user's follow-ups (one grouped query)."""
+        rows = s.execute(
+            select(FollowUp.account_id, FollowUp.state, func.count())
+            .where(FollowUp.user_id == user_id)
+            .group_by(FollowUp.account_id, FollowUp.state)
+        ).all()
+        out: dict[int, dict[str, int]] = {}
+        for account_id, state, count in rows:
+            out.setdefault(account_id, {})[state] = count
+        return out

@@ -1,17 +1,80 @@
-"""The web face. For now a status page with no personal data (the settings page with sign-in
-comes next); until then accounts and follow-ups are managed with `python -m watcher`."""
+"""The web face: the settings page (web.settings), sign-in (web.auth), Google's flows
+(gmail.oauth), and two public routes: `/` (to the settings page) and `/healthz` (counts only)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template
+import logging
+
+from flask import Blueprint, Flask, jsonify, redirect, render_template, url_for
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
+from watcher.followups import format_local
 from watcher.models import Account, AccountStatus, FollowUp, FollowUpState
 
 bp = Blueprint("web", __name__)
 
 
+def init_app(app: Flask) -> None:
+    from gmail.oauth import bp as google_bp
+
+    # requests-oauthlib logs token requests and responses (codes, refresh tokens) at DEBUG:
+    # never let a DEBUG root logger write them out.
+    for name in ("requests_oauthlib", "oauthlib"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+    from . import auth
+    from .settings import bp as settings_bp
+
+    app.register_blueprint(bp)
+    app.register_blueprint(settings_bp)
+    app.register_blueprint(google_bp)
+
+    @app.context_processor
+    def _globals():
+        return {"current_user": auth.current_user()}
+
+    @app.template_filter("local")
+    def _local(when):
+        user = auth.current_user()
+        return format_local(when, user.timezone if user else "UTC")
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(e):
+        return render_template(
+            "settings/error.html",
+            title="This form has expired",
+            message="For your safety the form could not be sent (its security token was "
+            "missing or stale). Go back, reload the page and try again.",
+        ), 400
+
+    @app.errorhandler(404)
+    def _not_found(e):
+        return render_template(
+            "settings/error.html",
+            title="Not found",
+            message="There is nothing here, or it belongs to someone else.",
+        ), 404
+
+    @app.errorhandler(405)
+    def _not_allowed(e):
+        return render_template(
+            "settings/error.html", title="Not allowed", message="That action is not available."
+        ), 405
+
+    @app.errorhandler(500)
+    def _server_error(e):
+        return render_template(
+            "settings/error.html",
+            title="Something went wrong",
+            message="Replywatch hit an unexpected error; it has been logged without any "
+            "passwords or tokens. Try again, and check the server log if it persists.",
+        ), 500
+
+
 def _store():
+    from flask import current_app
+
     return current_app.extensions["replywatch"]["store"]
 
 
@@ -35,7 +98,7 @@ def _counts() -> dict:
 
 @bp.get("/")
 def index():
-    return render_template("index.html", counts=_counts())
+    return redirect(url_for("settings.followups"))
 
 
 @bp.get("/healthz")

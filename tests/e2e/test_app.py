@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_create_app_serves_status_without_personal_data(config):
     client = create_app(config).test_client()
-    page = client.get("/")
+    page = client.get("/", follow_redirects=True)  # to the settings page's first-run sign-in
     assert page.status_code == 200 and b"Replywatch" in page.data
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok" and health["followups"]["active"] == 0

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from tests.emulators.http import Drop, EmulatorServer, Request, Response, google_error
-from tests.emulators.oauth import OAuthEmulator
+from tests.emulators.oauth import ACCESS_TOKEN_SECONDS, AccessToken, OAuthEmulator
 
 QUOTA_UNITS = {
     "getProfile": 1,
@@ -91,6 +91,19 @@ READ_SCOPES = {
     "https://www.googleapis.com/auth/gmail.metadata",
 }
 WRITE_SCOPES = {"https://mail.google.com/", "https://www.googleapis.com/auth/gmail.modify"}
+# Gmail add-on scopes: a message is readable only together with its per-message token
+# (X-Goog-Gmail-Access-Token, the event's gmail.accessToken), and .metadata only in
+# format=metadata/minimal (developers.google.com/workspace/add-ons/concepts/workspace-scopes).
+_ADDON_MESSAGE = "https://www.googleapis.com/auth/gmail.addons.current.message."
+ADDON_MESSAGE_SCOPES = {
+    _ADDON_MESSAGE + "metadata": {"metadata", "minimal"},
+    _ADDON_MESSAGE + "readonly": {"metadata", "minimal", "raw", "full"},
+}
+ADDON_SCOPES = (
+    "https://www.googleapis.com/auth/gmail.addons.execute",
+    "https://www.googleapis.com/auth/gmail.addons.current.message.metadata",
+    "https://www.googleapis.com/auth/userinfo.email",
+)
 SEND_SCOPES = WRITE_SCOPES | {
     "https://www.googleapis.com/auth/gmail.send",
     "https://www.googleapis.com/auth/gmail.compose",
@@ -184,6 +197,7 @@ class GmailEmulator:
         self.outbound: list[tuple[str, list[str], bytes]] = []  # mail to non-emulated addresses
         self.requests: list[tuple[str, str, int]] = []  # (method, user, status)
         self._ids = itertools.count(int(time.time() * 1000) << 4)
+        self.message_tokens: dict[str, tuple[str, str]] = {}  # add-on token -> (user, msg id)
         self.server = EmulatorServer(self.handle)
         self.url = self.server.url
 
@@ -249,6 +263,23 @@ class GmailEmulator:
     def history_id(self, address: str) -> int:
         with self.lock:
             return self.users[address.lower()].history_id
+
+    # -- test API: the Gmail add-on's per-request tokens -------------------------------------
+
+    def addon_tokens(
+        self, address: str, msg_id: str, scopes: tuple[str, ...] = ADDON_SCOPES
+    ) -> tuple[str, str]:
+        """(userOAuthToken, gmail.accessToken) as Gmail hands an add-on on message open."""
+        address = address.lower()
+        access = "ya29.emu-addon-" + secrets.token_urlsafe(24)
+        per_message = "emu-msg-" + secrets.token_urlsafe(24)
+        with self.oauth.lock:
+            self.oauth.state.access[access] = AccessToken(
+                address, self.oauth.client_id, tuple(scopes), time.time() + ACCESS_TOKEN_SECONDS
+            )
+        with self.lock:
+            self.message_tokens[per_message] = (address, msg_id)
+        return access, per_message
 
     # -- test API: quota and faults ---------------------------------------------------------
 
@@ -388,7 +419,7 @@ class GmailEmulator:
         needed = SEND_SCOPES if name == "messages.send" else READ_SCOPES
         if name.endswith("modify") or name.startswith("labels.create"):
             needed = WRITE_SCOPES
-        if not scopes & needed:
+        if not scopes & needed and not self._addon_allowed(name, req, match, grant):
             return google_error(
                 403, "Request had insufficient authentication scopes.", "insufficientPermissions"
             )
@@ -411,6 +442,18 @@ class GmailEmulator:
                 return handler(box, req, match)
             except _ApiError as e:
                 return e.response
+
+    def _addon_allowed(self, name: str, req: Request, match, grant) -> bool:
+        """messages.get of the one message its X-Goog-Gmail-Access-Token was issued for."""
+        formats: set[str] = set()
+        for scope in grant.scopes:
+            formats |= ADDON_MESSAGE_SCOPES.get(scope, set())
+        if name != "messages.get" or not formats:
+            return False
+        with self.lock:
+            bound = self.message_tokens.get(req.headers.get("X-Goog-Gmail-Access-Token", ""))
+        fmt = req.arg("format") or "full"
+        return bound == (grant.email, match["id"]) and fmt in formats
 
     # -- methods ----------------------------------------------------------------------------
 

@@ -552,10 +552,27 @@ CASES = [
             },
         ),
         CTX,
+        "reply",
+        "reply-via-list",
+    ),
+    (
+        "mailing-list-post-not-a-reply",
+        msg(
+            subject="[dev] Release notes 4.2",
+            in_reply_to=(),
+            headers={"list-id": "Developers <dev.lists.example.org>", "precedence": "list"},
+        ),
+        CTX,
         "list",
         "list-id",
     ),
-    ("precedence-list", msg(headers={"precedence": "list"}), CTX, "list", "precedence-list"),
+    (
+        "precedence-list",
+        msg(subject="[dev] notes", in_reply_to=(), headers={"precedence": "list"}),
+        CTX,
+        "list",
+        "precedence-list",
+    ),
     (
         "newsletter-precedence-bulk",
         msg(subject="Our March newsletter", in_reply_to=(), headers={"precedence": "bulk"}),
@@ -576,10 +593,17 @@ CASES = [
     ),
     (
         "bulk-no-re-subject",
-        msg(subject="Proposal", headers={"precedence": "bulk"}),
+        msg(subject="Proposal", headers={"precedence": "bulk"}, in_reply_to=()),
         CTX,
         "list",
         "precedence-list",
+    ),
+    (
+        "bulk-changed-subject-answering-the-thread",
+        msg(subject="Proposal (revised)", headers={"precedence": "bulk"}),
+        CTX,
+        "reply",
+        "reply-despite-precedence",
     ),
     (
         "list-unsubscribe-only",

@@ -1,0 +1,91 @@
+"""The mail corpus (tests/fixtures/mail): each .eml read the way a mailbox would hand it over.
+
+Shared by tests/unit/test_classify_corpus.py and bench/confusion_matrix.py. A mailbox fetches
+the summary header fields, then the body only of the few messages that need it: reports (for
+the reported Message-IDs and delivery-status fields) and possible auto-replies (for a return
+date). `summary_of` does exactly that, with the same pure functions ImapMailbox uses.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from watcher.classify import ClassifyContext
+from watcher.headers import (
+    body_text,
+    may_be_auto_reply,
+    may_be_report,
+    reported_message_ids,
+    summarize,
+)
+from watcher.mailbox import MessageSummary
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+
+# The fixed world of the corpus: Alice (alias a.smith@) wrote to bob@partner.example and others;
+# BUMP_ID is a follow-up Replywatch sent in the Q3 thread.
+ALICE = "alice@example.com"
+ALIAS = "a.smith@example.com"
+BUMP_ID = "<rw.7f3a9c2e11d04b5a.1@example.com>"
+ORIGINAL_RECIPIENTS = frozenset(
+    {"bob@partner.example", "dana@acme-corp.example", "j.schulz@kunde.example"}
+)
+# The Message-IDs Alice's threads are known by: her originals and the bump.
+THREAD_IDS = frozenset(
+    {
+        "<CAH7pQx3vN2kL9e0Rt5mWbZ=q3rollout@mail.example.com>",
+        "<20260302101502.4F1A2@mail.example.com>",
+        "<a1b2c3d4-de-angebot@mail.example.com>",
+        "<CAH7fr-partenariat-77@mail.example.com>",
+        "<CAH7es-propuesta-19@mail.example.com>",
+        "<CAH7nl-offerte-3@mail.example.com>",
+        "<CAH7pt-proposta-8@mail.example.com>",
+        "<CAH7ja-teian-5@mail.example.com>",
+        "<CAH7intro-mark-2@mail.example.com>",
+        "<CAH7lunch-44@mail.example.com>",
+        BUMP_ID,
+    }
+)
+CONTEXT = ClassifyContext(
+    own_addresses=frozenset({ALICE, ALIAS}),
+    own_message_ids=frozenset({BUMP_ID}),
+    thread_message_ids=THREAD_IDS,
+)
+
+
+@dataclass(frozen=True)
+class Expected:
+    file: str
+    kind: str  # what the message truly is (the confusion matrix's row)
+    # The verdict accepted by design when it differs from `kind`: a few auto-replies carry no
+    # mark but their body and are judged "reply" on purpose (lean to reply). Usually "".
+    accepted: str
+    rule: str
+    return_date: str  # ISO date, "" when the message states none
+    bounced: str  # for a bounce: the failed address the event must name
+    diagnostic: str  # for a bounce: a fragment of the diagnostic the event must show
+    note: str
+
+
+def expected_rows() -> list[Expected]:
+    with (CORPUS / "expected.csv").open(newline="", encoding="utf-8") as f:
+        return [Expected(**row) for row in csv.DictReader(f)]
+
+
+def header_block(raw: bytes) -> bytes:
+    """The header section, as BODY.PEEK[HEADER.FIELDS (...)] would return (a superset)."""
+    raw = raw.replace(b"\r\n", b"\n")
+    end = raw.find(b"\n\n")
+    return raw if end < 0 else raw[: end + 1]
+
+
+def summary_of(path: Path) -> MessageSummary:
+    raw = path.read_bytes()
+    summary = summarize(f"corpus/{path.name}", header_block(raw))
+    if may_be_report(summary):
+        summary = replace(summary, reported_ids=reported_message_ids(raw))
+    if may_be_report(summary) or may_be_auto_reply(summary):
+        summary = replace(summary, text=body_text(raw))
+    return summary

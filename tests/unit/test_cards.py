@@ -1,0 +1,278 @@
+"""cards.py is pure: every card, for a table of inputs, is a valid Card v1 and says what it must."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gmail import cards
+from gmail.events import BadEvent, gmail_id, parse_event
+from gmail.forms import read_followup, read_snooze, read_text
+from tests.support.addon import action_parts, buttons, card_text, check_card, text, trigger_card
+from watcher.errors import ValidationError
+
+BASE = "https://rw.example.com"
+NOW = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)  # the Friday before Europe's DST change
+
+
+def item(n=1, **kw):
+    values = dict(
+        id=n,
+        subject=f"Subject {n}",
+        recipient="Alice",
+        state="active",
+        mode="send",
+        due_at=NOW + timedelta(days=n),
+        stage=1,
+        stages=2,
+        history=((NOW, "created", "will send a bump"),),
+    )
+    values.update(kw)
+    return cards.FollowUpView(**values)
+
+
+MESSAGE = cards.MessageView("Hello <b>there</b>", "Me <me@x.test>", ("a@x.test",), NOW)
+BROKEN = cards.AccountView("me@x.test", "gmail", "needs_attention", "token revoked")
+IMAP_BROKEN = cards.AccountView("me@imap.test", "imap", "needs_attention", "wrong password")
+
+CARDS = {
+    "home empty": lambda: cards.homepage(BASE, cards.Page([], 0), "UTC"),
+    "home not connected": lambda: cards.homepage(BASE, cards.Page([], 0, connected=False), "UTC"),
+    "home page 1 of 3": lambda: cards.homepage(
+        BASE, cards.Page([item(n) for n in range(20)], 45, 0, [BROKEN, IMAP_BROKEN]), "Asia/Tokyo"
+    ),
+    "home last page": lambda: cards.homepage(BASE, cards.Page([item(1)], 41, 40), "UTC"),
+    "compose": lambda: cards.compose(
+        BASE, MESSAGE, tz="Europe/Berlin", now=NOW, default_text="Hi A,", default_delay="2w"
+    ),
+    "compose with warning and history": lambda: cards.compose(
+        BASE,
+        MESSAGE,
+        tz="America/New_York",
+        now=NOW,
+        default_text="Hi",
+        default_delay="5bd",
+        previous=item(state="replied", stop_reason="Bob replied"),
+        warning=BROKEN,
+    ),
+    "followup active": lambda: cards.followup(BASE, item(), "Europe/Berlin", NOW),
+    "followup replied": lambda: cards.followup(BASE, item(state="replied"), "UTC", NOW),
+    "followup long history": lambda: cards.followup(
+        BASE,
+        item(history=tuple((NOW, "k", f"event {n}") for n in range(30))),
+        "UTC",
+        NOW,
+    ),
+    "edit": lambda: cards.edit(BASE, item(mode="remind"), "Hi {there}"),
+    "connect": lambda: cards.connect(BASE, "me@x.test"),
+    "notice": lambda: cards.notice("Oops", "<script>"),
+    "not yours": lambda: cards.not_sent_by_you(MESSAGE, "me@x.test"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CARDS))
+def test_every_card_is_valid_card_v1(name):
+    card = check_card(CARDS[name]())
+    for button in buttons(card):
+        click = button["onClick"]
+        if "action" in click:
+            assert click["action"]["function"].startswith(f"{BASE}/addon/")
+            assert all(isinstance(p["value"], str) for p in click["action"]["parameters"])
+        else:
+            assert click["openLink"]["url"].startswith(f"{BASE}/settings/")
+
+
+@pytest.mark.parametrize(
+    "name, present, absent",
+    [
+        ("home empty", ["No follow-ups are scheduled"], ["Needs your attention", "Next"]),
+        ("home not connected", ["/settings/connect/google"], []),
+        ("home page 1 of 3", ["(1-20 of 45)", '"Next"', "token revoked", "wrong password"], []),
+        ("home last page", ["(41-41 of 41)", '"Previous"'], ['"Next"']),
+        ("compose", ["Hello &lt;b&gt;there&lt;/b&gt;", "Hi A,", "In 2 weeks", "On a date"], []),
+        ("compose with warning and history", ["Earlier follow-up", "Bob replied"], []),
+        ("followup active", ["Snooze 1 day", "Cancel follow-up", "bump 1 of 2"], []),
+        ("followup replied", ["Stopped: they replied", "History"], ["Snooze", "Edit"]),
+        ("edit", ["Only remind me", "Hi {there}"], []),
+        ("notice", ["&lt;script&gt;"], ["<script>"]),
+    ],
+)
+def test_cards_say_what_they_must(name, present, absent):
+    shown = card_text(CARDS[name]())
+    for needle in present:
+        assert needle in shown, needle
+    for needle in absent:
+        assert needle not in shown, needle
+
+
+def test_attention_comes_first_with_the_right_fix_link():
+    card = CARDS["home page 1 of 3"]()
+    headers = [s.get("header", "") for s in card["sections"]]
+    assert headers[:2] == ["Needs your attention"] * 2 and headers[2].startswith("Scheduled")
+    fixes = [b["onClick"]["openLink"]["url"] for b in buttons(card) if b["text"] == "Fix"]
+    assert fixes == [f"{BASE}/settings/connect/google", f"{BASE}/settings/"]
+
+
+def test_compose_preselects_the_users_delay_and_sends_by_default():
+    card = CARDS["compose"]()
+    selections = {
+        w["selectionInput"]["name"]: w["selectionInput"]
+        for s in card["sections"]
+        for w in s["widgets"]
+        if "selectionInput" in w
+    }
+    chosen = {n: [i["value"] for i in s["items"] if i["selected"]] for n, s in selections.items()}
+    assert chosen == {"when": ["2w"], "then_1": [""], "then_2": [""], "mode": ["send"]}
+    picker = next(
+        w["dateTimePicker"] for s in card["sections"] for w in s["widgets"] if "dateTimePicker" in w
+    )
+    # A week from Friday 27 March at 09:00 Berlin, which is summer time (UTC+2) by then.
+    assert picker["valueMsEpoch"] == str(
+        int(datetime(2026, 4, 3, 7, 0, tzinfo=UTC).timestamp() * 1000)
+    )
+    assert picker["timezoneOffsetDate"] == 120
+
+
+def test_envelopes():
+    card = CARDS["notice"]()
+    assert trigger_card(cards.navigate(card)) == card
+    assert action_parts(cards.render(card, notify="Done")) == ([card], "Done")
+    assert cards.render(notify="x") == {
+        "renderActions": {"action": {"notification": {"text": "x"}}}
+    }
+    assert "pushCard" in cards.render(card, push=True)["renderActions"]["action"]["navigations"][0]
+
+
+# -- events and forms (pure) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, prefix, expected",
+    [
+        ("msg-f:1234567890123", "msg-f:", format(1234567890123, "x")),
+        ("18c2f0a1b2c3d4e5", "msg-f:", "18c2f0a1b2c3d4e5"),
+        ("thread-f:17", "thread-f:", "11"),
+        (None, "msg-f:", None),
+    ],
+)
+def test_gmail_ids(raw, prefix, expected):
+    assert gmail_id(raw, prefix) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["msg-f:", "msg-f:12a", "msg-f:99999999999999999999", "../etc", "XYZ", "msg-f:-1"]
+)
+def test_bad_gmail_ids(raw):
+    with pytest.raises(BadEvent):
+        gmail_id(raw, "msg-f:")
+
+
+def event(form=None, params=None, tz=None):
+    common = {"formInputs": form or {}, "parameters": params or {}}
+    if tz:
+        common["timeZone"] = {"id": tz, "offset": -2.88e7}
+    return parse_event(
+        {"commonEventObject": common, "authorizationEventObject": {"userIdToken": "t"}}
+    )
+
+
+@pytest.mark.parametrize(
+    "form, stages, mode",
+    [
+        ({"when": text("3d")}, ["3d"], "send"),
+        (
+            {"when": text("1w"), "then_1": text("1w"), "then_2": text("2w")},
+            ["1w", "1w", "2w"],
+            "send",
+        ),
+        ({"when": {"": text("2w")}, "mode": text("remind")}, ["2w"], "remind"),  # "" wrapper
+        (
+            {"when": text("date"), "at": {"dateTimeInput": {"msSinceEpoch": "1.7755776E12"}}},
+            [datetime(2026, 4, 7, 16, 0, tzinfo=UTC)],
+            "send",
+        ),
+        (  # a date without a time: 09:00 in the user's zone
+            {"when": text("date"), "at": {"dateInput": {"msSinceEpoch": 1775520000000}}},
+            [datetime(2026, 4, 7, 7, 0, tzinfo=UTC)],
+            "send",
+        ),
+    ],
+)
+def test_read_followup(form, stages, mode):
+    wanted = read_followup(event(form), NOW, "Europe/Berlin", "Hi")
+    got = [str(s.delay) if s.delay else s.at for s in wanted.stages]
+    assert (got, wanted.mode) == (stages, mode)
+
+
+@pytest.mark.parametrize(
+    "form, error",
+    [
+        ({}, ValidationError),
+        ({"when": text("5y")}, BadEvent),
+        ({"when": text("date")}, ValidationError),
+        ({"when": text("date"), "at": {"dateTimeInput": {"msSinceEpoch": 1000}}}, ValidationError),
+        ({"when": text("date"), "at": {"dateTimeInput": {"msSinceEpoch": "inf"}}}, BadEvent),
+        ({"when": text("date"), "at": {"dateTimeInput": {"msSinceEpoch": [1]}}}, BadEvent),
+        ({"when": text("date"), "at": text("tomorrow")}, BadEvent),
+        ({"when": {"dateInput": {"msSinceEpoch": 1}}}, BadEvent),
+        ({"when": text("1w"), "then_1": text("3y")}, BadEvent),
+        ({"when": text("1w"), "mode": text("shout")}, BadEvent),
+        ({"when": text("1w"), "text": text("x" * 5001)}, ValidationError),
+        ({"when": {"stringInputs": {"value": "1w"}}}, BadEvent),
+    ],
+)
+def test_read_followup_refuses(form, error):
+    with pytest.raises(error):
+        read_followup(event(form), NOW, "Europe/Berlin", "Hi")
+
+
+@pytest.mark.parametrize(
+    "submitted, expected",
+    [
+        (None, None),
+        ("Hi Bob,\n", None),  # unchanged from the filled-in template
+        ("  ", None),
+        ("Hi {you}", "Hi {{you}}"),
+        ("Line\r\nbreak", "Line\nbreak"),
+    ],
+)
+def test_read_text(submitted, expected):
+    form = {"text": text(submitted)} if submitted is not None else {}
+    assert read_text(event(form), "Hi Bob,") == expected
+
+
+def test_read_snooze():
+    assert read_snooze(event(params={"until": "1d"}), NOW, "UTC") == NOW + timedelta(days=1)
+    with pytest.raises(BadEvent):
+        read_snooze(event(params={"until": "forever"}), NOW, "UTC")
+    with pytest.raises(ValidationError):
+        read_snooze(event(params={"until": "date"}), NOW, "UTC")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"authorizationEventObject": {}},
+        {"authorizationEventObject": {"userIdToken": 5}},
+        {"authorizationEventObject": {"userIdToken": "t" * 9000}},
+        {"authorizationEventObject": {"userIdToken": "t", "authorizedScopes": "all"}},
+        {"authorizationEventObject": {"userIdToken": "t"}, "commonEventObject": []},
+        {
+            "authorizationEventObject": {"userIdToken": "t"},
+            "commonEventObject": {"parameters": {"a": 1}},
+        },
+        {"authorizationEventObject": {"userIdToken": "t"}, "gmail": {"messageId": 12}},
+    ],
+)
+def test_parse_event_refuses_shapes_google_never_sends(body):
+    with pytest.raises(BadEvent):
+        parse_event(body)
+
+
+def test_parse_event_keeps_only_known_zones():
+    assert event(tz="America/Los_Angeles").time_zone == "America/Los_Angeles"
+    assert event(tz="Mars/Olympus").time_zone is None
+    assert event(tz="../../etc/passwd").time_zone is None

@@ -1,0 +1,751 @@
+"""The settings page: sign-in, follow-ups, accounts, defaults.
+
+Every view that shows or changes something runs as the signed-in user and reaches rows only
+through Store queries scoped by that user's id; another user's id is "not found" (404), never
+"forbidden", so ids reveal nothing. Mail servers are contacted only outside a DB session.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from zoneinfo import available_timezones
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from watcher import followups as fu_ops
+from watcher import schedule
+from watcher.classify import REPLIER_POLICIES
+from watcher.compose import render_text
+from watcher.errors import NotFoundError, PermanentError, ReplywatchError, ValidationError
+from watcher.mailbox import AccountSpec, open_mailbox
+from watcher.models import AccountStatus, FollowUpState, Mode, StageState
+
+from . import auth
+from .auth import current_user, login_required
+from .forms import (
+    PRESETS,
+    ConfirmForm,
+    DefaultsForm,
+    DisconnectForm,
+    EditForm,
+    ImapForm,
+    NewFollowupForm,
+    SetupForm,
+    SigninForm,
+    SnoozeForm,
+)
+
+bp = Blueprint(
+    "settings",
+    __name__,
+    url_prefix="/settings",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+DEFAULT_PORTS = {
+    "imap": {"ssl": 993, "starttls": 143, "none": 143},
+    "smtp": {"ssl": 465, "starttls": 587, "none": 25},
+}
+FILTERS = {  # ?show=...: label, states (None: every state; "attention": a query of its own)
+    "scheduled": ("Scheduled", [FollowUpState.ACTIVE]),
+    "attention": ("Needs attention", "attention"),
+    "replied": ("Stopped by reply", [FollowUpState.REPLIED]),
+    "sent": ("Sent", [FollowUpState.COMPLETED]),
+    "failed": ("Failed", [FollowUpState.FAILED]),
+    "cancelled": ("Cancelled", [FollowUpState.CANCELLED]),
+    "all": ("All", None),
+}
+STATE_LABELS = {
+    "active": "Scheduled",
+    "replied": "Stopped by reply",
+    "completed": "Sent",
+    "cancelled": "Cancelled",
+    "failed": "Failed",
+}
+PRESETS_JSON = json.dumps(PRESETS)  # a plain str: WTForms escapes it into the data- attribute
+PREVIEW_SAMPLE = {"first_name": "Sam", "subject": "Proposal for Q3", "recipient_name": "Sam Lee"}
+ZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and "Etc/" not in z)]
+
+
+# -- sign-in ------------------------------------------------------------------------------------
+
+
+def _setup_open(s) -> bool:
+    """First run: no password set yet and Google sign-in not configured."""
+    return not auth.store().has_password_users(s) and bool(
+        auth.missing_google_settings(auth.config())
+    )
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin():
+    store, cfg = auth.store(), auth.config()
+    with store.session() as s:
+        if _setup_open(s):
+            return redirect(url_for("settings.setup"))
+        has_passwords = store.has_password_users(s)
+    form = SigninForm()
+    status = 200
+    if request.method == "POST":
+        email = (form.email.data or "").strip().lower()
+        if auth.login_blocked(email):
+            form.form_errors.append("Too many failed sign-ins. Wait 15 minutes, then try again.")
+            status = 429
+        elif form.validate_on_submit():
+            with store.session() as s:
+                user = store.user_by_email(s, email)
+            if auth.password_matches(user, form.password.data):
+                auth.clear_failures(email)
+                auth.sign_in(user)
+                return redirect(auth.safe_next(request.args.get("next")), 303)
+            auth.record_failure(email)
+            form.form_errors.append("That e-mail address and password do not match.")
+            status = 401
+        else:
+            status = 400
+    return render_template(
+        "settings/signin.html",
+        form=form,
+        has_passwords=has_passwords,
+        missing=auth.missing_google_settings(cfg),
+        redirect_uri=cfg.base_url.rstrip("/") + "/settings/oauth/google/callback",
+        insecure=_cookie_will_be_dropped(),
+        next=auth.safe_next(request.args.get("next")),
+    ), status
+
+
+def _cookie_will_be_dropped() -> bool:
+    """A plain-http base URL off localhost gets Secure cookies, which browsers will not keep
+    over http: say so on the sign-in page instead of failing silently."""
+    plain = auth.config().base_url.startswith("http://")
+    return plain and bool(current_app.config["SESSION_COOKIE_SECURE"])
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    """First run without Google: create the local user with a password."""
+    store = auth.store()
+    with store.session() as s:
+        if not _setup_open(s):
+            return redirect(url_for("settings.signin"))
+    form = SetupForm()
+    status = 200
+    if request.method == "POST":
+        if auth.login_blocked("setup"):
+            form.form_errors.append("Too many attempts. Wait 15 minutes, then try again.")
+            status = 429
+        elif form.validate_on_submit():
+            with store.session() as s:
+                if not _setup_open(s):  # someone else finished first-run meanwhile
+                    abort(404)
+                user = store.get_or_create_user(s, form.email.data)
+                user.password_hash = auth.hash_password(form.password.data)
+            auth.sign_in(user)
+            flash("Welcome. Connect a mailbox to start following up.", "ok")
+            return redirect(url_for("settings.accounts"), 303)
+        else:
+            auth.record_failure("setup")
+            status = 400
+    return render_template(
+        "settings/setup.html", form=form, missing=auth.missing_google_settings(auth.config())
+    ), status
+
+
+@bp.post("/signout")
+def signout():
+    ConfirmForm()  # the CSRF check ran already (CSRFProtect); nothing else to read
+    auth.sign_out()
+    flash("Signed out.", "ok")
+    return redirect(url_for("settings.signin"), 303)
+
+
+@bp.get("/")
+@login_required
+def index():
+    return redirect(url_for("settings.followups"))
+
+
+# -- follow-ups ---------------------------------------------------------------------------------
+
+
+def _account_choices(s, user_id: int) -> list[tuple[int, str]]:
+    return [
+        (a.id, a.email)
+        for a in auth.store().list_accounts(s, user_id)
+        if a.status != AccountStatus.DISABLED
+    ]
+
+
+@bp.get("/followups")
+@login_required
+def followups(new_form: NewFollowupForm | None = None, status: int = 200):
+    user, store = current_user(), auth.store()
+    show = request.args.get("show", "scheduled")
+    if show not in FILTERS:
+        show = "scheduled"
+    with store.session() as s:
+        everything = store.list_followups(s, user.id)
+        attention = store.followups_needing_attention(s, user.id)
+        states = FILTERS[show][1]
+        if states == "attention":
+            items = attention
+        else:
+            items = [f for f in everything if states is None or f.state in states]
+        accounts = _account_choices(s, user.id)
+        needy_accounts = sum(
+            1 for a in store.list_accounts(s, user.id) if a.status == AccountStatus.NEEDS_ATTENTION
+        )
+    counts = {
+        key: (
+            len(attention)
+            if st == "attention"
+            else sum(1 for f in everything if st is None or f.state in st)
+        )
+        for key, (_, st) in FILTERS.items()
+    }
+    attention_ids = {f.id for f in attention}
+    form = new_form or NewFollowupForm(
+        formdata=None, after=user.default_delay, replier_policy=user.replier_policy
+    )
+    form.account.choices = accounts
+    return render_template(
+        "settings/followups.html",
+        items=sorted(items, key=lambda f: (f.due_at is None, f.due_at or f.updated_at, f.id)),
+        show=show,
+        filters=FILTERS,
+        counts=counts,
+        attention_ids=attention_ids,
+        form=form,
+        has_accounts=bool(accounts),
+        needy_accounts=needy_accounts,
+        state_labels=STATE_LABELS,
+    ), status
+
+
+def _normalize_message_id(raw: str) -> str:
+    raw = raw.strip()
+    if not raw:
+        raise ValidationError("an empty Message-ID was given")
+    if any(c.isspace() for c in raw):
+        raise ValidationError("a Message-ID has no spaces; copy it from the message's headers")
+    return raw if raw.startswith("<") else f"<{raw}>"
+
+
+@bp.post("/followups/new")
+@login_required
+def new_followup():
+    user, store, now = current_user(), auth.store(), auth.now()
+    form = NewFollowupForm()
+    with store.session() as s:
+        form.account.choices = _account_choices(s, user.id)
+    if not form.validate_on_submit():
+        return followups(new_form=form, status=400)
+    try:
+        message_id = _normalize_message_id(form.message_id.data)
+        text = (form.text.data or "").strip() or None
+        if text:
+            render_text(text, **PREVIEW_SAMPLE)
+        with store.session() as s:
+            account = _own_account(s, form.account.data)
+            if account.status == AccountStatus.DISABLED:
+                raise ValidationError("that account is disconnected; reconnect it first")
+            stage = fu_ops.parse_stage(
+                (form.after.data or "").strip() or account.user.default_delay,
+                now,
+                account.user.timezone,
+            )
+            spec = store.account_spec(account)
+            account_id = account.id
+        with open_mailbox(spec, auth.config()) as mailbox:
+            anchor = mailbox.find_message(message_id)
+        if anchor is None:
+            raise ValidationError(
+                f"no message {message_id} in the Sent folder or inbox of {spec.email}; "
+                "copy the Message-ID from a message you sent from that account"
+            )
+        with store.session() as s:
+            account = _own_account(s, account_id)
+            followup = fu_ops.create_followup(
+                store,
+                s,
+                account=account,
+                anchor=anchor,
+                stages=[fu_ops.StageSpec(delay=stage.delay, at=stage.at, text=text)],
+                mode=Mode.REMIND if form.mode.data == "remind" else Mode.SEND,
+                replier_policy=form.replier_policy.data,
+                now=now,
+            )
+            when = fu_ops.format_local(followup.due_at, account.user.timezone)
+            followup_id = followup.id
+    except ReplywatchError as e:
+        if isinstance(e, NotFoundError):
+            abort(404)
+        form.form_errors.append(_sentence(e.message))
+        return followups(new_form=form, status=400)
+    flash(f"Scheduled: the follow-up goes out {when} unless someone replies.", "ok")
+    return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
+def _own_followup(s, followup_id: int):
+    try:
+        return auth.store().get_followup(s, followup_id, user_id=current_user().id)
+    except NotFoundError:
+        abort(404)
+
+
+def _own_account(s, account_id: int):
+    try:
+        return auth.store().find_account(s, str(int(account_id)), user_id=current_user().id)
+    except NotFoundError:
+        abort(404)
+
+
+@bp.get("/followups/<int:followup_id>")
+@login_required
+def followup(followup_id: int, forms: dict | None = None, status: int = 200):
+    store = auth.store()
+    with store.session() as s:
+        f = _own_followup(s, followup_id)
+        events = store.events_for(s, f.id)
+        _ = f.stages, f.account.email  # loaded for the template
+        pending = [st for st in f.stages if st.state == StageState.PENDING]
+    forms = forms or {}
+    edit = forms.get("edit") or EditForm(
+        formdata=None, replier_policy=f.replier_policy, mode=f.mode
+    )
+    return render_template(
+        "settings/followup.html",
+        f=f,
+        events=events,
+        pending=pending,
+        snooze_form=forms.get("snooze") or SnoozeForm(formdata=None),
+        cancel_form=ConfirmForm(),
+        edit_form=edit,
+        stage_values=forms.get("stage_values") or {},
+        state_labels=STATE_LABELS,
+        is_active=f.state == FollowUpState.ACTIVE,
+    ), status
+
+
+@bp.post("/followups/<int:followup_id>/cancel")
+@login_required
+def cancel(followup_id: int):
+    store = auth.store()
+    with store.session() as s:
+        f = _own_followup(s, followup_id)
+        try:
+            fu_ops.cancel_followup(store, s, f, auth.now())
+        except ReplywatchError as e:
+            flash(_sentence(e.message), "error")
+            return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+    flash("Cancelled. Nothing more will be sent for this message.", "ok")
+    return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+
+
+@bp.post("/followups/<int:followup_id>/snooze")
+@login_required
+def snooze(followup_id: int):
+    store, now, user = auth.store(), auth.now(), current_user()
+    form = SnoozeForm()
+    with store.session() as s:
+        f = _own_followup(s, followup_id)
+        if form.validate_on_submit():
+            try:
+                until = schedule.parse_when(form.until.data, now, user.timezone)
+                fu_ops.snooze_followup(store, s, f, until, now, user.timezone)
+            except ReplywatchError as e:
+                form.until.errors = [_sentence(e.message)]
+            else:
+                flash(f"Snoozed until {fu_ops.format_local(until, user.timezone)}.", "ok")
+                return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+    return followup(followup_id, forms={"snooze": form}, status=400)
+
+
+@bp.post("/followups/<int:followup_id>/edit")
+@login_required
+def edit(followup_id: int):
+    store, now, user = auth.store(), auth.now(), current_user()
+    form = EditForm()
+    values: dict[int, tuple[str, str]] = {}
+    with store.session() as s:
+        f = _own_followup(s, followup_id)
+        if form.validate_on_submit():
+            try:
+                specs = {}
+                for st in f.stages:
+                    if st.state != StageState.PENDING:
+                        continue
+                    when = request.form.get(f"stage-{st.position}-when", "").strip()
+                    text = request.form.get(f"stage-{st.position}-text", "").strip()
+                    values[st.position] = (when, text)
+                    if text:
+                        render_text(text, **PREVIEW_SAMPLE)
+                    spec = fu_ops.parse_stage(when, now, user.timezone)
+                    specs[st.position] = fu_ops.StageSpec(
+                        delay=spec.delay, at=spec.at, text=text or None
+                    )
+                fu_ops.edit_stages(
+                    store,
+                    s,
+                    f,
+                    stages=specs,
+                    replier_policy=form.replier_policy.data,
+                    mode=form.mode.data or None,
+                    now=now,
+                )
+            except ReplywatchError as e:
+                form.form_errors.append(_sentence(e.message))
+            else:
+                flash("Saved. The schedule below is up to date.", "ok")
+                return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+    return followup(followup_id, forms={"edit": form, "stage_values": values}, status=400)
+
+
+# -- accounts -----------------------------------------------------------------------------------
+
+
+@bp.get("/accounts")
+@login_required
+def accounts():
+    user, store, cfg = current_user(), auth.store(), auth.config()
+    with store.session() as s:
+        items = store.list_accounts(s, user.id)
+        history = {a.id: store.account_events(s, a.id, limit=5) for a in items}
+        counts = store.followup_counts(s, user.id)
+        waiting = {a.id: counts.get(a.id, {}).get(FollowUpState.ACTIVE, 0) for a in items}
+    return render_template(
+        "settings/accounts.html",
+        items=items,
+        history=history,
+        waiting=waiting,
+        missing=auth.missing_google_settings(cfg),
+        action_form=ConfirmForm(),
+    )
+
+
+def _imap_settings(form: ImapForm) -> dict:
+    """Connection settings from the form, the chosen preset filling what was left empty."""
+    preset = PRESETS.get(form.preset.data or "custom", PRESETS["custom"])
+    email = form.email.data.strip().lower()
+    out = {}
+    for side in ("imap", "smtp"):
+        host = (getattr(form, f"{side}_host").data or "").strip() or preset.get(f"{side}_host")
+        if not host:
+            raise ValidationError(f"enter the {side.upper()} server, or pick a provider")
+        security = getattr(form, f"{side}_security").data
+        port = getattr(form, f"{side}_port").data
+        if not (getattr(form, f"{side}_host").data or "").strip() and preset.get(f"{side}_host"):
+            security, port = preset[f"{side}_security"], preset[f"{side}_port"]
+        out[f"{side}_host"] = host
+        out[f"{side}_port"] = int(port or DEFAULT_PORTS[side][security])
+        out[f"{side}_security"] = security
+    out["imap_username"] = (form.imap_username.data or "").strip() or email
+    out["smtp_username"] = (form.smtp_username.data or "").strip() or out["imap_username"]
+    out["save_sent"] = "auto"
+    return out
+
+
+def _test_and_save_imap(form: ImapForm, account_id: int | None):
+    """Log in to IMAP and SMTP with what was typed; save only if both work. Returns the
+    response on success, None after putting the reason on the form."""
+    user, store = current_user(), auth.store()
+    if not auth.action_allowed(f"imap-test:user:{user.id}", 30):
+        form.form_errors.append("Too many connection tests. Wait 15 minutes, then try again.")
+        return None
+    try:
+        settings = _imap_settings(form)
+        email = form.email.data.strip().lower()
+        aliases = [a.strip() for a in (form.aliases.data or "").split(",") if a.strip()]
+        secret = json.dumps(
+            {
+                "imap_password": form.password.data,
+                "smtp_password": form.smtp_password.data or form.password.data,
+            }
+        )
+        spec = AccountSpec(
+            kind="imap", email=email, settings=settings, secret=secret, aliases=tuple(aliases)
+        )
+        # Test before anything is saved: a typo must not leave a broken account behind.
+        with open_mailbox(spec, auth.config()) as mailbox:
+            mailbox.check()
+        with store.session() as s:
+            if account_id is None:
+                owner = store.get_user(s, user.id)
+                store.add_account(
+                    s,
+                    owner,
+                    kind="imap",
+                    email=email,
+                    settings=settings,
+                    secret=secret,
+                    display_name=(form.name.data or "").strip(),
+                    aliases=aliases,
+                    now=auth.now(),
+                )
+            else:
+                account = _own_account(s, account_id)
+                account.kind = "imap"
+                account.aliases = sorted({a.lower() for a in aliases})
+                if form.name.data:
+                    account.display_name = form.name.data.strip()
+                store.reconnect_account(
+                    s, account, settings=settings, secret=secret, now=auth.now()
+                )
+    except ReplywatchError as e:
+        form.form_errors.append(_sentence(e.message))
+        return None
+    flash(f"Connected {email}: IMAP and SMTP sign-in both work.", "ok")
+    return redirect(url_for("settings.accounts"), 303)
+
+
+@bp.route("/accounts/imap", methods=["GET", "POST"])
+@login_required
+def connect_imap():
+    form = ImapForm()
+    if form.validate_on_submit():
+        done = _test_and_save_imap(form, None)
+        if done is not None:
+            return done
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "settings/imap.html", form=form, presets=PRESETS, presets_json=PRESETS_JSON, account=None
+    ), status
+
+
+@bp.route("/accounts/<int:account_id>/reconnect", methods=["GET", "POST"])
+@login_required
+def reconnect(account_id: int):
+    with auth.store().session() as s:
+        account = _own_account(s, account_id)
+        kind, email, settings = account.kind, account.email, dict(account.settings or {})
+        name, aliases = account.display_name, list(account.aliases or [])
+    if kind == "gmail":
+        return redirect(url_for("google_oauth.connect", login_hint=email))
+    if request.method == "GET":
+        form = ImapForm(formdata=None, email=email, name=name, aliases=", ".join(aliases))
+        for key in ("imap_host", "imap_port", "imap_security", "imap_username"):
+            getattr(form, key).data = settings.get(key)
+        for key in ("smtp_host", "smtp_port", "smtp_security", "smtp_username"):
+            getattr(form, key).data = settings.get(key)
+        return render_template(
+            "settings/imap.html",
+            form=form,
+            presets=PRESETS,
+            presets_json=PRESETS_JSON,
+            account_email=email,
+            account=True,
+        )
+    form = ImapForm()
+    form.email.data = email  # the address is what the record is; it cannot change here
+    if form.validate_on_submit():
+        done = _test_and_save_imap(form, account_id)
+        if done is not None:
+            return done
+    return render_template(
+        "settings/imap.html",
+        form=form,
+        presets=PRESETS,
+        presets_json=PRESETS_JSON,
+        account_email=email,
+        account=True,
+    ), 400
+
+
+@bp.post("/accounts/<int:account_id>/check")
+@login_required
+def check(account_id: int):
+    store, cfg = auth.store(), auth.config()
+    with store.session() as s:
+        account = _own_account(s, account_id)
+        if account.status == AccountStatus.DISABLED or not account.secret:
+            flash("That account is disconnected: reconnect it instead.", "error")
+            return redirect(url_for("settings.accounts"), 303)
+        spec = store.account_spec(account)
+    try:
+        with open_mailbox(spec, cfg) as mailbox:
+            mailbox.check()
+    except ReplywatchError as e:
+        store.mark_account_failed(
+            account_id,
+            e.message,
+            permanent=isinstance(e, PermanentError),
+            now=auth.now(),
+            backoff=timedelta(seconds=cfg.account_backoff_seconds),
+        )
+        flash(f"{spec.email}: {_sentence(e.message)}", "error")
+    else:
+        store.mark_account_ok(account_id, auth.now())
+        flash(f"{spec.email} works: waiting follow-ups go ahead.", "ok")
+    return redirect(url_for("settings.accounts"), 303)
+
+
+@bp.route("/accounts/<int:account_id>/disconnect", methods=["GET", "POST"])
+@login_required
+def disconnect(account_id: int):
+    from gmail.oauth import revoke_refresh_token  # here: gmail.oauth imports web.auth
+
+    store, cfg, user = auth.store(), auth.config(), current_user()
+    with store.session() as s:
+        account = _own_account(s, account_id)
+        email, kind = account.email, account.kind
+        secret = store.account_spec(account).secret if account.secret else ""
+        by_state = store.followup_counts(s, user.id).get(account_id, {})
+        counts = {
+            "active": by_state.get(FollowUpState.ACTIVE, 0),
+            "all": sum(by_state.values()),
+        }
+    form = DisconnectForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template(
+            "settings/disconnect.html",
+            form=form,
+            email=email,
+            kind=kind,
+            counts=counts,
+            account_id=account_id,
+        ), status
+    revoked = True
+    if kind == "gmail" and secret:
+        token = json.loads(secret).get("refresh_token", "") if secret.startswith("{") else secret
+        revoked = revoke_refresh_token(cfg, token)
+    with store.session() as s:
+        account = _own_account(s, account_id)
+        deleted = 0
+        if form.followups.data == "delete":
+            deleted = store.delete_followups_of_account(s, account.id, user.id)
+        if account.status != AccountStatus.DISABLED:
+            store.disable_account(s, account, auth.now())
+    message = f"Disconnected {email}; its stored credentials were deleted."
+    if kind == "gmail":
+        message += (
+            " Google revoked Replywatch's access."
+            if revoked
+            else " Google did not confirm the revocation: remove Replywatch at "
+            "myaccount.google.com/permissions."
+        )
+    if deleted:
+        message += f" {deleted} follow-up(s) deleted."
+    flash(message, "ok" if revoked else "error")
+    return redirect(url_for("settings.accounts"), 303)
+
+
+# -- defaults -----------------------------------------------------------------------------------
+
+
+def _split_hours(hours: str) -> tuple[str, str]:
+    start, _, end = hours.partition("-")
+    return start.strip(), end.strip()
+
+
+@bp.route("/defaults", methods=["GET", "POST"])
+@login_required
+def defaults():
+    store, user = auth.store(), current_user()
+    ooo_choices = ("pause", "ignore", "reply")
+    if request.method == "GET":
+        start, end = _split_hours(user.send_hours)
+        form = DefaultsForm(
+            formdata=None,
+            delay=user.default_delay,
+            template=user.bump_template,
+            days=_days_list(user.send_days),
+            hours_start=start,
+            hours_end="00:00" if end in ("24:00", "23:59") else end,
+            timezone=user.timezone,
+            holiday_country=user.holiday_country or "",
+            replier_policy=user.replier_policy,
+            ooo_policy=getattr(user, "ooo_policy", "pause"),
+            own_message_policy=user.own_message_policy,
+        )
+        return _render_defaults(form, user)
+    form = DefaultsForm()
+    if form.validate_on_submit():
+        try:
+            end = form.hours_end.data.strip()
+            hours = f"{form.hours_start.data.strip()}-{'24:00' if end == '00:00' else end}"
+            days = ",".join(form.days.data or [])
+            if not days:
+                raise ValidationError("pick at least one sending day")
+            holidays = (form.holiday_country.data or "").strip().upper() or None
+            tz = form.timezone.data.strip()
+            schedule.SendingWindow.parse(tz, days, hours, holidays)  # validates all of them
+            delay = str(schedule.parse_delay(form.delay.data))
+            render_text(form.template.data, **PREVIEW_SAMPLE)
+            if form.replier_policy.data not in REPLIER_POLICIES:
+                raise ValidationError("pick who counts as a reply")
+            if form.ooo_policy.data not in ooo_choices:
+                raise ValidationError("pick what an out-of-office reply does")
+            if form.own_message_policy.data not in fu_ops.OWN_MESSAGE_POLICIES:
+                raise ValidationError("pick what your own message in the thread does")
+        except ReplywatchError as e:
+            form.form_errors.append(_sentence(e.message))
+        else:
+            with store.session() as s:
+                row = store.get_user(s, user.id)
+                row.default_delay = delay
+                row.bump_template = form.template.data.replace("\r\n", "\n")
+                row.send_days, row.send_hours = days, hours
+                row.timezone, row.holiday_country = tz, holidays
+                row.replier_policy = form.replier_policy.data
+                row.ooo_policy = form.ooo_policy.data
+                row.own_message_policy = form.own_message_policy.data
+            flash("Defaults saved. They apply to follow-ups you create from now on.", "ok")
+            return redirect(url_for("settings.defaults"), 303)
+    return _render_defaults(form, user), 400
+
+
+def _days_list(text: str) -> list[str]:
+    window = schedule.SendingWindow.parse("UTC", text, "09:00-17:00")
+    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    return [names[d] for d in sorted(window.days)]
+
+
+def _render_defaults(form: DefaultsForm, user):
+    try:
+        preview, preview_error = render_text(form.template.data or "", **PREVIEW_SAMPLE), ""
+    except ReplywatchError as e:
+        preview, preview_error = "", _sentence(e.message)
+    try:
+        window = schedule.SendingWindow.parse(
+            user.timezone, user.send_days, user.send_hours, user.holiday_country
+        ).describe()
+    except ReplywatchError:
+        window = ""
+    return render_template(
+        "settings/defaults.html",
+        form=form,
+        zones=ZONES,
+        preview=preview,
+        preview_error=preview_error,
+        window=window,
+        sample=PREVIEW_SAMPLE,
+    )
+
+
+@bp.get("/defaults/preview")
+@login_required
+def preview():
+    """The bump text with sample values (the page's live preview); changes nothing."""
+    try:
+        text = render_text(request.args.get("template", "")[:5000], **PREVIEW_SAMPLE)
+    except ReplywatchError as e:
+        return jsonify(error=_sentence(e.message)), 400
+    return jsonify(text=text)
