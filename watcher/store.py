@@ -89,9 +89,20 @@ class Store:
         """Bring the schema to the newest Alembic revision (the only way it is created)."""
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with self.engine.connect() as conn:
+            sqlite = self.engine.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite ALTERs by copying a table and dropping the old one; with foreign keys
+                # on, that drop would cascade and delete every row that points at it. The
+                # pragma only works outside a transaction, so set it on the raw connection.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+            finally:
+                if sqlite:
+                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
