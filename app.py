@@ -60,6 +60,9 @@ def create_app(
     from gmail import addon  # the Gmail add-on's endpoints (CSRF-exempt, Google-signed)
 
     addon.register(app)
+    from gmail import push  # Gmail's Pub/Sub push notifications (CSRF-exempt, Google-signed)
+
+    push.register(app)
     return app
 
 

@@ -87,6 +87,7 @@ SCOPES = ("https://www.googleapis.com/auth/gmail.modify",)
 METADATA_HEADERS = ["-".join(p.capitalize() for p in f.split("-")) for f in SUMMARY_FIELDS]
 SKIP_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})
 REMIND_LABEL = "Replywatch"
+WATCH_LABELS = ("INBOX", "SENT")  # what users.watch publishes (see watch())
 HISTORY_PAGE = 500  # Gmail's maximum
 SEARCH_CHUNK = 10  # Message-IDs per `rfc822msgid:a OR rfc822msgid:b ...` query
 RATE_REASONS = frozenset(
@@ -313,6 +314,37 @@ class GmailMailbox:
             except NotFoundError:
                 continue
         raise NotFoundError("no message of this thread is left in the mailbox")
+
+    # -- push (users.watch) ----------------------------------------------------------------
+
+    def watch(self, topic: str) -> datetime:
+        """Ask Gmail to publish this mailbox's changes to the Pub/Sub `topic`; when it ends.
+
+        Only INBOX and SENT changes are published (labelFilterBehavior "include"): a reply or a
+        bounce lands in INBOX, the user's own message in SENT, and every push starts a pass, so
+        label churn elsewhere (other labels, drafts, spam) would only cost passes. A reply a
+        filter archives past the inbox is still found by the next regular poll. The watch is
+        a hint channel only: changes() always reads from the stored cursor. 100 quota units.
+        """
+        body = {
+            "topicName": topic,
+            "labelIds": list(WATCH_LABELS),
+            "labelFilterBehavior": "include",
+        }
+        request = self._svc().users().watch(userId="me", body=body)
+        response = self._call("watch", request, "turn on Gmail push notifications")
+        try:
+            expires_ms = int(response["expiration"])
+        except (KeyError, TypeError, ValueError):
+            raise MailboxProtocolError(
+                "Gmail's answer to users.watch has no usable expiration"
+            ) from None
+        return datetime.fromtimestamp(expires_ms / 1000, UTC)
+
+    def stop_watch(self) -> None:
+        """End this mailbox's push notifications (users.stop); harmless if none is on."""
+        request = self._svc().users().stop(userId="me")
+        self._call("stop", request, "turn off Gmail push notifications")
 
     # -- Gmail plumbing --------------------------------------------------------------------
 

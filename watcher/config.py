@@ -39,6 +39,7 @@ class Config:
     imap_timeout: float = 30.0
     smtp_timeout: float = 30.0
     run_watcher_in_app: bool = True  # `python app.py` also runs the watcher thread
+    imap_idle: bool = True  # hold IMAP IDLE on each inbox so replies wake the watcher at once
     # Google endpoints (REPLYWATCH_GOOGLE_*): Google's real URLs; tests point them at emulators.
     google_gmail_endpoint: str = "https://gmail.googleapis.com/"  # the client's api_endpoint
     google_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
@@ -54,6 +55,18 @@ class Config:
     # Empty means the add-on is not deployed: its endpoints refuse every request (403).
     addon_service_account_email: str = ""  # service-<number>@gcp-sa-gsuiteaddons...
     addon_client_id: str = ""  # oauthClientId: the audience of the userIdToken
+    # Gmail push (REPLYWATCH_GMAIL_PUBSUB_TOPIC, REPLYWATCH_PUSH_*), optional: with a topic the
+    # watcher keeps a users.watch on every Gmail account; Pub/Sub's push subscription POSTs to
+    # {base_url}/push/gmail with an OIDC token of push_service_account_email. Empty email: the
+    # endpoint refuses everything (403). Polling stays the safety net either way.
+    gmail_pubsub_topic: str = ""  # projects/<project>/topics/<topic>
+    push_audience: str = ""  # the subscription's OIDC audience; empty: the endpoint URL
+    push_service_account_email: str = ""  # the service account the subscription signs as
+
+    @property
+    def push_endpoint_audience(self) -> str:
+        """The audience a push token must carry: push_audience, else {base_url}/push/gmail."""
+        return self.push_audience or f"{self.base_url.rstrip('/')}/push/gmail"
 
     def with_overrides(self, **changes) -> Config:
         return replace(self, **changes)
@@ -121,6 +134,7 @@ _SCALARS = {
     "imap_timeout": float,
     "smtp_timeout": float,
     "run_watcher_in_app": _bool,
+    "imap_idle": _bool,
     "google_gmail_endpoint": str,
     "google_token_uri": str,
     "google_auth_uri": str,
@@ -133,6 +147,9 @@ _SCALARS = {
     "gmail_max_concurrent": int,
     "addon_service_account_email": str,
     "addon_client_id": str,
+    "gmail_pubsub_topic": str,
+    "push_audience": str,
+    "push_service_account_email": str,
 }
 
 

@@ -47,6 +47,7 @@ from .classify import (
 from .compose import bump_message_id, compose_bump, first_name_of, render_text
 from .config import Config
 from .errors import (
+    AuthFailed,
     NotFoundError,
     PermanentError,
     ReplywatchError,
@@ -55,8 +56,9 @@ from .errors import (
     TransientError,
     ValidationError,
 )
+from .idle import IdleWatchers
 from .mailbox import AccountSpec, Mailbox, MessageSummary, ThreadKey, open_mailbox
-from .models import Account, FollowUp, FollowUpState, Mode, StageState, User
+from .models import Account, AccountStatus, FollowUp, FollowUpState, Mode, StageState, User
 from .ooo import return_date
 from .retry import call_with_retry
 from .schedule import next_in_window, spread_overdue
@@ -67,6 +69,8 @@ log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)  # mail older than the anchor by more than this predates it
 UNCONFIRMED_RECHECK = timedelta(minutes=10)  # before retrying a send that Sent says never left
+WATCH_RENEW_BEFORE = timedelta(days=1)  # renew Gmail's users.watch this long before it ends
+WATCH_RETRY = timedelta(hours=1)  # after a failed users.watch (it costs 100 quota units)
 
 
 def utcnow() -> datetime:
@@ -128,6 +132,7 @@ class Engine:
         self._stopping = threading.Event()
         self._woken: set[int] = set()  # accounts with news (push), served first next pass
         self._woken_lock = threading.Lock()
+        self._watch_retry_at: dict[int, datetime] = {}  # account -> next users.watch attempt
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -143,22 +148,38 @@ class Engine:
         listener = None
         if self.store.is_postgres:  # wake-ups from other processes (e.g. the web app's push)
             listener = Listener(self.config.database_url, self.wake_account).start()
+        idle = None
+        if self.config.imap_idle:  # new mail in an IMAP inbox wakes us at once
+            idle = IdleWatchers(self.config, self.wake_account, self.mailbox_factory)
         try:
-            self._loop()
+            self._loop(idle)
         finally:
             if listener is not None:
                 listener.stop()
+            if idle is not None:
+                idle.stop()
         log.info("watcher %s stopped", self.owner)
 
-    def _loop(self) -> None:
+    def _loop(self, idle: IdleWatchers | None) -> None:
         while not self._stopping.is_set():
             try:
                 report = self.run_pass()
                 log.info("pass: %s", report)
+                if idle is not None:
+                    idle.sync(self._idle_accounts())
             except Exception:  # a bug must not kill the watcher thread; the next pass retries
                 log.exception("pass failed")
             self.wake.wait(self.config.poll_interval)
             self.wake.clear()
+
+    def _idle_accounts(self) -> dict[int, AccountSpec]:
+        """IMAP accounts in good standing: the ones worth an IDLE connection."""
+        with self.store.session() as s:
+            return {
+                a.id: self.store.account_spec(a)
+                for a in self.store.list_accounts(s)
+                if a.kind == "imap" and a.status == AccountStatus.OK
+            }
 
     def stop(self) -> None:
         self._stopping.set()
@@ -216,6 +237,7 @@ class Engine:
         try:
             account = self._account_view(account_id)
             with self.mailbox_factory(account.spec, self.config) as mailbox:
+                self._keep_watch(account, mailbox)
                 self._read_changes(account, mailbox, report)
                 self._check_flagged(account, mailbox, report)
                 self._spread_overdue(account)
@@ -247,6 +269,66 @@ class Engine:
             )
             return
         self.store.mark_account_ok(account_id, self.clock())
+
+    def _keep_watch(self, account: AccountView, mailbox: Mailbox) -> None:
+        """Gmail push: (re)start users.watch when none is known or it ends within a day.
+
+        Done before reading changes, so nothing falls between the read and the watch. A failure
+        is an account Event (once per distinct reason) and a wait of WATCH_RETRY before the
+        next try (users.watch costs 100 units); it never faults the pass: polling goes on.
+        """
+        topic = self.config.gmail_pubsub_topic
+        if not topic or not callable(getattr(mailbox, "watch", None)):
+            return
+        now = self.clock()
+        if self._watch_retry_at.get(account.id, now) > now:
+            return
+        with self.store.session() as s:
+            expires = s.get(Account, account.id).watch_expires_at
+        if expires is not None and expires - now > WATCH_RENEW_BEFORE:
+            return
+        try:
+            new_expiry = self._retry(lambda: mailbox.watch(topic))
+        except Exception as e:  # push is an extra: the pass goes on regardless
+            self._watch_retry_at[account.id] = now + WATCH_RETRY
+            if isinstance(e, AuthFailed):  # the reads below fail too and say so, once
+                log.warning("account %s: users.watch failed: %s", account.id, e.message)
+                return
+            if isinstance(e, ReplywatchError):
+                reason = e.message
+                log.warning("account %s: users.watch failed: %s", account.id, reason)
+            else:
+                reason = f"internal error ({type(e).__name__}); see the watcher log"
+                log.exception("account %s: users.watch failed", account.id)
+            detail = (
+                f"Gmail push notifications could not be turned on: {reason} "
+                "(new mail is still found by the regular checks)"
+            )
+            with self.store.session() as s:
+                last = self.store.account_events(s, account.id, limit=1)
+                if not (last and last[0].kind == "push_watch_error" and last[0].detail == detail):
+                    self.store.add_event(
+                        s,
+                        user_id=account.user_id,
+                        account_id=account.id,
+                        kind="push_watch_error",
+                        detail=detail,
+                        at=now,
+                    )
+            return
+        self._watch_retry_at.pop(account.id, None)
+        with self.store.session() as s:
+            row = s.get(Account, account.id)
+            row.watch_expires_at = new_expiry
+            if expires is None:  # a renewal is routine; the first watch is worth a line
+                self.store.add_event(
+                    s,
+                    user_id=account.user_id,
+                    account_id=account.id,
+                    kind="push_watch",
+                    detail="Gmail push notifications are on: new mail is seen within seconds",
+                    at=now,
+                )
 
     def _account_view(self, account_id: int) -> AccountView:
         with self.store.session() as s:

@@ -324,6 +324,18 @@ class ImapMailbox:
                 self._drop()
             raise err from None
 
+    def idle_connection(self) -> IMAPClient | None:
+        """A logged-in connection of its own with INBOX selected read-only, for IDLE (RFC 2177);
+        None if the server does not offer IDLE. The caller owns and closes it."""
+        with self._imap("watch the inbox") as c:
+            self._conn = None  # hand it over: this mailbox will not use it again
+            if b"IDLE" not in c.capabilities():
+                with contextlib.suppress(Exception):
+                    c.logout()
+                return None
+            c.select_folder("INBOX", readonly=True)
+            return c
+
     def _client(self) -> IMAPClient:
         if self._conn is not None:
             return self._conn

@@ -128,6 +128,8 @@ class Account(Base):
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When Gmail's users.watch (push to Pub/Sub) runs out; None: no watch known (or not Gmail).
+    watch_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="accounts")

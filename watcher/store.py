@@ -291,6 +291,7 @@ class Store:
         account.status = AccountStatus.DISABLED
         account.status_reason = "disconnected"
         account.secret = None
+        account.watch_expires_at = None  # a reconnect starts Gmail push afresh
         s.execute(delete(MailboxCursor).where(MailboxCursor.account_id == account.id))
         self.add_event(
             s,

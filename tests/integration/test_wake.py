@@ -25,7 +25,7 @@ def _connect(store, world, user):
 
 
 def test_a_notify_wakes_an_idle_watcher_in_another_process(mail_world, config, pg_url):
-    config = config.with_overrides(database_url=pg_url, poll_interval=3600.0)
+    config = config.with_overrides(database_url=pg_url, poll_interval=3600.0, imap_idle=False)
     store = Store(pg_url, config.encryption_keys)
     account_id = _connect(store, mail_world, mail_world.new_user("alice"))
     opened = threading.Event()
