@@ -17,6 +17,7 @@ bench:
 	.venv/bin/python bench/confusion_matrix.py
 	.venv/bin/python bench/send_throughput.py
 	.venv/bin/python bench/memory_and_claims.py
+	.venv/bin/python bench/reply_latency.py
 	.venv/bin/python bench/gmail_quota.py
 	.venv/bin/python bench/addon_latency.py
 
