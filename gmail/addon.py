@@ -230,6 +230,7 @@ def create(event: AddonEvent, identity: Identity) -> dict:
             stages=wanted.stages,
             mode=wanted.mode,
             now=now,
+            jitter_minutes=_config().send_jitter_minutes,
         )
         s.flush()
         card = cards.followup(_base(), _view(s, followup), tz, now)

@@ -51,6 +51,7 @@ def config(tmp_path):
         retry_wait_max=0.0,
         imap_timeout=10.0,
         smtp_timeout=10.0,
+        send_jitter_minutes=0,  # exact due times; tests that want jitter turn it on
     )
 
 
@@ -103,6 +104,7 @@ def cli(config):
             "REPLYWATCH_RETRY_WAIT_MAX": "0",
             "REPLYWATCH_RETRY_ATTEMPTS": "2",
             "REPLYWATCH_WORKER_ID": "cli",
+            "REPLYWATCH_SEND_JITTER_MINUTES": "0",
             **(env or {}),
         }
         out, err = io.StringIO(), io.StringIO()

@@ -5,6 +5,7 @@
     python -m watcher account add-imap | add-gmail | list | check | remove
     python -m watcher defaults --user EMAIL [--timezone ...]
     python -m watcher followup add | list | show | cancel | snooze
+    python -m watcher recipient list | zone
 
 Passwords come from a prompt or from REPLYWATCH_IMAP_PASSWORD / REPLYWATCH_SMTP_PASSWORD, and a
 Google refresh token from a prompt or REPLYWATCH_GMAIL_REFRESH_TOKEN, never from argv (argv is
@@ -103,6 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="out-of-office: pause until the return date (default), ignore, or treat as a reply",
     )
     de.add_argument("--policy", choices=REPLIER_POLICIES, help="who counts as a replier")
+    de.add_argument(
+        "--window",
+        choices=fu_ops.WINDOW_MODES,
+        help="whose hours bumps keep: mine (your window) or recipient (your window and "
+        "Mon-Fri 09:00-17:00 where the recipient lives)",
+    )
+
+    rc = sub.add_parser("recipient", help="where your correspondents live").add_subparsers(
+        dest="recipient_cmd", required=True
+    )
+    rl = rc.add_parser("list", help="each correspondent's zone, where it came from and its age")
+    rl.add_argument("--account", required=True, help="account id or e-mail")
+    rz = rc.add_parser("zone", help="set (or with 'auto', forget) a correspondent's zone")
+    rz.add_argument("--account", required=True, help="account id or e-mail")
+    rz.add_argument("--address", required=True)
+    rz.add_argument("--zone", required=True, help="an IANA zone like Europe/Berlin, or auto")
 
     fu = sub.add_parser("followup", help="follow-ups").add_subparsers(
         dest="followup_cmd", required=True
@@ -359,7 +376,10 @@ def cmd_defaults(args, config: Config, store: Store, env) -> int:
             user.ooo_policy = args.ooo
         if args.policy:
             user.replier_policy = args.policy
-        print(f"{user.email}: window {window.describe()}, default delay {user.default_delay}")
+        if args.window:
+            user.window_mode = args.window
+        mode = " and the recipient's working hours" if user.window_mode == "recipient" else ""
+        print(f"{user.email}: window {window.describe()}{mode}, default delay {user.default_delay}")
     return 0
 
 
@@ -414,6 +434,7 @@ def followup_add(args, config: Config, store: Store, env) -> int:
             mode=Mode.REMIND if args.remind_only else Mode.SEND,
             replier_policy=args.policy,
             now=now,
+            jitter_minutes=config.send_jitter_minutes,
         )
         when = fu_ops.format_local(followup.due_at, account.user.timezone)
         what = "remind you" if args.remind_only else "bump"
@@ -479,6 +500,35 @@ def followup_snooze(args, config: Config, store: Store, env) -> int:
     return 0
 
 
+# -- recipients --------------------------------------------------------------------------------
+
+
+def cmd_recipient(args, config: Config, store: Store, env) -> int:
+    now = now_utc()
+    with store.session() as s:
+        account = store.find_account(s, args.account)
+        user = account.user
+        if args.recipient_cmd == "zone":
+            address = args.address.strip().lower()
+            if "@" not in address:
+                raise ValidationError(f"{args.address!r} is not an e-mail address")
+            zone = None if args.zone.strip().lower() == "auto" else args.zone.strip()
+            if zone is not None:
+                schedule.working_hours(zone)  # validates the name
+            row = store.set_recipient_zone(s, user.id, address, zone, now)
+            shown = row.zone or f"unknown (your zone, {user.timezone}, is used)"
+            print(f"{address}: {shown} ({row.source})")
+            return 0
+        rows = store.recipient_zones(s, user.id)
+        if not rows:
+            print("no correspondents known yet")
+        for row in rows:
+            zone = row.zone or f"unknown (uses {user.timezone})"
+            age = fu_ops.format_local(row.updated_at, user.timezone)
+            print(f"{row.address}  {zone}  ({row.source}; updated {age})")
+    return 0
+
+
 FOLLOWUP_COMMANDS = {
     "add": followup_add,
     "list": followup_list,
@@ -494,6 +544,7 @@ COMMANDS = {
     "account": cmd_account,
     "defaults": cmd_defaults,
     "followup": cmd_followup,
+    "recipient": cmd_recipient,
 }
 
 

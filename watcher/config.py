@@ -34,6 +34,11 @@ class Config:
     overdue_grace_seconds: float = 900.0  # later than this counts as "after downtime": spread
     overdue_spacing_seconds: float = 120.0  # gap between spread bumps of one account
     account_backoff_seconds: float = 300.0  # first wait before re-trying a failing account
+    # Human timing: each bump goes out up to this many minutes after its slot (a stable offset
+    # per follow-up and stage, kept inside the window), and no account sends more than
+    # max_bumps_per_minute bumps in any minute (0: no cap); one over the cap waits, never drops.
+    send_jitter_minutes: int = 20
+    max_bumps_per_minute: int = 4
     retry_attempts: int = 3  # tenacity attempts for one transient fault
     retry_wait_max: float = 8.0  # upper bound of one tenacity wait, seconds
     imap_timeout: float = 30.0
@@ -129,6 +134,8 @@ _SCALARS = {
     "overdue_grace_seconds": float,
     "overdue_spacing_seconds": float,
     "account_backoff_seconds": float,
+    "send_jitter_minutes": int,
+    "max_bumps_per_minute": int,
     "retry_attempts": int,
     "retry_wait_max": float,
     "imap_timeout": float,

@@ -450,6 +450,16 @@ class Engine:
         known.add(key)
         self.store.track(s, followup.id, [key])
         verdict = classify(msg, ClassifyContext(account.own_addresses, frozenset(bump_ids)))
+        if (
+            verdict.kind != "own"
+            and msg.from_addr
+            and msg.date
+            and msg.date_offset_minutes is not None
+        ):
+            # Where the sender's clock stood: how their working hours are learnt (same commit).
+            self.store.observe_offset(
+                s, followup.user_id, msg.from_addr, msg.date, msg.date_offset_minutes
+            )
         event = dict(user_id=followup.user_id, followup_id=followup.id, at=now)
         event.update(message_id=msg.message_id or None, rule=verdict.rule)
         who = msg.from_addr or "an unknown sender"
@@ -569,12 +579,13 @@ class Engine:
         # Restart only forward: a late-arriving older message must not pull the bump earlier.
         if policy == "restart" and stage and stage.at is None and base > followup.clock_base_at:
             followup.clock_base_at = base
-            followup.due_at = fu_ops.stage_due(stage, base, user)
+            plan = self._plan_stage(s, followup, stage, base, user)
+            followup.due_at = plan.at
             detail = (
                 "your own message in the thread restarted the clock; next "
                 f"{'reminder' if followup.mode == Mode.REMIND else 'bump'} "
                 f"{fu_ops.format_local(followup.due_at, user.timezone)}"
-            )
+            ) + (f"; {plan.note}" if plan.note else "")
         else:
             detail = "your own message in the thread (the schedule is unchanged)"
         self.store.add_event(s, kind="own_message", detail=detail, **event)
@@ -614,8 +625,38 @@ class Engine:
                     at=now,
                 )
 
+    def _throttle(self, account: AccountView) -> None:
+        """At most max_bumps_per_minute bumps per account in any 60 seconds: once the cap is
+        reached, the due bumps wait until the oldest of those sends is a minute old."""
+        cap = self.config.max_bumps_per_minute
+        if cap <= 0:
+            return
+        now = self.clock()
+        with self.store.session() as s:
+            recent = self.store.sends_since(s, account.id, now - timedelta(minutes=1))
+            if len(recent) < cap:
+                return
+            free_at = recent[-cap] + timedelta(minutes=1)
+            waiting = self.store.due_sends(s, account.id, now)
+            if not waiting:
+                return
+            user = s.get(User, account.user_id)
+            when = fu_ops.format_local(free_at, user.timezone)
+            for followup in waiting:
+                followup.due_at = free_at
+                self.store.add_event(
+                    s,
+                    user_id=followup.user_id,
+                    followup_id=followup.id,
+                    kind="rescheduled",
+                    detail=f"{cap} bumps already went out from {account.email} in the last "
+                    f"minute; this one waits until {when} so they do not go out as a burst",
+                    at=now,
+                )
+
     def _act_on_due(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
         while True:
+            self._throttle(account)
             # One at a time: a lease covers only the follow-up in hand, so several watchers
             # share an account's due work evenly and nothing waits under a stale claim.
             ids = self.store.claim_due(self.owner, self.clock(), self.lease, 1, account.id)
@@ -872,7 +913,8 @@ class Engine:
             return True
         followup.current_stage = following.position
         followup.clock_base_at = now
-        followup.due_at = fu_ops.stage_due(following, now, user)
+        plan = self._plan_stage(s, followup, following, now, user)
+        followup.due_at = plan.at
         self.store.add_event(
             s,
             kind="scheduled",
@@ -880,7 +922,20 @@ class Engine:
             f"{fu_ops.format_local(followup.due_at, user.timezone)} if nobody replies",
             **event,
         )
+        if plan.note:
+            self.store.add_event(s, kind="window", detail=plan.note, **event)
         return True
+
+    def _plan_stage(self, s, followup: FollowUp, stage, base: datetime, user: User):
+        return fu_ops.plan_stage(
+            self.store,
+            s,
+            followup,
+            stage,
+            base,
+            user,
+            jitter_minutes=self.config.send_jitter_minutes,
+        )
 
 
 def _date_key(msg: MessageSummary) -> datetime:

@@ -20,6 +20,7 @@ from .store import Store
 
 MAX_STAGES = 5
 OWN_MESSAGE_POLICIES = ("restart", "ignore", "stop")
+WINDOW_MODES = ("mine", "recipient")  # User.window_mode
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,88 @@ def user_window(user: User) -> schedule.SendingWindow:
 
 
 def stage_due(stage: Stage, base: datetime, user: User) -> datetime:
-    """When a stage falls due, counted from `base` (the previous message or a restart)."""
+    """When a stage falls due, counted from `base` (the previous message or a restart), in the
+    user's own window and without jitter. The faces and the engine use `plan_stage`."""
     if stage.at is not None:
         return stage.at  # a date the user picked is kept as picked
     return schedule.due_time(
         base, schedule.parse_delay(stage.delay), user_window(user), user.holiday_country
     )
+
+
+@dataclass(frozen=True)
+class DuePlan:
+    """When a stage goes out, and why the recipient's hours could not be kept (if so)."""
+
+    at: datetime
+    note: str = ""
+    late: bool = False  # the delay had already run out: due at the next chance
+
+
+def recipient_of(followup: FollowUp) -> str | None:
+    """Whose hours a bump keeps: the first person in To (else Cc)."""
+    addrs = [*followup.to_addrs, *followup.cc_addrs]
+    return addrs[0].lower() if addrs else None
+
+
+def recipient_zone_of(store: Store, s: Session, followup: FollowUp) -> tuple[str | None, str]:
+    """(zone, where it came from) of the follow-up's recipient; zone None if unknown."""
+    address = recipient_of(followup)
+    row = store.recipient_zone(s, followup.user_id, address) if address else None
+    if row is None or row.zone is None:
+        return None, "unknown"
+    return row.zone, row.source
+
+
+def plan_stage(
+    store: Store,
+    s: Session,
+    followup: FollowUp,
+    stage: Stage,
+    base: datetime,
+    user: User,
+    *,
+    jitter_minutes: int = 0,
+    not_before: datetime | None = None,
+) -> DuePlan:
+    """When `stage` goes out, counted from `base`: the delay, then the next instant in the
+    user's window (window_mode "recipient": also in the recipient's working hours), then a
+    stable offset of up to `jitter_minutes` that stays inside the window(s).
+
+    Nothing goes before `not_before` (now, for a stage scheduled late). A date the user
+    picked is kept as picked.
+    """
+    if stage.at is not None:
+        return DuePlan(stage.at)
+    mine = user_window(user)
+    earliest = schedule.add_delay(
+        base, schedule.parse_delay(stage.delay), user.timezone, user.holiday_country
+    )
+    late = not_before is not None and schedule.next_in_window(earliest, mine) < not_before
+    if not_before is not None and earliest < not_before:
+        earliest = not_before
+    windows = [mine]
+    note = ""
+    if user.window_mode == "recipient":
+        zone, _ = recipient_zone_of(store, s, followup)
+        theirs = schedule.working_hours(zone or user.timezone)
+        at = schedule.next_in_both(earliest, mine, theirs)
+        if at is None:
+            at = schedule.next_in_window(earliest, mine)
+            who = recipient_of(followup) or "the recipient"
+            note = (
+                f"your sending window ({mine.describe()}) and the working hours of {who} "
+                f"({theirs.describe()}) do not meet within "
+                f"{schedule.MEET_HORIZON.days} days, so stage {stage.position} keeps your window"
+            )
+        else:
+            windows.append(theirs)
+    else:
+        at = schedule.next_in_window(earliest, mine)
+    if jitter_minutes > 0:
+        offset = schedule.jitter(f"{followup.token}:{stage.position}", jitter_minutes)
+        at = schedule.jittered(at, offset, *windows)
+    return DuePlan(at, note, late)
 
 
 def create_followup(
@@ -68,8 +145,11 @@ def create_followup(
     mode: str = Mode.SEND,
     replier_policy: str | None = None,
     now: datetime,
+    jitter_minutes: int = 0,
 ) -> FollowUp:
-    """A new follow-up on a message the user sent. Validates everything before writing."""
+    """A new follow-up on a message the user sent. Validates everything before writing.
+
+    `jitter_minutes`: Config.send_jitter_minutes of the face that creates it."""
     user = account.user
     if not stages:
         raise ValidationError("a follow-up needs at least one stage")
@@ -128,11 +208,20 @@ def create_followup(
         )
     s.add(followup)
     s.flush()
-    followup.due_at = stage_due(followup.stages[0], anchor_at, user)
+    plan = plan_stage(
+        store,
+        s,
+        followup,
+        followup.stages[0],
+        anchor_at,
+        user,
+        jitter_minutes=jitter_minutes,
+        not_before=now,
+    )
+    followup.due_at = plan.at
     late = ""
-    if followup.due_at < now:  # the message is older than the delay: due at the next chance
+    if plan.late:  # the message is older than the delay: due at the next chance
         late = " (your message is older than the delay, so it is due now)"
-        followup.due_at = schedule.next_in_window(now, user_window(user))
     store.track(s, followup.id, {anchor.message_id, *anchor.references, *anchor.in_reply_to})
     what = "remind you" if mode == Mode.REMIND else "send a bump"
     store.add_event(
@@ -142,7 +231,7 @@ def create_followup(
         kind="created",
         detail=(
             f"will {what} at {format_local(followup.due_at, user.timezone)} if nobody replies"
-            f"{late} ({describe_stages(followup)})"
+            f"{late} ({describe_stages(followup)})" + (f"; {plan.note}" if plan.note else "")
         ),
         message_id=anchor.message_id,
         at=now,
@@ -195,6 +284,7 @@ def edit_stages(
     replier_policy: str,
     mode: str | None = None,
     now: datetime,
+    jitter_minutes: int = 0,
 ) -> None:
     """Change the bumps still to come (by position: timing and text), who counts as a replier,
     and whether bumps are sent or only remind the user."""
@@ -227,9 +317,19 @@ def edit_stages(
     if not changed:
         return
     current = followup.stage()
+    note = ""
     if current is not None and current.state == StageState.PENDING:
-        due = stage_due(current, followup.clock_base_at, user)
-        followup.due_at = due if due >= now else schedule.next_in_window(now, user_window(user))
+        plan = plan_stage(
+            store,
+            s,
+            followup,
+            current,
+            followup.clock_base_at,
+            user,
+            jitter_minutes=jitter_minutes,
+            not_before=now,
+        )
+        followup.due_at, note = plan.at, plan.note
     followup.updated_at = now
     when = format_local(followup.due_at, user.timezone)
     store.add_event(
@@ -237,7 +337,7 @@ def edit_stages(
         user_id=followup.user_id,
         followup_id=followup.id,
         kind="edited",
-        detail=f"changed {', '.join(changed)}; next at {when}",
+        detail=f"changed {', '.join(changed)}; next at {when}" + (f"; {note}" if note else ""),
         at=now,
     )
 

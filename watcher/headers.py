@@ -81,6 +81,24 @@ def parse_date(value: str | None) -> datetime | None:
         return None
 
 
+def date_offset_minutes(value: str | None) -> int | None:
+    """The UTC offset a Date field was written with, in minutes; None if there is none to
+    trust (missing, unreadable, obsolete zone names read as naive, or "-0000": zone unknown)."""
+    if not value:
+        return None
+    try:
+        dt = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if dt is None or dt.tzinfo is None:
+        return None
+    offset = dt.utcoffset()
+    if offset is None:
+        return None
+    minutes = int(offset.total_seconds() // 60)
+    return minutes if -14 * 60 <= minutes <= 14 * 60 else None
+
+
 def addresses(values: Iterable[str]) -> list[tuple[str, str]]:
     """(decoded display name, lower-case bare address) for every address in the fields."""
     out = []
@@ -127,6 +145,7 @@ def summarize(
         to=tuple(dict.fromkeys(a for _, a in addresses(fields.get("to", [])))),
         cc=tuple(dict.fromkeys(a for _, a in addresses(fields.get("cc", [])))),
         date=parse_date(first("date")),
+        date_offset_minutes=date_offset_minutes(first("date")),
         in_reply_to=message_ids(" ".join(fields.get("in-reply-to", []))),
         references=tuple(dict.fromkeys(references)),
         thread_ref=thread_ref,

@@ -45,6 +45,9 @@ class MessageSummary:
     to: tuple[str, ...] = ()  # bare addresses, lower-case
     cc: tuple[str, ...] = ()
     date: datetime | None = None  # timezone-aware UTC
+    # The Date header's own UTC offset in minutes (where the sender's clock stood): how a
+    # recipient's zone is learnt. None when absent, unreadable or "-0000" (zone unknown).
+    date_offset_minutes: int | None = None
     in_reply_to: tuple[str, ...] = ()  # "<...>" ids
     references: tuple[str, ...] = ()  # "<...>" ids, oldest first
     thread_ref: str | None = None  # provider thread id (Gmail threadId / X-GM-THRID) if known

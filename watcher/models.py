@@ -99,6 +99,9 @@ class User(Base):
     own_message_policy: Mapped[str] = mapped_column(String(20), default="restart")
     # What an out-of-office does (watcher.classify.OOO_POLICIES): pause | ignore | reply.
     ooo_policy: Mapped[str] = mapped_column(String(20), default="pause", server_default="pause")
+    # Whose hours bumps keep: "mine" (the sending window above) or "recipient" (that window
+    # intersected with Mon-Fri 09:00-17:00 in the recipient's zone, see RecipientZone).
+    window_mode: Mapped[str] = mapped_column(String(20), default="mine", server_default="mine")
     password_hash: Mapped[str | None] = mapped_column(String(300))
     # The OpenID Connect subject of the Google account this user signs in with (stable, unlike
     # an address). None for a local (password) user who never signed in with Google.
@@ -222,6 +225,36 @@ class TrackedId(Base):
         ForeignKey("followups.id", ondelete="CASCADE"), primary_key=True
     )
     message_id: Mapped[str] = mapped_column(String(998), primary_key=True, index=True)
+
+
+class RecipientZone(Base):
+    """What one user knows of where a correspondent lives: the UTC offsets of their Date
+    headers (latest MAX_OBSERVATIONS, [iso UTC, minutes]), the zone inferred from them, and
+    the user's override, which wins."""
+
+    __tablename__ = "recipient_zones"
+    __table_args__ = (UniqueConstraint("user_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))  # bare, lower-case
+    observations: Mapped[list] = mapped_column(JSON, default=list)
+    inferred_zone: Mapped[str | None] = mapped_column(String(64))
+    override_zone: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def zone(self) -> str | None:
+        return self.override_zone or self.inferred_zone
+
+    @property
+    def source(self) -> str:
+        if self.override_zone:
+            return "set by you"
+        n = len(self.observations or [])
+        if not n:
+            return "unknown"
+        return f"Date headers of {n} message{'s' if n != 1 else ''}"
 
 
 class LoginAttempt(Base):

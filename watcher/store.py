@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
@@ -30,11 +30,14 @@ from .models import (
     FollowUpState,
     LoginAttempt,
     MailboxCursor,
+    Mode,
+    RecipientZone,
     Stage,
     StageState,
     TrackedId,
     User,
 )
+from .recipient_zone import MAX_OBSERVATIONS, infer_zone
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MAX_BACKOFF = timedelta(hours=1)
@@ -515,6 +518,37 @@ class Store:
             rows = s.execute(stmt).all()
         return [row.id for row in sorted(rows, key=lambda r: (r.due_at, r.id))]
 
+    def sends_since(self, s: Session, account_id: int, since: datetime) -> list[datetime]:
+        """When this account's bumps recorded as sent at or after `since` went out, oldest first."""
+        return list(
+            s.scalars(
+                select(Stage.done_at)
+                .join(FollowUp, Stage.followup_id == FollowUp.id)
+                .where(
+                    FollowUp.account_id == account_id,
+                    Stage.state == StageState.SENT,
+                    Stage.done_at >= since,
+                )
+                .order_by(Stage.done_at)
+            )
+        )
+
+    def due_sends(self, s: Session, account_id: int, now: datetime) -> list[FollowUp]:
+        """Unclaimed follow-ups of the account whose bump (send mode) is due now."""
+        return list(
+            s.scalars(
+                select(FollowUp)
+                .where(
+                    FollowUp.account_id == account_id,
+                    FollowUp.state == FollowUpState.ACTIVE,
+                    FollowUp.mode == Mode.SEND,
+                    FollowUp.due_at <= now,
+                    or_(FollowUp.lease_until.is_(None), FollowUp.lease_until < now),
+                )
+                .order_by(FollowUp.due_at, FollowUp.id)
+            )
+        )
+
     def holds_lease(self, s: Session, followup: FollowUp, owner: str, now: datetime) -> bool:
         return followup.lease_owner == owner and (
             followup.lease_until is not None and followup.lease_until > now
@@ -527,6 +561,52 @@ class Store:
                 .where(FollowUp.id == followup_id, FollowUp.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
+
+    # -- recipients' zones ---------------------------------------------------------------------
+
+    def recipient_zone(self, s: Session, user_id: int, address: str) -> RecipientZone | None:
+        return s.scalar(
+            select(RecipientZone).where(
+                RecipientZone.user_id == user_id, RecipientZone.address == address.lower()
+            )
+        )
+
+    def recipient_zones(self, s: Session, user_id: int) -> list[RecipientZone]:
+        return list(
+            s.scalars(
+                select(RecipientZone)
+                .where(RecipientZone.user_id == user_id)
+                .order_by(RecipientZone.address)
+            )
+        )
+
+    def observe_offset(
+        self, s: Session, user_id: int, address: str, at: datetime, offset_minutes: int
+    ) -> RecipientZone:
+        """Remember one Date header's offset for `address` and infer its zone again."""
+        row = self.recipient_zone(s, user_id, address)
+        if row is None:
+            row = RecipientZone(user_id=user_id, address=address.lower(), observations=[])
+            s.add(row)
+        entry = [at.astimezone(UTC).isoformat(), int(offset_minutes)]
+        seen = [list(o) for o in (row.observations or []) if list(o) != entry]
+        seen = sorted([*seen, entry])[-MAX_OBSERVATIONS:]
+        row.observations = seen  # a new list, so the JSON column is marked changed
+        row.inferred_zone = infer_zone((datetime.fromisoformat(t), m) for t, m in seen)
+        row.updated_at = at if row.updated_at is None or at > row.updated_at else row.updated_at
+        return row
+
+    def set_recipient_zone(
+        self, s: Session, user_id: int, address: str, zone: str | None, now: datetime
+    ) -> RecipientZone:
+        """The user's own answer (None: back to what the Date headers say)."""
+        row = self.recipient_zone(s, user_id, address)
+        if row is None:
+            row = RecipientZone(user_id=user_id, address=address.lower(), observations=[])
+            s.add(row)
+        row.override_zone = zone
+        row.updated_at = now
+        return row
 
     # -- events --------------------------------------------------------------------------------
 

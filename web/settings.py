@@ -286,6 +286,7 @@ def new_followup():
                 mode=Mode.REMIND if form.mode.data == "remind" else Mode.SEND,
                 replier_policy=form.replier_policy.data,
                 now=now,
+                jitter_minutes=auth.config().send_jitter_minutes,
             )
             when = fu_ops.format_local(followup.due_at, account.user.timezone)
             followup_id = followup.id
@@ -409,6 +410,7 @@ def edit(followup_id: int):
                     replier_policy=form.replier_policy.data,
                     mode=form.mode.data or None,
                     now=now,
+                    jitter_minutes=auth.config().send_jitter_minutes,
                 )
             except ReplywatchError as e:
                 form.form_errors.append(_sentence(e.message))

@@ -115,6 +115,8 @@ def test_random_sigkills_across_three_watchers_keep_exactly_once(
         "REPLYWATCH_LEASE_SECONDS": "3",
         "REPLYWATCH_OVERDUE_GRACE_SECONDS": "1000000",  # no spreading: we want a rush
         "REPLYWATCH_RETRY_WAIT_MAX": "0.2",
+        "REPLYWATCH_MAX_BUMPS_PER_MINUTE": "0",  # a rush on purpose: pacing is tested elsewhere
+        "REPLYWATCH_SEND_JITTER_MINUTES": "0",
     }
     rng = random.Random(1234)
     started = 0

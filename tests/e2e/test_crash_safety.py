@@ -56,6 +56,7 @@ def test_sigkill_between_smtp_acceptance_and_the_db_record_sends_nothing_more(
         "REPLYWATCH_INSTANCE_DIR": str(config.instance_dir),
         "REPLYWATCH_WORKER_ID": "doomed-watcher",
         "REPLYWATCH_RETRY_WAIT_MAX": "0",
+        "REPLYWATCH_SEND_JITTER_MINUTES": "0",
     }
     watcher = subprocess.Popen(
         [sys.executable, "-m", "watcher", "once"],

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watcher.headers import may_be_report, reported_message_ids, summarize
+from watcher.headers import date_offset_minutes, may_be_report, reported_message_ids, summarize
 
 HEADERS = (
     b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <Juergen@Example.DE>\r\n"
@@ -34,6 +34,7 @@ def test_summary_fields():
     }
     assert s.subject == "Grüße"
     assert s.date == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    assert s.date_offset_minutes == 60  # where the sender's clock stood: how zones are learnt
     assert s.in_reply_to == ("<b@x>",) and s.references == ("<c@x>", "<b@x>")
     assert s.linked_ids == {"<a@x>", "<b@x>", "<c@x>"}
     assert s.headers == {"auto-submitted": "auto-replied"}
@@ -124,3 +125,21 @@ def test_reported_message_ids(raw, expected):
 def test_may_be_report(raw, expected):
     head = raw.split(b"\n\n")[0] if b"\n\n" in raw else raw
     assert may_be_report(summarize("r", head)) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "minutes"),
+    [
+        pytest.param("Tue, 24 Nov 2026 10:00:00 +0100", 60, id="berlin-winter"),
+        pytest.param("Tue, 24 Nov 2026 04:00:00 -0500", -300, id="new-york"),
+        pytest.param("Tue, 24 Nov 2026 14:30:00 +0530", 330, id="kolkata-half-hour"),
+        pytest.param("Tue, 24 Nov 2026 09:00:00 +0000", 0, id="utc"),
+        pytest.param("Tue, 24 Nov 2026 09:00:00 -0000", None, id="minus-zero-means-unknown"),
+        pytest.param("Tue, 24 Nov 2026 09:00:00 GMT", 0, id="gmt-name"),
+        pytest.param("not a date", None, id="unreadable"),
+        pytest.param("", None, id="missing"),
+        pytest.param(None, None, id="none"),
+    ],
+)
+def test_date_offset_minutes(value, minutes):
+    assert date_offset_minutes(value) == minutes

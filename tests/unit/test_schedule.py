@@ -19,10 +19,14 @@ from watcher.schedule import (
     SendingWindow,
     add_delay,
     due_time,
+    jitter,
+    jittered,
+    next_in_both,
     next_in_window,
     parse_delay,
     parse_when,
     spread_overdue,
+    working_hours,
 )
 
 BER = "Europe/Berlin"
@@ -660,3 +664,134 @@ def test_window_skips_public_holidays(local, expected):
 def test_window_with_unknown_holiday_calendar_is_refused():
     with pytest.raises(ValidationError, match="holiday calendar"):
         SendingWindow.parse("UTC", holiday_country="XX")
+
+
+# --------------------------------------------------------------------------------------------
+# The recipient's working hours (intersection of two windows), and jitter
+
+
+@pytest.mark.parametrize(
+    ("start", "mine", "theirs", "expected"),
+    [
+        # Berlin 09-17 (CET, 08-16Z) and New York 09-17 (EST, 14-22Z) meet 14:00-16:00Z.
+        row(
+            "2026-11-23 07:00",
+            SendingWindow(BER),
+            working_hours(NY),
+            "2026-11-23 14:00",
+            id="berlin-meets-new-york-at-its-nine",
+        ),
+        row(
+            "2026-11-23 15:30",
+            SendingWindow(BER),
+            working_hours(NY),
+            "2026-11-23 15:30",
+            id="already-inside-both",
+        ),
+        row(
+            "2026-11-23 16:30",
+            SendingWindow(BER),
+            working_hours(NY),
+            "2026-11-24 14:00",
+            id="berlin-closed-new-york-open-next-day",
+        ),
+        row(
+            "2026-11-27 16:30",
+            SendingWindow(BER),
+            working_hours(NY),
+            "2026-11-30 14:00",
+            id="friday-late-goes-to-monday",
+        ),
+        # A user window that runs to midnight in Berlin (19-23Z) against Los Angeles 09-17
+        # (PST, 17:00Z to 01:00Z the next UTC day): the LA day straddles midnight UTC/Berlin.
+        row(
+            "2026-11-23 00:00",
+            SendingWindow(BER, start=time(20, 0), end=time.max),
+            working_hours("America/Los_Angeles"),
+            "2026-11-23 19:00",
+            id="evening-window-meets-a-day-across-midnight",
+        ),
+        # Tokyo's Monday 09:00 is Sunday 24:00Z; a user window open every day takes it.
+        row(
+            "2026-11-27 09:00",
+            ALWAYS(BER),
+            working_hours("Asia/Tokyo"),
+            "2026-11-30 00:00",
+            id="tokyo-monday-is-berlin-sunday-night",
+        ),
+        # Summer: New York is on EDT (13-21Z), Berlin on CEST (07-15Z): 13:00-15:00Z.
+        row(
+            "2026-07-06 06:00",
+            SendingWindow(BER),
+            working_hours(NY),
+            "2026-07-06 13:00",
+            id="both-on-summer-time",
+        ),
+        # 2026-03-09: New York already on EDT (13-21Z), Berlin still on CET (08-16Z).
+        row(
+            "2026-03-09 06:00",
+            SendingWindow(BER),
+            working_hours(NY),
+            "2026-03-09 13:00",
+            id="between-the-two-dst-changes",
+        ),
+        # The recipient's public holiday: 2026-12-25 (Fri) in Germany, then the weekend.
+        row(
+            "2026-12-24 17:00",
+            ALWAYS(NY),
+            working_hours(BER, "DE"),
+            "2026-12-28 08:00",
+            id="recipient-holiday-skipped",
+        ),
+    ],
+)
+def test_next_in_both(start, mine, theirs, expected):
+    assert next_in_both(Z(start), mine, theirs) == Z(expected)
+    assert next_in_both(Z(start), theirs, mine) == Z(expected)  # symmetric
+
+
+@pytest.mark.parametrize(
+    ("mine", "theirs"),
+    [
+        # Sydney 09-17 (AEDT, 22-06Z) and Berlin 09-17 (CET, 08-16Z) never overlap.
+        row(SendingWindow("Australia/Sydney"), working_hours(BER), id="sydney-and-berlin"),
+        # Weekends only against weekdays only, in the same zone.
+        row(
+            SendingWindow(BER, days=frozenset({5, 6})),
+            working_hours(BER),
+            id="weekend-user-weekday-recipient",
+        ),
+    ],
+)
+def test_windows_that_never_meet(mine, theirs):
+    assert next_in_both(Z("2026-11-23 00:00"), mine, theirs) is None
+
+
+@pytest.mark.parametrize("seed", ["abc:1", "abc:2", "f00d:1", ""])
+def test_jitter_is_stable_and_bounded(seed):
+    first = jitter(seed, 20)
+    assert first == jitter(seed, 20)  # a retry computes the same offset
+    assert timedelta(0) <= first <= timedelta(minutes=20)
+    assert first.microseconds == 0
+    assert jitter(seed, 0) == timedelta(0)
+
+
+def test_jitter_differs_per_seed():
+    offsets = {jitter(f"token:{n}", 20) for n in range(20)}
+    assert len(offsets) > 10  # spread out, not one fixed offset
+
+
+@pytest.mark.parametrize(
+    ("at", "offset", "expected"),
+    [
+        row("2026-11-23 09:00", 600, "2026-11-23 09:10", id="fits"),
+        # 15:55Z is 16:55 Berlin: 10 min would cross 17:00, so it halves until it fits.
+        row("2026-11-23 15:55", 600, "2026-11-23 15:57:30", id="halved-to-stay-inside"),
+        row("2026-11-23 15:59:59", 600, "2026-11-23 15:59:59", id="no-room-left"),
+        row("2026-11-23 09:00", 0, "2026-11-23 09:00", id="no-jitter"),
+    ],
+)
+def test_jittered_stays_inside_the_window(at, offset, expected):
+    moved = jittered(Z(at), timedelta(seconds=offset), SendingWindow(BER))
+    assert moved == Z(expected)
+    assert SendingWindow(BER).contains(moved)
