@@ -33,6 +33,14 @@ OOO = [
     ("ignore", "Ignore it: keep the schedule"),
     ("reply", "Treat it as a reply: stop the follow-up"),
 ]
+WINDOW = [
+    ("mine", "Within my sending days and hours"),
+    (
+        "recipient",
+        "Also within the recipient's working hours (Mon-Fri 09:00-17:00 in their time "
+        "zone, learnt from the Date of their mail)",
+    ),
+]
 OWN_MESSAGE = [
     ("restart", "Restart the wait"),
     ("ignore", "Keep the schedule"),
@@ -166,6 +174,7 @@ class DefaultsForm(FlaskForm):
     holiday_country = StringField(
         "Skip public holidays of (country code, optional)", validators=[Optional(), Length(max=8)]
     )
+    window_mode = RadioField("When bumps may go out", choices=WINDOW)
     replier_policy = RadioField("Who counts as a reply", choices=REPLIER)
     ooo_policy = RadioField("When an out-of-office reply comes", choices=OOO)
     own_message_policy = RadioField("When you write in the thread yourself", choices=OWN_MESSAGE)

@@ -673,6 +673,7 @@ def defaults():
             hours_end="00:00" if end in ("24:00", "23:59") else end,
             timezone=user.timezone,
             holiday_country=user.holiday_country or "",
+            window_mode=user.window_mode,
             replier_policy=user.replier_policy,
             ooo_policy=getattr(user, "ooo_policy", "pause"),
             own_message_policy=user.own_message_policy,
@@ -693,6 +694,8 @@ def defaults():
             render_text(form.template.data, **PREVIEW_SAMPLE)
             if form.replier_policy.data not in REPLIER_POLICIES:
                 raise ValidationError("pick who counts as a reply")
+            if form.window_mode.data not in fu_ops.WINDOW_MODES:
+                raise ValidationError("pick when bumps may go out")
             if form.ooo_policy.data not in ooo_choices:
                 raise ValidationError("pick what an out-of-office reply does")
             if form.own_message_policy.data not in fu_ops.OWN_MESSAGE_POLICIES:
@@ -706,6 +709,7 @@ def defaults():
                 row.bump_template = form.template.data.replace("\r\n", "\n")
                 row.send_days, row.send_hours = days, hours
                 row.timezone, row.holiday_country = tz, holidays
+                row.window_mode = form.window_mode.data
                 row.replier_policy = form.replier_policy.data
                 row.ooo_policy = form.ooo_policy.data
                 row.own_message_policy = form.own_message_policy.data

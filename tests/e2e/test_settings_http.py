@@ -188,6 +188,7 @@ def _post_routes(account_id: int, followup_id: int) -> list[tuple[str, dict]]:
                 "hours_start": "09:00",
                 "hours_end": "17:00",
                 "timezone": "UTC",
+                "window_mode": "mine",
                 "replier_policy": "anyone",
                 "ooo_policy": "pause",
                 "own_message_policy": "restart",
@@ -323,6 +324,7 @@ def test_defaults_are_validated_and_previewed(app):
         "hours_end": "00:00",
         "timezone": "Europe/Berlin",
         "holiday_country": "de",
+        "window_mode": "recipient",
         "replier_policy": "domain",
         "ooo_policy": "ignore",
         "own_message_policy": "stop",
@@ -342,6 +344,7 @@ def test_defaults_are_validated_and_previewed(app):
             "domain",
         )
         assert (user.ooo_policy, user.own_message_policy) == ("ignore", "stop")
+        assert user.window_mode == "recipient"
     for field, value, message in [
         ("timezone", "Mars/Olympus", "Mars/Olympus"),
         ("delay", "soon", "use 3d"),
