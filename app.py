@@ -7,7 +7,6 @@ create_app(config=None) builds the Flask app; with no config it reads the enviro
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import sys
 import threading
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from waitress import serve
 
 from watcher.config import Config
 from watcher.engine import Engine
@@ -98,26 +98,11 @@ def app_is_https() -> bool:
     return current_app.extensions["replywatch"]["config"].base_url.startswith("https://")
 
 
-class _RedactOAuthParams(logging.Filter):
-    """Keep OAuth codes and states out of the access log (werkzeug logs full request lines)."""
-
-    _PARAM = re.compile(r"\b(code|state|token)=[^&\s\"]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(
-                self._PARAM.sub(r"\1=[redacted]", a) if isinstance(a, str) else a
-                for a in record.args
-            )
-        return True
-
-
 def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("werkzeug").addFilter(_RedactOAuthParams())
     config = Config.from_env()
     app = create_app(config)
     store: Store = app.extensions["replywatch"]["store"]
@@ -135,7 +120,8 @@ def main() -> int:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, _stop)
-    app.run(host=config.host, port=config.port, threaded=True, use_reloader=False)
+    # waitress: a production WSGI server (threads, no reloader), not Flask's development one.
+    serve(app, host=config.host, port=config.port, threads=8, ident="Replywatch")
     engine.stop()
     return 0
 
