@@ -221,11 +221,7 @@ def cmd_account(args, config: Config, store: Store, env) -> int:
 
 
 def account_add_imap(args, config: Config, store: Store, env) -> int:
-    email = args.email.strip().lower()
-    if "@" not in email:
-        raise ValidationError(f"{args.email!r} is not an e-mail address")
-    if args.timezone:
-        schedule.SendingWindow.parse(args.timezone)  # validate before any network I/O
+    email = _validated_email(args)
     imap_user = args.imap_user or email
     imap_password = _password(env, "REPLYWATCH_IMAP_PASSWORD", f"IMAP password for {imap_user}: ")
     smtp_password = env.get("REPLYWATCH_SMTP_PASSWORD") or imap_password
@@ -244,34 +240,44 @@ def account_add_imap(args, config: Config, store: Store, env) -> int:
     spec = AccountSpec(
         kind="imap", email=email, settings=settings, secret=secret, aliases=tuple(args.alias)
     )
-    # Test the connection before anything is saved: a typo must not leave a broken account.
+    return _check_and_save(args, config, store, spec, "IMAP and SMTP login checked")
+
+
+def _validated_email(args) -> str:
+    """The account address, and the time zone checked, before any network I/O."""
+    email = args.email.strip().lower()
+    if "@" not in email:
+        raise ValidationError(f"{args.email!r} is not an e-mail address")
+    if args.timezone:
+        schedule.SendingWindow.parse(args.timezone)
+    return email
+
+
+def _check_and_save(args, config: Config, store: Store, spec: AccountSpec, checked: str) -> int:
+    """Log in first, save second: a typo or a revoked token must not leave a broken account."""
     with open_mailbox(spec, config) as mailbox:
         mailbox.check()
     with store.session() as s:
-        user = store.get_or_create_user(s, args.user or email)
+        user = store.get_or_create_user(s, args.user or spec.email)
         if args.timezone:
             user.timezone = args.timezone
         account = store.add_account(
             s,
             user,
-            kind="imap",
-            email=email,
-            settings=settings,
-            secret=secret,
+            kind=spec.kind,
+            email=spec.email,
+            settings=dict(spec.settings),
+            secret=spec.secret,
             display_name=args.name,
             aliases=args.alias,
             now=now_utc(),
         )
-        print(f"connected {email} as account {account.id} (IMAP and SMTP login checked)")
+        print(f"connected {spec.email} as account {account.id} ({checked})")
     return 0
 
 
 def account_add_gmail(args, config: Config, store: Store, env) -> int:
-    email = args.email.strip().lower()
-    if "@" not in email:
-        raise ValidationError(f"{args.email!r} is not an e-mail address")
-    if args.timezone:
-        schedule.SendingWindow.parse(args.timezone)  # validate before any network I/O
+    email = _validated_email(args)
     token = _password(
         env, "REPLYWATCH_GMAIL_REFRESH_TOKEN", f"Google refresh token for {email}: "
     ).strip()
@@ -279,26 +285,7 @@ def account_add_gmail(args, config: Config, store: Store, env) -> int:
     spec = AccountSpec(
         kind="gmail", email=email, settings={}, secret=secret, aliases=tuple(args.alias)
     )
-    # getProfile before anything is saved: a wrong or revoked token leaves no broken account.
-    with open_mailbox(spec, config) as mailbox:
-        mailbox.check()
-    with store.session() as s:
-        user = store.get_or_create_user(s, args.user or email)
-        if args.timezone:
-            user.timezone = args.timezone
-        account = store.add_account(
-            s,
-            user,
-            kind="gmail",
-            email=email,
-            settings={},
-            secret=secret,
-            display_name=args.name,
-            aliases=args.alias,
-            now=now_utc(),
-        )
-        print(f"connected {email} as account {account.id} (Gmail API access checked)")
-    return 0
+    return _check_and_save(args, config, store, spec, "Gmail API access checked")
 
 
 def account_list(args, config: Config, store: Store, env) -> int:
