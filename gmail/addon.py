@@ -136,6 +136,8 @@ def _error(status: int, reason: str):
 
 def _user(s: Session, identity: Identity) -> tuple[User, Account | None]:
     """The user (by verified email) and their connected Google account, if any."""
+    if not current_app.extensions["replywatch"]["config"].may_sign_in(identity.email):
+        raise _Refused(403, "this address may not use this deployment (REPLYWATCH_ALLOWED_USERS)")
     user = _store().get_or_create_user(s, identity.email)
     known_sub = getattr(user, "google_sub", None)  # set by the settings page's sign-in
     if known_sub and known_sub != identity.sub:

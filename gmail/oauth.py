@@ -174,6 +174,11 @@ def _exchange(pending: dict, code: str):
 def _user_for(claims: dict):
     """The user of a verified Google identity: by subject, else by address (then linked)."""
     store = auth.store()
+    if not auth.config().may_sign_in(claims["email"]):
+        raise GoogleFlowFailed(
+            f"{claims['email']} may not use this Replywatch "
+            "(it is not on REPLYWATCH_ALLOWED_USERS)."
+        )
     with store.session() as s:
         user = store.user_by_google_sub(s, claims["sub"])
         if user is None:

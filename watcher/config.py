@@ -44,6 +44,9 @@ class Config:
     imap_timeout: float = 30.0
     smtp_timeout: float = 30.0
     run_watcher_in_app: bool = True  # `python app.py` also runs the watcher thread
+    # Who may sign in with Google or use the add-on: addresses and "@domain" entries
+    # (REPLYWATCH_ALLOWED_USERS, comma-separated). Empty: any verified Google account.
+    allowed_users: tuple[str, ...] = ()
     imap_idle: bool = True  # hold IMAP IDLE on each inbox so replies wake the watcher at once
     # Google endpoints (REPLYWATCH_GOOGLE_*): Google's real URLs; tests point them at emulators.
     google_gmail_endpoint: str = "https://gmail.googleapis.com/"  # the client's api_endpoint
@@ -72,6 +75,14 @@ class Config:
     def push_endpoint_audience(self) -> str:
         """The audience a push token must carry: push_audience, else {base_url}/push/gmail."""
         return self.push_audience or f"{self.base_url.rstrip('/')}/push/gmail"
+
+    def may_sign_in(self, email: str) -> bool:
+        """Whether this verified address may use this deployment (the allow-list)."""
+        if not self.allowed_users:
+            return True
+        email = email.strip().lower()
+        domain = "@" + email.rsplit("@", 1)[-1]
+        return email in self.allowed_users or domain in self.allowed_users
 
     def with_overrides(self, **changes) -> Config:
         return replace(self, **changes)
@@ -106,6 +117,9 @@ class Config:
             overrides["database_url"] = env["DATABASE_URL"]
         if env.get("REPLYWATCH_SECRET_KEY"):
             overrides["secret_key"] = env["REPLYWATCH_SECRET_KEY"]
+        if env.get("REPLYWATCH_ALLOWED_USERS"):
+            entries = env["REPLYWATCH_ALLOWED_USERS"].split(",")
+            overrides["allowed_users"] = tuple(e.strip().lower() for e in entries if e.strip())
         if env.get("REPLYWATCH_ENCRYPTION_KEYS"):
             keys = tuple(k.strip() for k in env["REPLYWATCH_ENCRYPTION_KEYS"].split(",") if k)
             overrides["encryption_keys"] = keys

@@ -25,7 +25,7 @@ from tests.support.addon import (
     when,
     widgets,
 )
-from watcher.models import AccountStatus, Event, FollowUp
+from watcher.models import AccountStatus, Event, FollowUp, User
 
 
 @pytest.fixture
@@ -486,3 +486,18 @@ def test_missing_granular_consent_asks_for_the_message_scope(world):
         }
     }
     assert world.google.gmail.calls(alice.email)["messages.get"] == 0
+
+
+def test_allow_list_keeps_out_addresses_not_on_it(gmail_config, google):
+    """REPLYWATCH_ALLOWED_USERS: a verified Google user not on it gets 403 and no user row."""
+    config = gmail_config.with_overrides(**addon_overrides(), allowed_users=("@corp.example",))
+    app = create_app(config)
+    store = app.extensions["replywatch"]["store"]
+    world = World(app, store, google)
+    outsider = google.new_user("mallory")
+    response = world.addon.post("homepage", world.addon.event(outsider.email))
+    assert response.status_code == 403
+    with store.session() as s:
+        assert store.list_accounts(s) == []
+        assert s.query(User).count() == 0
+    store.dispose()

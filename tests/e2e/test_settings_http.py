@@ -612,3 +612,21 @@ def test_sign_in_page_warns_when_plain_http_would_drop_the_cookie(config, clock)
     page = app.test_client().get("/settings/signin").get_data(as_text=True)
     assert "will not keep the" in page and "HTTPS" in page
     app.extensions["replywatch"]["store"].dispose()
+
+
+def test_google_sign_in_refuses_addresses_off_the_allow_list(
+    gmail_config, clock, monkeypatch, google
+):
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    app = create_app(gmail_config.with_overrides(allowed_users=("@corp.test",)), clock=clock.now)
+    mallory = google.new_user("mallory")
+    client = app.test_client()
+    done = client.get(_through_google(client, "/settings/signin/google", mallory.email))
+    assert done.status_code == 303 and done.headers["Location"] == "/settings/signin"
+    page = client.get("/settings/signin").get_data(as_text=True)
+    assert "REPLYWATCH_ALLOWED_USERS" in page
+    assert client.get("/settings/followups").status_code == 302  # not signed in
+    store = app.extensions["replywatch"]["store"]
+    with store.session() as s:
+        assert store.user_by_email(s, mallory.email) is None
+    store.dispose()

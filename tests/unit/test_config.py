@@ -44,3 +44,21 @@ def test_environment_overrides(tmp_path):
 def test_bad_number_is_an_error(tmp_path):
     with pytest.raises(ValueError):
         Config.from_env({"REPLYWATCH_INSTANCE_DIR": str(tmp_path), "REPLYWATCH_PORT": "eighty"})
+
+
+@pytest.mark.parametrize(
+    ("allowed", "email", "expected"),
+    [
+        pytest.param("", "anyone@anywhere.test", True, id="empty-means-anyone"),
+        pytest.param("a@x.test", "A@X.test", True, id="address-any-case"),
+        pytest.param("a@x.test", "b@x.test", False, id="other-address"),
+        pytest.param("@corp.test, a@x.test", "bob@corp.test", True, id="domain"),
+        pytest.param("@corp.test", "bob@evilcorp.test", False, id="domain-is-exact"),
+        pytest.param("@corp.test", "bob@sub.corp.test", False, id="no-subdomains"),
+    ],
+)
+def test_allow_list(tmp_path, allowed, email, expected):
+    config = Config.from_env(
+        {"REPLYWATCH_INSTANCE_DIR": str(tmp_path), "REPLYWATCH_ALLOWED_USERS": allowed}
+    )
+    assert config.may_sign_in(email) is expected
