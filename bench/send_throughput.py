@@ -47,8 +47,14 @@ def open_count(store: Store) -> int:
 
 
 def run_sqlite(world: MailWorld, tmp: Path) -> tuple[float, int]:
+    # Raw throughput: no human-looking jitter and no per-account cap (they only delay).
     config = Config.for_instance(
-        tmp / "sqlite", worker_id="bench", overdue_grace_seconds=1e9, retry_wait_max=0
+        tmp / "sqlite",
+        worker_id="bench",
+        overdue_grace_seconds=1e9,
+        retry_wait_max=0,
+        send_jitter_minutes=0,
+        max_bumps_per_minute=0,
     )
     store = Store.from_config(config)
     store.migrate()
@@ -65,7 +71,9 @@ def run_sqlite(world: MailWorld, tmp: Path) -> tuple[float, int]:
 
 def run_postgres(world: MailWorld, pg: Postgres, tmp: Path, watchers: int) -> tuple[float, int]:
     url = pg.url(pg.create_database())
-    config = Config.for_instance(tmp / f"pg{watchers}", database_url=url)
+    config = Config.for_instance(
+        tmp / f"pg{watchers}", database_url=url, send_jitter_minutes=0, max_bumps_per_minute=0
+    )
     store = Store(url, config.encryption_keys)
     store.migrate()
     now = datetime.now(UTC) - timedelta(minutes=2)  # the processes use the wall clock
@@ -76,6 +84,8 @@ def run_postgres(world: MailWorld, pg: Postgres, tmp: Path, watchers: int) -> tu
         "REPLYWATCH_INSTANCE_DIR": str(config.instance_dir),
         "REPLYWATCH_POLL_INTERVAL": "0.2",
         "REPLYWATCH_OVERDUE_GRACE_SECONDS": "1000000",
+        "REPLYWATCH_SEND_JITTER_MINUTES": "0",
+        "REPLYWATCH_MAX_BUMPS_PER_MINUTE": "0",
     }
     start = time.perf_counter()
     procs = [
