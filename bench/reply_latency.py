@@ -1,8 +1,11 @@
 """Reply-to-stop latency on IMAP: from the reply's delivery to the follow-up's "stopped" Event.
 
-Two ways the watcher learns of the reply, each measured in the same run on real Dovecot:
-  polling  the watcher's regular pass (interval set below; the default in production is 60 s);
-  IDLE     IMAP IDLE wakes the watcher as soon as the reply lands (poll interval one hour).
+Three ways the watcher learns of a reply, measured in the same run:
+  polling  the watcher's regular pass on real Dovecot (interval set below; 60 s in production);
+  IDLE     IMAP IDLE wakes the watcher as soon as the reply lands (poll interval one hour);
+  push     Gmail (emulator): a signed Pub/Sub push reaches /push/gmail and wakes the watcher;
+           measured from the push's arrival (Google's own delivery, typically seconds, is not
+           included; the poll interval is one hour).
 Run: .venv/bin/python bench/reply_latency.py [--runs 5 --poll 5]
 """
 
@@ -101,6 +104,63 @@ def one_run(world: MailWorld, tmp: Path, *, poll: float, idle: bool) -> float:
     return latency
 
 
+def one_push_run(google, tmp: Path) -> float:
+    """Gmail: a reply, then Pub/Sub's push; the time from the push to the stopped follow-up."""
+    from app import create_app
+    from tests.e2e.test_push import PubSub, connect, envelope, follow_up, push_overrides
+
+    config = Config.for_instance(
+        Path(tempfile.mkdtemp(dir=tmp)), worker_id="bench", poll_interval=3600.0,
+        imap_idle=False, **google.config_overrides(), **push_overrides(),
+    )  # fmt: skip
+    app = create_app(config)
+    store = app.extensions["replywatch"]["store"]
+    alice, bob = google.new_user("alice"), google.new_user("bob")
+    account_id = connect(store, google, alice)
+    mid = google.send(alice, [bob], "Latency", "?")
+    fid = follow_up(store, config, google, account_id, mid)
+    served = threading.Event()
+
+    class Observed:
+        def __init__(self, spec, cfg):
+            self.inner = open_mailbox(spec, cfg)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def __enter__(self):
+            self.inner.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            self.inner.__exit__(*exc)
+            served.set()
+
+    engine = Engine(store, config, mailbox_factory=Observed)
+    app.extensions["replywatch"]["engine"] = engine
+    worker = threading.Thread(target=engine.run_forever)
+    worker.start()
+    try:
+        served.wait(30)  # the first pass (baseline cursor, users.watch)
+        google.send(bob, [alice], "Re: Latency", "Yes", in_reply_to=mid)
+        pubsub = PubSub(app.test_client(), google)
+        pushed = time.perf_counter()
+        assert (
+            pubsub.post(envelope(alice.email, google.gmail.history_id(alice.email))).status_code
+            == 204
+        )
+        while True:
+            with store.session() as s:
+                if s.get(FollowUp, fid).state == "replied":
+                    break
+            time.sleep(0.01)
+        return time.perf_counter() - pushed
+    finally:
+        engine.stop()
+        worker.join(30)
+        store.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -117,6 +177,15 @@ def main() -> int:
         ):
             times = [one_run(world, Path(tmp), **kwargs) for _ in range(args.runs)]
             print(f"{label:<26} {statistics.median(times):>9.2f} {max(times):>7.2f}")
+        from tests.emulators import GoogleEmulators
+
+        google = GoogleEmulators().start()
+        try:
+            times = [one_push_run(google, Path(tmp)) for _ in range(args.runs)]
+        finally:
+            google.stop()
+        label = "Gmail push (poll 1 h)"
+        print(f"{label:<26} {statistics.median(times):>9.2f} {max(times):>7.2f}")
     return 0
 
 
