@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpSink
 from tests.servers.world import MailWorld
+from tests.support.mailboxes import WrappedMailbox
 from watcher import followups as fu_ops
 from watcher import schedule
 from watcher.config import Config
@@ -121,17 +122,7 @@ def one_push_run(google, tmp: Path) -> float:
     fid = follow_up(store, config, google, account_id, mid)
     served = threading.Event()
 
-    class Observed:
-        def __init__(self, spec, cfg):
-            self.inner = open_mailbox(spec, cfg)
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def __enter__(self):
-            self.inner.__enter__()
-            return self
-
+    class Observed(WrappedMailbox):
         def __exit__(self, *exc):
             self.inner.__exit__(*exc)
             served.set()

@@ -486,9 +486,7 @@ class Engine:
                     **event,
                 )
                 return
-            followup.state = FollowUpState.REPLIED
-            followup.due_at = None
-            followup.stop_reason = f"reply from {who}"
+            followup.end(FollowUpState.REPLIED, f"reply from {who}")
             report.stopped += 1
             self.store.add_event(
                 s,
@@ -506,9 +504,7 @@ class Engine:
                 **event,
             )
         elif verdict.kind == "bounce":
-            followup.state = FollowUpState.FAILED
-            followup.due_at = None
-            followup.stop_reason = f"bounce: {verdict.detail}"
+            followup.end(FollowUpState.FAILED, f"bounce: {verdict.detail}")
             report.failed += 1
             self.store.add_event(
                 s, kind="failed", detail=f"stopped as failed: {verdict.describe()}", **event
@@ -567,9 +563,7 @@ class Engine:
         user = s.get(User, followup.user_id)
         policy = user.own_message_policy
         if policy == "stop":
-            followup.state = FollowUpState.CANCELLED
-            followup.due_at = None
-            followup.stop_reason = "you wrote in the thread yourself"
+            followup.end(FollowUpState.CANCELLED, "you wrote in the thread yourself")
             self.store.add_event(
                 s, kind="stopped", detail="stopped: you wrote in the thread yourself", **event
             )
@@ -615,15 +609,11 @@ class Engine:
             for followup, when in zip(overdue, times, strict=True):
                 was = fu_ops.format_local(followup.due_at, user.timezone)
                 followup.due_at = when
-                self.store.add_event(
-                    s,
-                    user_id=followup.user_id,
-                    followup_id=followup.id,
-                    kind="rescheduled",
-                    detail=f"was due {was} while the watcher was not running; now "
-                    f"{fu_ops.format_local(when, user.timezone)} (spread out, not a burst)",
-                    at=now,
+                detail = (
+                    f"was due {was} while the watcher was not running; now "
+                    f"{fu_ops.format_local(when, user.timezone)} (spread out, not a burst)"
                 )
+                self._note(s, followup, "rescheduled", detail, at=now)
 
     def _throttle(self, account: AccountView) -> None:
         """At most max_bumps_per_minute bumps per account in any 60 seconds: once the cap is
@@ -642,17 +632,13 @@ class Engine:
                 return
             user = s.get(User, account.user_id)
             when = fu_ops.format_local(free_at, user.timezone)
+            detail = (
+                f"{cap} bumps already went out from {account.email} in the last minute; "
+                f"this one waits until {when} so they do not go out as a burst"
+            )
             for followup in waiting:
                 followup.due_at = free_at
-                self.store.add_event(
-                    s,
-                    user_id=followup.user_id,
-                    followup_id=followup.id,
-                    kind="rescheduled",
-                    detail=f"{cap} bumps already went out from {account.email} in the last "
-                    f"minute; this one waits until {when} so they do not go out as a burst",
-                    at=now,
-                )
+                self._note(s, followup, "rescheduled", detail, at=now)
 
     def _act_on_due(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
         while True:
@@ -684,17 +670,8 @@ class Engine:
             if not self.store.holds_lease(s, followup, self.owner, self.clock()):
                 return False
             self._reset_stage(followup)
-            followup.state = FollowUpState.FAILED
-            followup.due_at = None
-            followup.stop_reason = reason
-            self.store.add_event(
-                s,
-                user_id=followup.user_id,
-                followup_id=followup.id,
-                kind="failed",
-                detail=f"stopped as failed: {reason}",
-                at=self.clock(),
-            )
+            followup.end(FollowUpState.FAILED, reason)
+            self._note(s, followup, "failed", f"stopped as failed: {reason}")
         return True
 
     def _act(self, account: AccountView, mailbox: Mailbox, followup_id: int, report) -> None:
@@ -848,20 +825,22 @@ class Engine:
                 stage.state = StageState.PENDING
                 followup.due_at = self.clock() + UNCONFIRMED_RECHECK
                 user = s.get(User, followup.user_id)
-                self.store.add_event(
-                    s,
-                    user_id=followup.user_id,
-                    followup_id=followup.id,
-                    kind="retry",
-                    detail=f"stage {position} did not go out ({how}); it is not in Sent, so "
-                    f"it is tried again {fu_ops.format_local(followup.due_at, user.timezone)}",
-                    message_id=message_id,
-                    at=self.clock(),
+                detail = (
+                    f"stage {position} did not go out ({how}); it is not in Sent, so it is "
+                    f"tried again {fu_ops.format_local(followup.due_at, user.timezone)}"
                 )
+                self._note(s, followup, "retry", detail, message_id=message_id)
             elif self._finish_stage(
                 s, followup, position, StageState.UNCONFIRMED, message_id, None, how
             ):
                 report.unconfirmed += 1
+
+    def _note(self, s, followup: FollowUp, kind: str, detail: str, **extra) -> None:
+        """One line of the follow-up's history, stamped with the injected clock by default."""
+        extra.setdefault("at", self.clock())
+        self.store.add_event(
+            s, user_id=followup.user_id, followup_id=followup.id, kind=kind, detail=detail, **extra
+        )
 
     def _reset_stage(self, followup: FollowUp) -> None:
         stage = followup.stage()
@@ -904,9 +883,7 @@ class Engine:
             return True  # stopped meanwhile (a reply during the send): nothing more to plan
         following = followup.stage(position + 1)
         if following is None:
-            followup.state = FollowUpState.COMPLETED
-            followup.due_at = None
-            followup.stop_reason = "every stage done, no reply"
+            followup.end(FollowUpState.COMPLETED, "every stage done, no reply")
             self.store.add_event(
                 s, kind="completed", detail="every stage is done and nobody replied", **event
             )

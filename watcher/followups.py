@@ -242,9 +242,7 @@ def create_followup(
 def cancel_followup(store: Store, s: Session, followup: FollowUp, now: datetime) -> None:
     if followup.state != FollowUpState.ACTIVE:
         raise ConflictError(f"follow-up {followup.id} is {followup.state}, not active")
-    followup.state = FollowUpState.CANCELLED
-    followup.due_at = None
-    followup.stop_reason = "cancelled by you"
+    followup.end(FollowUpState.CANCELLED, "cancelled by you")
     store.add_event(
         s,
         user_id=followup.user_id,

@@ -193,6 +193,12 @@ class FollowUp(Base):
         back_populates="followup", order_by="Event.id", cascade="all, delete-orphan"
     )
 
+    def end(self, state: str, reason: str) -> None:
+        """Stop for good (replied, completed, cancelled, failed): nothing is due any more."""
+        self.state = state
+        self.due_at = None
+        self.stop_reason = reason
+
     def stage(self, position: int | None = None) -> Stage | None:
         position = self.current_stage if position is None else position
         return next((s for s in self.stages if s.position == position), None)

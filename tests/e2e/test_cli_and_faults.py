@@ -9,33 +9,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.e2e.test_watcher_e2e import add_followup, bumps_sent_by, connect, events_of, state_of
+from tests.e2e.test_watcher_e2e import (
+    add_followup,
+    add_imap,
+    bumps_sent_by,
+    connect,
+    events_of,
+    state_of,
+)
 from tests.servers.dovecot import free_port
 from watcher.models import Account, FollowUp
-
-
-def add_imap(cli, world, user, password, **overrides):
-    settings, _ = world.imap_settings(user)
-    settings.update(overrides)
-    return cli(
-        "account",
-        "add-imap",
-        "--email",
-        user.email,
-        "--imap-host",
-        settings["imap_host"],
-        "--imap-port",
-        str(settings["imap_port"]),
-        "--imap-security",
-        "none",
-        "--smtp-host",
-        settings["smtp_host"],
-        "--smtp-port",
-        str(settings["smtp_port"]),
-        "--smtp-security",
-        "none",
-        env={"REPLYWATCH_IMAP_PASSWORD": password} if password is not None else {},
-    )
 
 
 def no_accounts(cli) -> bool:

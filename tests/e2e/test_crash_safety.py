@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_watcher_e2e import add_followup, bumps_sent_by, connect, state_of, token_of
+from tests.support.mailboxes import WrappedMailbox
 from watcher.compose import bump_message_id
 from watcher.engine import Engine
-from watcher.mailbox import open_mailbox
 from watcher.models import FollowUp, Stage
 from watcher.store import Store
 
@@ -95,21 +95,8 @@ def test_sigkill_between_smtp_acceptance_and_the_db_record_sends_nothing_more(
     assert code == 0 and "not sent again" in out
 
 
-class CrashAfterSend:
+class CrashAfterSend(WrappedMailbox):
     """The real mailbox, but the process 'dies' right after the send went through."""
-
-    def __init__(self, spec, cfg):
-        self.inner = open_mailbox(spec, cfg)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def __enter__(self):
-        self.inner.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self.inner.__exit__(*exc)
 
     def send(self, bump, before_commit=None):
         self.inner.send(bump, before_commit)

@@ -11,9 +11,9 @@ from datetime import timedelta
 
 import pytest
 
+from tests.support.mailboxes import WrappedMailbox
 from watcher.compose import bump_message_id
 from watcher.engine import Engine
-from watcher.mailbox import open_mailbox
 from watcher.models import FollowUp
 from watcher.store import Store
 
@@ -28,15 +28,16 @@ def alice(mail_world, cli):
     return user
 
 
-def connect(cli, world, user, **extra_env):
-    settings, password = world.imap_settings(user)
-    code, out, err = cli(
+def add_imap(cli, world, user, password, *more_args, **setting_overrides):
+    """`account add-imap` as a user types it, against the test servers; the password (if any)
+    comes through the environment, as the CLI wants it."""
+    settings, _ = world.imap_settings(user)
+    settings.update(setting_overrides)
+    return cli(
         "account",
         "add-imap",
         "--email",
         user.email,
-        "--name",
-        user.name,
         "--imap-host",
         settings["imap_host"],
         "--imap-port",
@@ -49,8 +50,13 @@ def connect(cli, world, user, **extra_env):
         str(settings["smtp_port"]),
         "--smtp-security",
         "none",
-        env={"REPLYWATCH_IMAP_PASSWORD": password, **extra_env},
+        *more_args,
+        env={"REPLYWATCH_IMAP_PASSWORD": password} if password is not None else {},
     )
+
+
+def connect(cli, world, user):
+    code, out, err = add_imap(cli, world, user, world.imap_settings(user)[1], "--name", user.name)
     assert code == 0, err
     return out
 
@@ -316,22 +322,10 @@ def test_reply_arriving_between_claim_and_send_wins(mail_world, alice, cli, conf
     mid = mail_world.send(alice, [bob], "Deal", "Ready to sign?")
     fid = add_followup(cli, alice, mid, "--after", "1w")
 
-    class ReplyJustInTime:
+    class ReplyJustInTime(WrappedMailbox):
         """The real mailbox; Bob's reply lands right after the follow-up was claimed."""
 
-        def __init__(self, spec, cfg):
-            self.inner = open_mailbox(spec, cfg)
-            self.replied = False
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def __enter__(self):
-            self.inner.__enter__()
-            return self
-
-        def __exit__(self, *exc):
-            return self.inner.__exit__(*exc)
+        replied = False
 
         def thread(self, key):
             if clock.now() > clock.start + timedelta(days=7) and not self.replied:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 from tests.e2e.test_watcher_e2e import add_followup, connect, state_of
+from tests.support.mailboxes import WrappedMailbox
 from watcher.engine import Engine
-from watcher.mailbox import open_mailbox
 from watcher.store import Store
 
 
@@ -17,18 +17,8 @@ def test_a_reply_wakes_the_watcher_through_idle(mail_world, cli, config):
     fid = add_followup(cli, alice, mid, "--after", "1w")
     served, idling = threading.Event(), threading.Event()
 
-    class Observed:
+    class Observed(WrappedMailbox):
         """The real mailbox; tells the test when an account was served or IDLE began."""
-
-        def __init__(self, spec, cfg):
-            self.inner = open_mailbox(spec, cfg)
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def __enter__(self):
-            self.inner.__enter__()
-            return self
 
         def __exit__(self, *exc):
             self.inner.__exit__(*exc)
