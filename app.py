@@ -40,6 +40,10 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=cookie_must_be_secure(config.base_url),
         PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        # Send the session cookie only when the session changes. Refreshing it on every
+        # response let a slow background request (the live preview) answer after a form post
+        # and overwrite the cookie that carried the post's flash message.
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, not one hour
         MAX_CONTENT_LENGTH=256 * 1024,
     )

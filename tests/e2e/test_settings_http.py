@@ -630,3 +630,13 @@ def test_google_sign_in_refuses_addresses_off_the_allow_list(
     with store.session() as s:
         assert store.user_by_email(s, mallory.email) is None
     store.dispose()
+
+
+def test_background_requests_leave_the_session_cookie_alone(app):
+    """The live preview runs while the user types; if its answer set the session cookie, a
+    late one could overwrite the cookie of the form post that follows (and lose its flash)."""
+    make_user(app, "me@example.test")
+    client = sign_in(app, "me@example.test")
+    answer = client.get("/settings/defaults/preview?template=Hi+{first_name}")
+    assert answer.status_code == 200 and answer.get_json()["text"].startswith("Hi ")
+    assert "Set-Cookie" not in answer.headers
