@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from . import followups as fu_ops
+from . import triggers
 from .classify import (
     ClassifyContext,
     Verdict,
@@ -239,6 +240,7 @@ class Engine:
             with self.mailbox_factory(account.spec, self.config) as mailbox:
                 self._keep_watch(account, mailbox)
                 self._read_changes(account, mailbox, report)
+                self._run_triggers(account, mailbox)
                 self._check_flagged(account, mailbox, report)
                 self._spread_overdue(account)
                 self._act_on_due(account, mailbox, report)
@@ -367,7 +369,10 @@ class Engine:
                     log.info(
                         "account %s: cursor reset, re-checking %d threads", account.id, flagged
                     )
-            messages = sorted(changes.messages, key=_date_key)
+            # Drafts are never judged (an unsent draft is not the user writing in the thread);
+            # triggers still see them (a draft filed in Replywatch/Bumps).
+            every = sorted(changes.messages, key=_date_key)
+            messages = [m for m in every if not m.is_draft]
             report.messages += len(messages)
             if messages:
                 linked = self.store.active_followups_linked(
@@ -386,8 +391,36 @@ class Engine:
                         )
                         if in_thread:
                             self._judge(s, followup, account, msg, known, now, report)
+            triggers.record(self.store, s, self._trigger_context(s, account, now), every)
             # The cursor moves in the same transaction as the decisions it led to.
             self.store.set_cursor(s, account.id, changes.cursor, now, expected=cursor)
+
+    def _trigger_context(self, s, account: AccountView, now: datetime):
+        return triggers.TriggerContext(
+            account_id=account.id,
+            user_id=account.user_id,
+            email=account.email,
+            own_addresses=account.own_addresses,
+            trigger_folders=account.spec.trigger_folders,
+            rules=tuple(self.store.enabled_rules(s, account.id)),
+            now=now,
+        )
+
+    def _run_triggers(self, account: AccountView, mailbox: Mailbox) -> None:
+        """Act on what triggers recorded (follow-ups without clicking): see watcher.triggers."""
+
+        def make_job(item_id: int) -> triggers.Job:
+            return triggers.Job(
+                store=self.store,
+                mailbox=mailbox,
+                item_id=item_id,
+                account=account,
+                clock=self.clock,
+                retry=self._retry,
+                jitter_minutes=self.config.send_jitter_minutes,
+            )
+
+        triggers.process_pending(make_job, self.store, account.id)
 
     def _check_flagged(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
         """Re-read threads the cursor cannot vouch for (new follow-ups, after a cursor reset)."""
@@ -487,6 +520,8 @@ class Engine:
                 )
                 return
             followup.end(FollowUpState.REPLIED, f"reply from {who}")
+            # The reply's own time (for results: time to reply), never before the anchor.
+            followup.replied_at = max(msg.date or now, followup.anchor_at)
             report.stopped += 1
             self.store.add_event(
                 s,

@@ -33,6 +33,21 @@ CLASSIFY_HEADERS: tuple[str, ...] = (
 )
 
 
+# Trigger folders (IMAP folders, Gmail labels; the server's hierarchy delimiter replaces "/"):
+# a sent message moved or labelled into one gets a follow-up with that delay. Created for
+# accounts that opt in (Account.trigger_folders).
+TRIGGER_FOLDERS: dict[str, str] = {
+    "Replywatch/3 days": "3d",
+    "Replywatch/1 week": "1w",
+    "Replywatch/2 weeks": "2w",
+}
+# A draft reply filed here becomes the bump text of the thread it replies to.
+BUMPS_FOLDER = "Replywatch/Bumps"
+# Where an IMAP mailbox files the inbox copy of a plus-address trigger when the server has no
+# \Archive folder (Gmail archives it: the INBOX label is removed).
+FILED_FOLDER = "Replywatch/Filed"
+
+
 @dataclass(frozen=True)
 class MessageSummary:
     """What classification and threading need of one message; no body."""
@@ -63,6 +78,14 @@ class MessageSummary:
     # delivery-status fields come first, so the failed address and diagnostic can be named and
     # a delay warning told from a failure). Empty for everything else: header-only.
     text: str = ""
+    bcc: tuple[str, ...] = ()  # bare addresses, lower-case: present on the user's Sent copies
+    # Delivered-To / X-Original-To (bare, lower-case): where an inbox copy was delivered, e.g.
+    # the user's plus-address me+2w@… of a Bcc trigger.
+    delivered_to: tuple[str, ...] = ()
+    # The Replywatch trigger folder / label it was found in (a key of TRIGGER_FOLDERS, or
+    # BUMPS_FOLDER), "" for everything else.
+    folder: str = ""
+    is_draft: bool = False  # an unsent draft (\Draft flag / DRAFT label): never judged
 
     @property
     def linked_ids(self) -> frozenset[str]:
@@ -114,6 +137,9 @@ class AccountSpec:
     settings: Mapping[str, Any]  # kind-specific, non-secret (hosts, ports, security, usernames)
     secret: str  # decrypted password or refresh token; never logged
     aliases: tuple[str, ...] = ()
+    # Account.trigger_folders: changes() also reports what lands in TRIGGER_FOLDERS and
+    # BUMPS_FOLDER (with `folder` set), and ensure_trigger_folders() creates them.
+    trigger_folders: bool = False
 
     def __repr__(self) -> str:  # keep the secret out of logs and tracebacks
         return f"AccountSpec(kind={self.kind!r}, email={self.email!r})"
@@ -152,6 +178,39 @@ class Mailbox(Protocol):
 
     def remind(self, key: ThreadKey) -> None:
         """Bring the thread back to the user: in the inbox, unread, flagged/starred."""
+
+    # -- triggers: follow-ups without clicking ---------------------------------------------
+
+    def ensure_trigger_folders(self) -> None:
+        """Create TRIGGER_FOLDERS and BUMPS_FOLDER (IMAP folders / Gmail labels) where missing.
+
+        Idempotent; safe when another process creates them at the same moment."""
+
+    def message_text(self, ref: str) -> str:
+        """The readable start of one message's body (headers.body_text, at most TEXT_LIMIT
+        characters; quoted text kept): a rule's question test, a draft's bump text. "" if the
+        message is gone."""
+
+    def file_away(self, ref: str) -> None:
+        """Take the inbox copy of a trigger (the Bcc to me+2w@…) out of the inbox, marked read:
+        IMAP moves it to the \\Archive folder, else FILED_FOLDER (created on demand); Gmail
+        removes INBOX and UNREAD. A message already gone is not an error."""
+
+    def release_trigger(self, ref: str) -> None:
+        """A message found in a TRIGGER_FOLDERS folder was taken: IMAP moves it back to Sent
+        (to INBOX if the user did not send it); Gmail removes that label. Gone: not an error."""
+
+    def discard_draft(self, ref: str) -> None:
+        """Delete the user's draft a bump was sent from (its text went out in the bump).
+        IMAP: \\Deleted + UID EXPUNGE in its folder; Gmail: the draft is deleted. Gone: fine."""
+
+    def recent_sent(self, since: datetime, limit: int = 200) -> list[MessageSummary]:
+        """Header summaries of sent messages dated `since` or later, newest first, at most
+        `limit`: what a rule's dry-run is tried on."""
+
+    def messages_from(self, address: str, limit: int = 20) -> list[MessageSummary]:
+        """Header summaries of messages from `address` (any thread, inbox and archive; not
+        Sent), newest first, at most `limit`: where a correspondent's time zone is learnt."""
 
     def close(self) -> None: ...
 

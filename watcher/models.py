@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -133,6 +134,9 @@ class Account(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When Gmail's users.watch (push to Pub/Sub) runs out; None: no watch known (or not Gmail).
     watch_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Opt-in: the watcher creates and reads the Replywatch/<delay> and Replywatch/Bumps folders
+    # (IMAP) or labels (Gmail). Plus-address triggers need no opt-in.
+    trigger_folders: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="accounts")
@@ -180,6 +184,10 @@ class FollowUp(Base):
     needs_check: Mapped[bool] = mapped_column(Boolean, default=True)  # re-read thread next pass
     replier_policy: Mapped[str] = mapped_column(String(20), default="anyone")
     stop_reason: Mapped[str] = mapped_column(Text, default="")
+    # What created it: "" (by hand: add-on, page, CLI), "plus-address me+2w@…",
+    # "folder Replywatch/1 week", "rule 'Cold outreach' (#3)", "draft in Replywatch/Bumps".
+    origin: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the reply's own time
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -218,6 +226,9 @@ class Stage(Base):
     message_id: Mapped[str | None] = mapped_column(String(998))  # the bump's deterministic id
     sent_ref: Mapped[str | None] = mapped_column(String(300))
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The user's own draft this stage's text came from (Replywatch/Bumps): discarded once the
+    # bump is sent, kept (and the user told) when a reply stops the follow-up.
+    draft_ref: Mapped[str | None] = mapped_column(String(300))
 
     followup: Mapped[FollowUp] = relationship(back_populates="stages")
 
@@ -292,3 +303,58 @@ class Event(Base):
     rule: Mapped[str | None] = mapped_column(String(60))
 
     followup: Mapped[FollowUp | None] = relationship(back_populates="events")
+
+
+class Rule(Base):
+    """Put follow-ups on new sent mail automatically ("every external message that asks a
+    question: bump after 3 days"). Applied by the watcher to mail sent after `created_at`."""
+
+    __tablename__ = "rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    mode: Mapped[str] = mapped_column(String(10), default=Mode.REMIND)
+    delays: Mapped[list] = mapped_column(JSON, default=list)  # ["3d", "1w"]: one per stage
+    external_only: Mapped[bool] = mapped_column(Boolean, default=True)  # not my domain, no list
+    question_only: Mapped[bool] = mapped_column(Boolean, default=False)  # the text asks something
+    exclude_domains: Mapped[list] = mapped_column(JSON, default=list)
+    exclude_addresses: Mapped[list] = mapped_column(JSON, default=list)
+    exclude_subjects: Mapped[list] = mapped_column(JSON, default=list)  # substrings, any case
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def describe(self) -> str:
+        return f"rule {self.name!r} (#{self.id})"
+
+
+class TriggerItem(Base):
+    """A message a trigger (plus-address, folder/label, rule, draft) asked to act on.
+
+    Written in the same transaction that moves the mailbox cursor, so nothing is lost; acted
+    on afterwards (that may need the body or a move on the server). One row per message and
+    account: a follow-up is never created twice for one message by two triggers.
+    """
+
+    __tablename__ = "trigger_items"
+    __table_args__ = (
+        UniqueConstraint("account_id", "key"),
+        Index("ix_trigger_items_pending", "account_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # The dedup key: the message's Message-ID ("<...>"), or "draft:<ref>" for a draft version.
+    key: Mapped[str] = mapped_column(String(998))
+    kind: Mapped[str] = mapped_column(String(20))  # plus | folder | rule | draft
+    spec: Mapped[str] = mapped_column(String(200), default="")  # "2w-remind", "1 week", rule id
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)  # the message, as triggers need it
+    refs: Mapped[list] = mapped_column(JSON, default=list)  # copies to file away / move back
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|ignored
+    outcome: Mapped[str] = mapped_column(Text, default="")  # what happened, in words
+    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

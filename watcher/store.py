@@ -32,6 +32,7 @@ from .models import (
     MailboxCursor,
     Mode,
     RecipientZone,
+    Rule,
     Stage,
     StageState,
     TrackedId,
@@ -190,6 +191,7 @@ class Store:
             settings=dict(account.settings or {}),
             secret=self.box.decrypt(account.secret) if account.secret else "",
             aliases=tuple(account.aliases or ()),
+            trigger_folders=bool(account.trigger_folders),
         )
 
     def claim_account(
@@ -384,6 +386,15 @@ class Store:
             .limit(10)
         )
         return list(s.scalars(query))
+
+    def enabled_rules(self, s: Session, account_id: int) -> list[Rule]:
+        return list(
+            s.scalars(
+                select(Rule)
+                .where(Rule.account_id == account_id, Rule.enabled.is_(True))
+                .order_by(Rule.id)
+            )
+        )
 
     def active_followup_for_anchor(
         self, s: Session, account_id: int, anchor_message_id: str

@@ -1,0 +1,204 @@
+"""Follow-ups without clicking: triggers find them in new mail.
+
+Two steps, so that nothing is lost and nothing is done twice:
+
+1. `record()` runs inside the transaction that moves the mailbox cursor. Every new message a
+   trigger wants becomes one TriggerItem row, unique per (account, key): a message asked for
+   by two triggers (a Bcc to me+2w@… that a rule also matches) gets one row, from the trigger
+   listed first in RECOGNISERS, so it never gets two follow-ups.
+2. `process_pending()` runs after that commit, outside any session while it does I/O: each
+   pending item is acted on (read a body, create the follow-up, file the copy away, answer a
+   malformed address) and then marked done or ignored, with an Event that names the trigger.
+
+A recogniser looks at one MessageSummary and returns a Candidate or None; it is pure.
+A processor takes a Job (one pending item plus what it may use) and does the work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ..mailbox import Mailbox, MessageSummary
+from ..models import Rule, TriggerItem
+from ..store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TriggerContext:
+    """What recognisers may look at besides the message (read in the cursor's transaction)."""
+
+    account_id: int
+    user_id: int
+    email: str
+    own_addresses: frozenset[str]
+    trigger_folders: bool
+    rules: tuple[Rule, ...]  # the account's enabled rules
+    now: datetime
+
+
+@dataclass
+class Candidate:
+    kind: str  # plus | folder | draft | rule
+    key: str  # Message-ID, or "draft:<ref>"
+    spec: str = ""
+    refs: list[str] = field(default_factory=list)  # copies to file away / move back
+
+
+@dataclass
+class Job:
+    """One pending TriggerItem and the means to act on it."""
+
+    store: Store
+    mailbox: Mailbox
+    item_id: int
+    account: Any  # engine.AccountView
+    clock: Callable[[], datetime]
+    retry: Callable[[Callable[[], Any]], Any]  # the engine's tenacity policy
+    jitter_minutes: int = 0
+
+
+Recogniser = Callable[[TriggerContext, MessageSummary], Candidate | None]
+Processor = Callable[[Job], None]
+
+# In priority order: an explicit signal (address, folder, draft) beats a rule.
+RECOGNISERS: list[Recogniser] = []
+PROCESSORS: dict[str, Processor] = {}
+
+
+def register(kind: str, recogniser: Recogniser, processor: Processor) -> None:
+    RECOGNISERS.append(recogniser)
+    PROCESSORS[kind] = processor
+
+
+def summary_to_json(msg: MessageSummary) -> dict:
+    """What a processor needs of the message later (no body): JSON for TriggerItem.summary."""
+    return {
+        "ref": msg.ref,
+        "message_id": msg.message_id,
+        "subject": msg.subject,
+        "from_addr": msg.from_addr,
+        "from_name": msg.from_name,
+        "to": list(msg.to),
+        "cc": list(msg.cc),
+        "bcc": list(msg.bcc),
+        "date": msg.date.isoformat() if msg.date else None,
+        "in_reply_to": list(msg.in_reply_to),
+        "references": list(msg.references),
+        "thread_ref": msg.thread_ref,
+        "in_sent": msg.in_sent,
+        "names": dict(msg.names),
+        "folder": msg.folder,
+        "is_draft": msg.is_draft,
+    }
+
+
+def summary_from_json(data: dict) -> MessageSummary:
+    return MessageSummary(
+        ref=data["ref"],
+        message_id=data["message_id"],
+        subject=data.get("subject", ""),
+        from_addr=data.get("from_addr", ""),
+        from_name=data.get("from_name", ""),
+        to=tuple(data.get("to", ())),
+        cc=tuple(data.get("cc", ())),
+        bcc=tuple(data.get("bcc", ())),
+        date=datetime.fromisoformat(data["date"]) if data.get("date") else None,
+        in_reply_to=tuple(data.get("in_reply_to", ())),
+        references=tuple(data.get("references", ())),
+        thread_ref=data.get("thread_ref"),
+        in_sent=bool(data.get("in_sent")),
+        names=dict(data.get("names", {})),
+        folder=data.get("folder", ""),
+        is_draft=bool(data.get("is_draft")),
+    )
+
+
+def record(store: Store, s, ctx: TriggerContext, messages: Iterable[MessageSummary]) -> int:
+    """Turn what triggers want in `messages` into pending TriggerItems; returns how many."""
+    if not RECOGNISERS:
+        return 0
+    wanted: dict[str, tuple[Candidate, MessageSummary]] = {}
+    for msg in messages:
+        for recognise in RECOGNISERS:
+            candidate = recognise(ctx, msg)
+            if candidate is None:
+                continue
+            if candidate.key in wanted:  # another copy of the same message: keep both refs
+                first = wanted[candidate.key][0]
+                first.refs.extend(r for r in candidate.refs if r not in first.refs)
+            else:
+                wanted[candidate.key] = (candidate, msg)
+            break  # the first trigger that wants a message owns it
+    if not wanted:
+        return 0
+    seen = set(
+        s.scalars(
+            select(TriggerItem.key).where(
+                TriggerItem.account_id == ctx.account_id, TriggerItem.key.in_(list(wanted))
+            )
+        )
+    )
+    added = 0
+    for key, (candidate, msg) in wanted.items():
+        if key in seen:
+            continue  # already asked for (another copy, another pass): never twice
+        s.add(
+            TriggerItem(
+                user_id=ctx.user_id,
+                account_id=ctx.account_id,
+                key=key,
+                kind=candidate.kind,
+                spec=candidate.spec,
+                summary=summary_to_json(msg),
+                refs=candidate.refs,
+                state="pending",
+                outcome="",
+                created_at=ctx.now,
+            )
+        )
+        added += 1
+    return added
+
+
+def pending_items(store: Store, account_id: int, limit: int = 50) -> list[int]:
+    with store.session() as s:
+        return list(
+            s.scalars(
+                select(TriggerItem.id)
+                .where(TriggerItem.account_id == account_id, TriggerItem.state == "pending")
+                .order_by(TriggerItem.id)
+                .limit(limit)
+            )
+        )
+
+
+def process_pending(make_job: Callable[[int], Job], store: Store, account_id: int) -> int:
+    """Act on every pending item of the account; returns how many were handled."""
+    handled, failed = 0, set()
+    while True:
+        ids = [i for i in pending_items(store, account_id) if i not in failed]
+        if not ids:
+            return handled
+        for item_id in ids:
+            job = make_job(item_id)
+            with store.session() as s:
+                item = s.get(TriggerItem, item_id)
+                kind = item.kind if item is not None and item.state == "pending" else None
+            processor = PROCESSORS.get(kind) if kind else None
+            if processor is None:
+                failed.add(item_id)  # an unknown kind stays pending for a newer watcher
+                continue
+            processor(job)
+            handled += 1
+            with store.session() as s:
+                item = s.get(TriggerItem, item_id)
+                if item is not None and item.state == "pending":
+                    failed.add(item_id)  # left for the next pass (e.g. waits for a body)
