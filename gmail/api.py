@@ -10,6 +10,13 @@ threads.get/modify 10, messages.send 100):
   otherwise history.list pages (2 each) from the stored historyId, then one messages.get
   (format=metadata, 5) per added message, plus a format=raw read (5) only for the few that may
   be a bounce or an auto-reply. It grows with what changed, never with the tracked threads.
+- With AccountSpec.trigger_folders on, history.list also asks for labelAdded; labels.list (1)
+  runs at most once per mailbox object, and only when a record names a user label; a new draft
+  costs its messages.get (5) to see whether it is bump-marked. The idle pass stays 1 unit.
+- Triggers: ensure_trigger_folders() labels.list + labels.create (5) per missing label;
+  message_text() messages.get raw (5); file_away() messages.modify (5); release_trigger()
+  messages.modify (5) + labels.list once; discard_draft() drafts.list (5 a page) + drafts.delete
+  (10); recent_sent()/messages_from() messages.list (5 a page) + messages.get (5) per message.
 - `thread()` one threads.get (10) by Gmail threadId; `find_sent()` one messages.list with
   q=rfc822msgid: (5); `find_message()` that plus a messages.get; `send()` 100; `remind()`
   threads.modify (10) plus labels.list (1) once per mailbox object.
@@ -35,6 +42,7 @@ contains a token: see `_map_error`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.parser
 import email.policy
 import email.utils
@@ -45,7 +53,7 @@ import json
 import logging
 import re
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -74,18 +82,29 @@ from watcher.headers import (
     MSGID_RE,
     SUMMARY_FIELDS,
     body_text,
+    is_bump_marked,
     may_be_auto_reply,
     may_be_report,
     reported_message_ids,
     summarize,
 )
-from watcher.mailbox import TEXT_LIMIT, AccountSpec, Bump, Changes, MessageSummary, ThreadKey
+from watcher.mailbox import (
+    BUMPS_FOLDER,
+    TEXT_LIMIT,
+    TRIGGER_FOLDERS,
+    AccountSpec,
+    Bump,
+    Changes,
+    MessageSummary,
+    ThreadKey,
+)
 
 log = logging.getLogger(__name__)
 
 SCOPES = ("https://www.googleapis.com/auth/gmail.modify",)
 METADATA_HEADERS = ["-".join(p.capitalize() for p in f.split("-")) for f in SUMMARY_FIELDS]
 SKIP_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})
+NEVER_LABELS = frozenset({"SPAM", "TRASH"})  # skipped even with trigger folders on
 REMIND_LABEL = "Replywatch"
 WATCH_LABELS = ("INBOX", "SENT")  # what users.watch publishes (see watch())
 HISTORY_PAGE = 500  # Gmail's maximum
@@ -99,6 +118,10 @@ _RETRY_AFTER_TEXT = re.compile(r"Retry after (\S+)", re.I)
 _TOKENS: dict[str, tuple[str, datetime | None]] = {}  # hash -> (access token, naive UTC expiry)
 _SLOTS: dict[str, threading.BoundedSemaphore] = {}
 _SHARED = threading.Lock()
+# account -> Gmail ids of the bumps this process sent (newest last): when one comes back
+# through history it is not fetched again (5 quota units each); the engine recorded it already.
+_SENT_HERE: dict[str, OrderedDict[str, None]] = {}
+SENT_MEMORY = 1000
 
 
 class GmailMailbox:
@@ -126,6 +149,9 @@ class GmailMailbox:
         self._creds: Credentials | None = None
         self._service = None
         self._label_id: str | None = None
+        self.own_addresses = frozenset(a.lower() for a in (spec.email, *spec.aliases))
+        self.trigger_folders = bool(spec.trigger_folders)
+        self._trigger_labels: dict[str, str] | None = None  # label id -> logical folder name
 
     def __repr__(self) -> str:
         return f"GmailMailbox({self.email!r})"
@@ -159,6 +185,9 @@ class GmailMailbox:
     # -- reading ---------------------------------------------------------------------------
 
     def changes(self, cursor: str | None) -> Changes:
+        """Messages added since `cursor`; with trigger folders on, also messages that got a
+        Replywatch trigger/Bumps label (`folder` set) and drafts that carry the Bumps label or
+        are addressed to the user's me+bump@… (`is_draft`). Other drafts stay skipped."""
         start = _parse_cursor(cursor)
         current = int(self._profile("check for new mail")["historyId"])
         if start is None:
@@ -166,13 +195,15 @@ class GmailMailbox:
         if current <= start:
             return Changes([], str(start))  # nothing at all happened: 1 unit
         users = self._svc().users()
-        added: dict[str, None] = {}
+        types = ["messageAdded", "labelAdded"] if self.trigger_folders else ["messageAdded"]
+        added: dict[str, None] = {}  # new messages, in order
+        labelled: dict[str, set[str]] = {}  # message id -> user label ids seen added
         latest, page = str(current), None
         while True:
             request = users.history().list(
                 userId="me",
                 startHistoryId=str(start),
-                historyTypes=["messageAdded"],
+                historyTypes=types,
                 maxResults=HISTORY_PAGE,
                 pageToken=page,
             )
@@ -183,18 +214,53 @@ class GmailMailbox:
             for record in response.get("history", []):
                 for item in record.get("messagesAdded", []):
                     message = item.get("message", {})
-                    if not SKIP_LABELS & set(message.get("labelIds", [])):
+                    labels = set(message.get("labelIds", []))
+                    skip = NEVER_LABELS if self.trigger_folders else SKIP_LABELS
+                    if not skip & labels:
                         added[message["id"]] = None
+                        labelled.setdefault(message["id"], set()).update(_user_labels(labels))
+                for item in record.get("labelsAdded", []):
+                    ids = _user_labels(item.get("labelIds", []))
+                    if ids:
+                        message_id = item.get("message", {}).get("id")
+                        labelled.setdefault(message_id, set()).update(ids)
             latest = str(response.get("historyId", latest))
             page = response.get("nextPageToken")
             if not page:
                 break
+        with _SHARED:
+            ours = set(_SENT_HERE.get(self.email.lower(), ()))
+        wanted = {i: None for i in added if i not in ours or labelled.get(i)}
+        if self.trigger_folders and any(labelled.values()):
+            triggers = self._trigger_label_ids()
+            for message_id, ids in labelled.items():
+                if ids & triggers.keys():
+                    wanted[message_id] = None
         messages = []
-        for message_id in added:
-            summary = self._get_summary(message_id)
-            if summary is not None:
+        for message_id in wanted:
+            message = self._get_message(message_id)
+            if message is None or NEVER_LABELS & set(message.get("labelIds", [])):
+                continue
+            summary = self._trigger_summary(message, labelled.get(message_id, set()))
+            if summary is not None and (message_id in added or summary.folder):
                 messages.append(summary)
         return Changes(messages, latest)
+
+    def _trigger_summary(self, message: dict, seen: set[str]) -> MessageSummary | None:
+        """The summary of a changed message, `folder`/`is_draft` filled; None for a draft
+        that is no bump text (neither Bumps-labelled nor addressed to me+bump@…)."""
+        labels = set(message.get("labelIds", []))
+        draft = "DRAFT" in labels
+        if draft and not self.trigger_folders:
+            return None
+        folder = ""
+        if self.trigger_folders and seen & labels:
+            triggers = self._trigger_label_ids()
+            folder = next((triggers[i] for i in sorted(seen & labels) if i in triggers), "")
+        summary = replace(self._summary(message), folder=folder, is_draft=draft)
+        if draft and folder != BUMPS_FOLDER and not is_bump_marked(summary, self.own_addresses):
+            return None
+        return summary
 
     def thread(self, key: ThreadKey) -> list[MessageSummary]:
         found: dict[str, MessageSummary] = {}
@@ -273,7 +339,13 @@ class GmailMailbox:
             if isinstance(err, MailboxProtocolError | NotFoundError):
                 err = SendRejected(err.message)
             raise err
-        return str(response.json()["id"])
+        sent_id = str(response.json()["id"])
+        with _SHARED:
+            here = _SENT_HERE.setdefault(self.email.lower(), OrderedDict())
+            here[sent_id] = None
+            while len(here) > SENT_MEMORY:
+                here.popitem(last=False)
+        return sent_id
 
     def _post_send(self, session: AuthorizedSession, body: dict, bump: Bump):
         request = self._svc().users().messages().send(userId="me", body=body)
@@ -314,6 +386,104 @@ class GmailMailbox:
             except NotFoundError:
                 continue
         raise NotFoundError("no message of this thread is left in the mailbox")
+
+    # -- triggers --------------------------------------------------------------------------
+
+    def ensure_trigger_folders(self) -> None:
+        users = self._svc().users()
+        what = "create the Replywatch labels"
+        labels = self._call("labels.list", users.labels().list(userId="me"), what)
+        existing = {lab.get("name", "").lower() for lab in labels.get("labels", [])}
+        for name in (*TRIGGER_FOLDERS, BUMPS_FOLDER):
+            if name.lower() in existing:
+                continue
+            body = {
+                "name": name,
+                "labelListVisibility": "labelShow",
+                "messageListVisibility": "show",
+            }
+            try:
+                self._call("labels.create", users.labels().create(userId="me", body=body), what)
+            except MailboxProtocolError:  # 409: another process created it meanwhile
+                log.info("%s: label %r exists already", self.email, name)
+        self._trigger_labels = None  # read again when next needed
+
+    def message_text(self, ref: str) -> str:
+        raw = self._raw(ref)
+        return body_text(raw) if raw else ""
+
+    def file_away(self, ref: str) -> None:
+        self._modify(ref, [], ["INBOX", "UNREAD"], "file a message away")
+
+    def release_trigger(self, ref: str) -> None:
+        ids = [i for i, name in self._trigger_label_ids().items() if name in TRIGGER_FOLDERS]
+        if ids:
+            self._modify(ref, [], ids, "take a message out of a Replywatch label")
+
+    def discard_draft(self, ref: str) -> None:
+        """drafts.list (pages of 500) to find the draft holding message `ref`, drafts.delete."""
+        users, what, page = self._svc().users(), "delete a draft", None
+        while True:
+            request = users.drafts().list(userId="me", maxResults=500, pageToken=page)
+            response = self._call("drafts.list", request, what)
+            for draft in response.get("drafts", []):
+                if draft.get("message", {}).get("id") == ref:
+                    with contextlib.suppress(NotFoundError):  # deleted meanwhile
+                        request = users.drafts().delete(userId="me", id=draft["id"])
+                        self._call("drafts.delete", request, what)
+                    return
+            page = response.get("nextPageToken")
+            if not page:
+                return
+
+    def recent_sent(self, since: datetime, limit: int = 200) -> list[MessageSummary]:
+        q = f"in:sent after:{int(since.timestamp())}"
+        found = self._listed(q, limit, "list recent sent mail")
+        found = [s for s in found if s.date is not None and s.date >= since]
+        return sorted(found, key=_order, reverse=True)[:limit]
+
+    def messages_from(self, address: str, limit: int = 20) -> list[MessageSummary]:
+        address = address.strip().lower()
+        if not _searchable_address(address):
+            return []
+        found = self._listed(f"from:{address} -in:sent", limit, "look up mail from someone")
+        found = [s for s in found if s.from_addr == address and not s.in_sent]
+        return sorted(found, key=_order, reverse=True)[:limit]
+
+    def _listed(self, q: str, limit: int, what: str) -> list[MessageSummary]:
+        """Summaries of the first `limit` hits of a search (newest first, as Gmail lists)."""
+        users, hits, page = self._svc().users(), [], None
+        while len(hits) < limit:
+            size = min(limit - len(hits), 500)
+            request = users.messages().list(userId="me", q=q, maxResults=size, pageToken=page)
+            response = self._call("messages.list", request, what)
+            hits.extend(response.get("messages", []))
+            page = response.get("nextPageToken")
+            if not page:
+                break
+        return [s for s in (self._get_summary(h["id"]) for h in hits[:limit]) if s is not None]
+
+    def _modify(self, ref: str, add: list[str], remove: list[str], what: str) -> None:
+        body = {"addLabelIds": add, "removeLabelIds": remove}
+        request = self._svc().users().messages().modify(userId="me", id=ref, body=body)
+        with contextlib.suppress(NotFoundError):  # gone meanwhile: nothing left to do
+            self._call("messages.modify", request, what)
+
+    def _trigger_label_ids(self) -> dict[str, str]:
+        """label id -> logical name of the Replywatch trigger/Bumps labels that exist; one
+        labels.list per mailbox object."""
+        if self._trigger_labels is None:
+            wanted = {name.lower(): name for name in (*TRIGGER_FOLDERS, BUMPS_FOLDER)}
+            users = self._svc().users()
+            labels = self._call(
+                "labels.list", users.labels().list(userId="me"), "find the Replywatch labels"
+            )
+            self._trigger_labels = {
+                lab["id"]: wanted[lab.get("name", "").lower()]
+                for lab in labels.get("labels", [])
+                if lab.get("name", "").lower() in wanted
+            }
+        return self._trigger_labels
 
     # -- push (users.watch) ----------------------------------------------------------------
 
@@ -362,6 +532,13 @@ class GmailMailbox:
         return self._call("threads.get", request, "read a thread")
 
     def _get_summary(self, gmail_id: str) -> MessageSummary | None:
+        message = self._get_message(gmail_id)
+        if message is None or SKIP_LABELS & set(message.get("labelIds", [])):
+            return None
+        return self._summary(message)
+
+    def _get_message(self, gmail_id: str) -> dict | None:
+        """One message in format=metadata; None if it was deleted since it was listed."""
         request = (
             self._svc()
             .users()
@@ -369,12 +546,9 @@ class GmailMailbox:
             .get(userId="me", id=gmail_id, format="metadata", metadataHeaders=METADATA_HEADERS)
         )
         try:
-            message = self._call("messages.get", request, "read a message")
-        except NotFoundError:  # deleted since it was listed
+            return self._call("messages.get", request, "read a message")
+        except NotFoundError:
             return None
-        if SKIP_LABELS & set(message.get("labelIds", [])):
-            return None
-        return self._summary(message)
 
     def _summary(self, message: dict) -> MessageSummary:
         """A MessageSummary from a format=metadata message; the body only when it matters."""
@@ -578,6 +752,21 @@ def _parse_cursor(cursor: str | None) -> int | None:
     if not cursor or not cursor.strip().isdigit():
         return None
     return int(cursor)
+
+
+def _user_labels(ids: Iterable[str]) -> set[str]:
+    """The user-made label ids among `ids` (Gmail names them Label_<n>; system ids are
+    upper-case words such as INBOX or CATEGORY_SOCIAL)."""
+    return {i for i in ids if i.startswith("Label_")}
+
+
+def _searchable_address(address: str) -> bool:
+    """A bare address safe inside a Gmail search term (no spaces, quotes, parentheses)."""
+    return bool(
+        re.fullmatch(r"[^\s\"(){}<>@:]+@[^\s\"(){}<>@:]+", address)
+        and address.isascii()
+        and address.isprintable()
+    )
 
 
 def _searchable(message_id: str) -> bool:

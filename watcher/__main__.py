@@ -2,10 +2,12 @@
 
     python -m watcher run | once
     python -m watcher db upgrade | rotate-keys
-    python -m watcher account add-imap | add-gmail | list | check | remove
+    python -m watcher account add-imap | add-gmail | list | check | remove | triggers
     python -m watcher defaults --user EMAIL [--timezone ...]
     python -m watcher followup add | list | show | cancel | snooze
     python -m watcher recipient list | zone
+    python -m watcher rule add | list | show | edit | enable | disable | remove | dry-run
+    python -m watcher stats [--user EMAIL] [--account ID] [--json]
 
 Passwords come from a prompt or from REPLYWATCH_IMAP_PASSWORD / REPLYWATCH_SMTP_PASSWORD, and a
 Google refresh token from a prompt or REPLYWATCH_GMAIL_REFRESH_TOKEN, never from argv (argv is
@@ -24,7 +26,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from . import followups as fu_ops
-from . import schedule
+from . import schedule, stats
 from .classify import OOO_POLICIES, REPLIER_POLICIES
 from .compose import render_text
 from .config import Config
@@ -32,6 +34,9 @@ from .engine import Engine
 from .errors import PermanentError, ReplywatchError, ValidationError
 from .mailbox import AccountSpec, open_mailbox
 from .models import Account, FollowUpState, Mode, User
+from .recipient_zone import holiday_country_of
+from .rule_commands import add_parser as add_rule_parser
+from .rule_commands import cmd_rule
 from .store import Store
 
 DEFAULT_PORTS = {
@@ -88,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("account")
     rm = acc.add_parser("remove", help="disconnect: delete the stored password, stop watching")
     rm.add_argument("account")
+    tr = acc.add_parser(
+        "triggers",
+        help="follow-ups by folder/label: on creates Replywatch/3 days, 1 week, 2 weeks, Bumps",
+    )
+    tr.add_argument("account")
+    tr.add_argument("switch", choices=["on", "off"])
 
     de = sub.add_parser("defaults", help="a user's defaults: zone, sending window, template")
     de.add_argument("--user", required=True)
@@ -141,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     fz = fu.add_parser("snooze", help="move the next bump later")
     fz.add_argument("id", type=int)
     fz.add_argument("--until", required=True, help="a date (2026-12-01 09:00) or a delay (3d)")
+
+    st = sub.add_parser("stats", help="results: replies before/after each bump, time to reply")
+    st.add_argument("--user", help="only this user (e-mail); default: every user in turn")
+    st.add_argument("--account", help="only this account (id or e-mail)")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    add_rule_parser(sub)
     return p
 
 
@@ -333,12 +350,29 @@ def account_remove(args, config: Config, store: Store, env) -> int:
     return 0
 
 
+def account_triggers(args, config: Config, store: Store, env) -> int:
+    """Opt in (or out) of the folder/label triggers; the watcher creates the folders."""
+    on = args.switch == "on"
+    with store.session() as s:
+        account = store.find_account(s, args.account)
+        store.set_trigger_folders(s, account, on, now_utc())
+        if on:
+            print(
+                f"{account.email}: folder triggers on; the watcher creates Replywatch/3 days, "
+                "Replywatch/1 week, Replywatch/2 weeks and Replywatch/Bumps on its next check"
+            )
+        else:
+            print(f"{account.email}: folder triggers off (plus-addresses still work)")
+    return 0
+
+
 ACCOUNT_COMMANDS = {
     "add-imap": account_add_imap,
     "add-gmail": account_add_gmail,
     "list": account_list,
     "check": account_check,
     "remove": account_remove,
+    "triggers": account_triggers,
 }
 
 
@@ -504,7 +538,7 @@ def cmd_recipient(args, config: Config, store: Store, env) -> int:
                 schedule.working_hours(zone)  # validates the name
             row = store.set_recipient_zone(s, user.id, address, zone, now)
             shown = row.zone or f"unknown (your zone, {user.timezone}, is used)"
-            print(f"{address}: {shown} ({row.source})")
+            print(f"{address}: {shown} ({row.source}){_holidays_of(row.zone)}")
             return 0
         rows = store.recipient_zones(s, user.id)
         if not rows:
@@ -512,7 +546,18 @@ def cmd_recipient(args, config: Config, store: Store, env) -> int:
         for row in rows:
             zone = row.zone or f"unknown (uses {user.timezone})"
             age = fu_ops.format_local(row.updated_at, user.timezone)
-            print(f"{row.address}  {zone}  ({row.source}; updated {age})")
+            print(f"{row.address}  {zone}  ({row.source}; updated {age}){_holidays_of(row.zone)}")
+    return 0
+
+
+def _holidays_of(zone: str | None) -> str:
+    """E.g. ", holidays US": whose public holidays business days skip for them too."""
+    country = holiday_country_of(zone)
+    return f", holidays {country}" if country else ""
+
+
+def cmd_stats(args, config: Config, store: Store, env) -> int:
+    print(stats.run_cli(store, user=args.user, account=args.account, as_json=args.json))
     return 0
 
 
@@ -532,6 +577,8 @@ COMMANDS = {
     "defaults": cmd_defaults,
     "followup": cmd_followup,
     "recipient": cmd_recipient,
+    "rule": cmd_rule,
+    "stats": cmd_stats,
 }
 
 

@@ -8,6 +8,7 @@ is deterministic per (follow-up, stage): that id is what makes a retried send de
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from datetime import UTC, datetime
@@ -295,4 +296,63 @@ def compose_bump(
         recipients=recipients,
         raw=raw,
         thread_ref=latest.thread_ref or original.thread_ref,
+    )
+
+
+def trigger_help_message_id(message_id: str, address: str, account_email: str) -> str:
+    """The deterministic Message-ID of the help email about one malformed plus-address on one
+    message: what makes it go out once (find_sent before send)."""
+    digest = hashlib.sha256(f"{message_id}\n{address.lower()}".encode()).hexdigest()[:24]
+    # The domain as bump ids take it (checked there); not "<rw.…>", which marks bumps.
+    domain = bump_message_id("x", 0, account_email).rpartition("@")[2].rstrip(">")
+    return f"<rw-help.{digest}@{domain}>"
+
+
+def compose_trigger_help(
+    *,
+    account_email: str,
+    account_name: str,
+    address: str,
+    problem: str,
+    original: MessageSummary,
+    now: datetime,
+    forms: str,
+) -> Bump:
+    """A short plain-text email to the user: the plus-address `address` on `original` could not
+    be read (`problem`), so no follow-up was set; here are the valid forms. Sent to the plain
+    address, so it triggers nothing itself."""
+    local, _, domain = account_email.strip().rpartition("@")
+    me = f"{local}+{{tag}}@{domain}"
+    examples = [
+        ("3d", "a bump after 3 days (also 2w weeks, 5bd business days, 12h hours)"),
+        ("fri", "next Friday at the start of your sending window (mon … sun, or tomorrow)"),
+        ("3d-1w", "a bump after 3 days, then one a week after that (at most 5)"),
+        ("2w-remind", "after 2 weeks bring the thread back to you; nobody is mailed"),
+    ]
+    width = max(len(me.format(tag=t)) for t, _ in examples)
+    lines = [f"  {me.format(tag=t):<{width}}  {what}" for t, what in examples]
+    subject = _one_line(original.subject).strip() or "(no subject)"
+    sent = f" (sent {_format_quote_date(original.date)})" if original.date else ""
+    body = (
+        f"Replywatch could not read the follow-up address {address} on your message "
+        f'"{subject}"{sent}:\n\n  {_one_line(problem)}\n\n'
+        "No follow-up was set for that message. Put one of these in Bcc or Cc instead:\n\n"
+        + "\n".join(lines)
+        + f"\n\nIn full: {_one_line(forms)}.\n"
+    )
+    message_id = trigger_help_message_id(original.message_id, address, account_email)
+    msg = EmailMessage(policy=_POLICY)
+    msg["From"] = formataddr((_one_line(account_name).strip() or "Replywatch", account_email))
+    msg["To"] = account_email.strip()
+    msg["Subject"] = f"Replywatch: no follow-up set for {_one_line(address)}"
+    msg["Date"] = format_datetime(now if now.tzinfo else now.replace(tzinfo=UTC))
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-reply answers it
+    cte = None if body.isascii() else "quoted-printable"
+    msg.set_content(body, subtype="plain", charset="utf-8", cte=cte)
+    return Bump(
+        message_id=message_id,
+        sender=account_email.strip(),
+        recipients=(account_email.strip().lower(),),
+        raw=msg.as_bytes(policy=_POLICY),
     )

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from . import followups as fu_ops
-from . import triggers
+from . import triggers, zone_scan
 from .classify import (
     ClassifyContext,
     Verdict,
@@ -58,7 +58,14 @@ from .errors import (
     ValidationError,
 )
 from .idle import IdleWatchers
-from .mailbox import AccountSpec, Mailbox, MessageSummary, ThreadKey, open_mailbox
+from .mailbox import (
+    BUMPS_FOLDER,
+    AccountSpec,
+    Mailbox,
+    MessageSummary,
+    ThreadKey,
+    open_mailbox,
+)
 from .models import Account, AccountStatus, FollowUp, FollowUpState, Mode, StageState, User
 from .ooo import return_date
 from .retry import call_with_retry
@@ -134,6 +141,8 @@ class Engine:
         self._woken: set[int] = set()  # accounts with news (push), served first next pass
         self._woken_lock = threading.Lock()
         self._watch_retry_at: dict[int, datetime] = {}  # account -> next users.watch attempt
+        self._trigger_folders_ready: set[int] = set()  # accounts whose folders exist (this process)
+        self._zone_scan_retry_at: dict[tuple[int, str], datetime] = {}  # after a failed scan
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -239,8 +248,10 @@ class Engine:
             account = self._account_view(account_id)
             with self.mailbox_factory(account.spec, self.config) as mailbox:
                 self._keep_watch(account, mailbox)
+                self._ensure_trigger_folders(account, mailbox)
                 self._read_changes(account, mailbox, report)
                 self._run_triggers(account, mailbox)
+                self._learn_zones(account, mailbox)
                 self._check_flagged(account, mailbox, report)
                 self._spread_overdue(account)
                 self._act_on_due(account, mailbox, report)
@@ -332,6 +343,30 @@ class Engine:
                     at=now,
                 )
 
+    def _ensure_trigger_folders(self, account: AccountView, mailbox: Mailbox) -> None:
+        """Create the Replywatch/… folders (labels) once per process for an opted-in account.
+
+        A failure is an account Event and is tried again next pass; it never faults the pass
+        (plus-addresses work without the folders)."""
+        if not account.spec.trigger_folders or account.id in self._trigger_folders_ready:
+            return
+        try:
+            self._retry(mailbox.ensure_trigger_folders)
+        except ReplywatchError as e:
+            log.warning("account %s: creating the trigger folders failed: %s", account.id, e)
+            with self.store.session() as s:
+                self.store.add_event(
+                    s,
+                    user_id=account.user_id,
+                    account_id=account.id,
+                    kind="trigger_folders_error",
+                    detail=f"the Replywatch folders could not be created: {e.message} "
+                    "(tried again on the next check)",
+                    at=self.clock(),
+                )
+            return
+        self._trigger_folders_ready.add(account.id)
+
     def _account_view(self, account_id: int) -> AccountView:
         with self.store.session() as s:
             account = s.get(Account, account_id)
@@ -421,6 +456,19 @@ class Engine:
             )
 
         triggers.process_pending(make_job, self.store, account.id)
+
+    def _learn_zones(self, account: AccountView, mailbox: Mailbox) -> None:
+        """Recipients of new or due follow-ups in "recipient" mode whose zone is unknown: read
+        their latest mail (any thread) once a month at most; see watcher.zone_scan."""
+        zone_scan.learn_zones(
+            self.store,
+            mailbox,
+            account,
+            clock=self.clock,
+            retry=self._retry,
+            jitter_minutes=self.config.send_jitter_minutes,
+            failed=self._zone_scan_retry_at,
+        )
 
     def _check_flagged(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
         """Re-read threads the cursor cannot vouch for (new follow-ups, after a cursor reset)."""
@@ -530,6 +578,7 @@ class Engine:
                 + (f" ({verdict.detail})" if verdict.rule != "default-reply" else ""),
                 **event,
             )
+            self._draft_stays(s, followup, event)
         elif verdict.kind == "bounce" and self._bounce_spares(followup, msg):
             self.store.add_event(
                 s,
@@ -544,12 +593,26 @@ class Engine:
             self.store.add_event(
                 s, kind="failed", detail=f"stopped as failed: {verdict.describe()}", **event
             )
+            self._draft_stays(s, followup, event)
         elif verdict.kind == "own":
             self._own_message(s, followup, msg, verdict, event)
         else:
             self.store.add_event(
                 s, kind="not_reply", detail=f"not a reply: {verdict.describe()}", **event
             )
+
+    def _draft_stays(self, s, followup: FollowUp, event: dict) -> None:
+        """The follow-up stopped with a bump written from the user's draft still to go: the
+        draft is not sent and stays where the user filed it; say so."""
+        for stage in followup.stages:
+            if stage.state == StageState.PENDING and stage.draft_ref:
+                self.store.add_event(
+                    s,
+                    kind="draft_kept",
+                    detail=f"bump {stage.position} is not sent ({followup.stop_reason}); your "
+                    f"draft {followup.subject!r} stays in {BUMPS_FOLDER}",
+                    **event,
+                )
 
     def _pause_for_absence(
         self, s, followup: FollowUp, user: User, msg: MessageSummary, verdict: Verdict, event
@@ -602,6 +665,7 @@ class Engine:
             self.store.add_event(
                 s, kind="stopped", detail="stopped: you wrote in the thread yourself", **event
             )
+            self._draft_stays(s, followup, event)
             return
         stage = followup.stage()
         base = msg.date or event["at"]
@@ -741,7 +805,24 @@ class Engine:
                 ):
                     report.reminded += 1
             return
-        self._send(account, mailbox, followup_id, plan, report)
+        self._send(account, mailbox, followup_id, plan, report, thread)
+        self._discard_sent_draft(account, mailbox, followup_id, plan["stage"])
+
+    def _discard_sent_draft(self, account: AccountView, mailbox: Mailbox, followup_id, position):
+        """The bump went out with the text of the user's draft: delete that draft. A failure
+        is an Event (the user can delete it), never a fault."""
+        with self.store.session() as s:
+            stage = self.store.get_followup(s, followup_id).stage(position)
+            if stage is None or stage.state != StageState.SENT or not stage.draft_ref:
+                return
+            ref = stage.draft_ref
+        try:
+            self._retry(lambda: mailbox.discard_draft(ref))
+            detail = f"your draft for bump {position} went out as the bump and was deleted"
+        except ReplywatchError as e:
+            detail = f"your draft for bump {position} went out but could not be deleted: {e}"
+        with self.store.session() as s:
+            self._note(s, self.store.get_followup(s, followup_id), "draft_discarded", detail)
 
     def _plan(self, s, followup: FollowUp, account: AccountView, thread) -> dict:
         """Compose the bump from stored values and the thread as it is now."""
@@ -776,9 +857,18 @@ class Engine:
                 text=text,
                 now=self.clock(),
             )
-        return {"mode": followup.mode, "bump": bump, "stage": stage.position}
+        return {
+            "mode": followup.mode,
+            "bump": bump,
+            "stage": stage.position,
+            # An earlier attempt handed this stage to the server (and it went back to PENDING
+            # after a fault that said "not sent"): worth a search of Sent before sending.
+            "attempted": stage.message_id is not None,
+        }
 
-    def _send(self, account: AccountView, mailbox: Mailbox, followup_id, plan, report) -> None:
+    def _send(
+        self, account: AccountView, mailbox: Mailbox, followup_id, plan, report, thread
+    ) -> None:
         bump, position = plan["bump"], plan["stage"]
 
         def record(state, sent_ref, how) -> bool:
@@ -788,10 +878,17 @@ class Engine:
                     s, followup, position, state, bump.message_id, sent_ref, how
                 )
 
-        # A copy already in Sent means an earlier attempt got through: record, never resend.
-        found = self._retry(lambda: mailbox.find_sent(bump.message_id))
+        # A copy already there means an earlier attempt got through: record, never resend.
+        # The thread just read holds it (a bump answers the thread, with its References, and
+        # both mailboxes read Sent with it), so a first attempt needs no search of its own;
+        # e.g. a database restored from a backup taken before the send is caught here. A stage
+        # tried before is also looked up by Message-ID (Gmail search: 5 quota units).
+        found = next((m.ref for m in thread if m.message_id == bump.message_id), None)
+        how = "already in the thread"
+        if found is None and plan["attempted"]:
+            found, how = self._retry(lambda: mailbox.find_sent(bump.message_id)), "found in Sent"
         if found:
-            if record(StageState.SENT, found, "found in Sent"):
+            if record(StageState.SENT, found, how):
                 report.sent += 1
             return
 

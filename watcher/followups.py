@@ -5,6 +5,7 @@ They never send mail; they change rows and write Events. The engine does the res
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from .classify import REPLIER_POLICIES
 from .errors import ConflictError, ValidationError
 from .mailbox import MessageSummary
 from .models import Account, FollowUp, FollowUpState, Mode, Stage, StageState, User
+from .recipient_zone import holiday_country_of
 from .store import Store
 
 MAX_STAGES = 5
@@ -42,6 +44,16 @@ def parse_stage(text: str, now: datetime, tz: str) -> StageSpec:
         return StageSpec(delay=schedule.parse_delay(text))
     except ValidationError:
         return StageSpec(at=schedule.parse_when(text, now, tz))
+
+
+def plus_tag(address: str, own_addresses: Iterable[str]) -> str | None:
+    """TAG if `address` is local+TAG@domain for one of the user's own local@domain (any case)."""
+    address = address.strip().lower()
+    local, at, domain = address.rpartition("@")
+    base, plus, tag = local.partition("+")
+    if not at or not plus or not base:
+        return None
+    return tag if f"{base}@{domain}" in {a.lower() for a in own_addresses} else None
 
 
 def user_window(user: User) -> schedule.SendingWindow:
@@ -97,7 +109,8 @@ def plan_stage(
 ) -> DuePlan:
     """When `stage` goes out, counted from `base`: the delay, then the next instant in the
     user's window (window_mode "recipient": also in the recipient's working hours), then a
-    stable offset of up to `jitter_minutes` that stays inside the window(s).
+    stable offset of up to `jitter_minutes` that stays inside the window(s). Business days
+    skip the user's public holidays and, when the recipient's zone names a country, theirs.
 
     Nothing goes before `not_before` (now, for a stage scheduled late). A date the user
     picked is kept as picked.
@@ -105,8 +118,15 @@ def plan_stage(
     if stage.at is not None:
         return DuePlan(stage.at)
     mine = user_window(user)
+    delay = schedule.parse_delay(stage.delay)
+    zone, _ = recipient_zone_of(store, s, followup)
+    # Business days are nobody's day off: the recipient's country's holidays count too.
+    their_holidays = holiday_country_of(zone) if delay.unit == "business_days" else None
     earliest = schedule.add_delay(
-        base, schedule.parse_delay(stage.delay), user.timezone, user.holiday_country
+        base,
+        delay,
+        user.timezone,
+        schedule.holiday_union(user.holiday_country, their_holidays),
     )
     late = not_before is not None and schedule.next_in_window(earliest, mine) < not_before
     if not_before is not None and earliest < not_before:
@@ -114,8 +134,7 @@ def plan_stage(
     windows = [mine]
     note = ""
     if user.window_mode == "recipient":
-        zone, _ = recipient_zone_of(store, s, followup)
-        theirs = schedule.working_hours(zone or user.timezone)
+        theirs = schedule.working_hours(zone or user.timezone, their_holidays)
         at = schedule.next_in_both(earliest, mine, theirs)
         if at is None:
             at = schedule.next_in_window(earliest, mine)
@@ -146,10 +165,12 @@ def create_followup(
     replier_policy: str | None = None,
     now: datetime,
     jitter_minutes: int = 0,
+    origin: str = "",
 ) -> FollowUp:
     """A new follow-up on a message the user sent. Validates everything before writing.
 
-    `jitter_minutes`: Config.send_jitter_minutes of the face that creates it."""
+    `jitter_minutes`: Config.send_jitter_minutes of the face that creates it. `origin`: the
+    trigger that created it ("plus-address me+2w@…"), "" when made by hand."""
     user = account.user
     if not stages:
         raise ValidationError("a follow-up needs at least one stage")
@@ -167,7 +188,12 @@ def create_followup(
             f"{anchor.message_id} was sent by {anchor.from_addr}, not by {account.email}: "
             "follow-ups go on messages you sent"
         )
-    recipients = [a for a in (*anchor.to, *anchor.cc) if a not in account.own_addresses]
+    own = account.own_addresses
+
+    def theirs(addresses) -> list[str]:  # never the user, nor their plus-addresses (me+2w@…)
+        return [a for a in addresses if a not in own and plus_tag(a, own) is None]
+
+    recipients = theirs((*anchor.to, *anchor.cc))
     if not recipients and mode == Mode.SEND:
         raise ValidationError("that message has no recipients other than you")
     if store.active_followup_for_anchor(s, account.id, anchor.message_id):
@@ -184,8 +210,8 @@ def create_followup(
         anchor_at=anchor_at,
         thread_ref=anchor.thread_ref,
         subject=anchor.subject,
-        to_addrs=[a for a in anchor.to if a not in account.own_addresses],
-        cc_addrs=[a for a in anchor.cc if a not in account.own_addresses],
+        to_addrs=theirs(anchor.to),
+        cc_addrs=theirs(anchor.cc),
         recipient_name=anchor.names.get(recipients[0], "") if recipients else "",
         mode=mode,
         state=FollowUpState.ACTIVE,
@@ -193,6 +219,7 @@ def create_followup(
         clock_base_at=anchor_at,
         needs_check=True,
         replier_policy=policy,
+        origin=origin,
         created_at=now,
         updated_at=now,
     )
@@ -231,7 +258,9 @@ def create_followup(
         kind="created",
         detail=(
             f"will {what} at {format_local(followup.due_at, user.timezone)} if nobody replies"
-            f"{late} ({describe_stages(followup)})" + (f"; {plan.note}" if plan.note else "")
+            f"{late} ({describe_stages(followup)})"
+            + (f"; {plan.note}" if plan.note else "")
+            + (f"; set by {origin}" if origin else "")
         ),
         message_id=anchor.message_id,
         at=now,

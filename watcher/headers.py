@@ -30,6 +30,9 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "CC",
     "DATE",
     "SUBJECT",
+    "BCC",  # on the user's own Sent copies: a Bcc to me+2w@… is a trigger
+    "DELIVERED-TO",  # where an inbox copy was delivered (the plus-address it came in by)
+    "X-ORIGINAL-TO",
     *(h.upper() for h in CLASSIFY_HEADERS),
 )
 
@@ -144,6 +147,15 @@ def summarize(
         from_name=from_name,
         to=tuple(dict.fromkeys(a for _, a in addresses(fields.get("to", [])))),
         cc=tuple(dict.fromkeys(a for _, a in addresses(fields.get("cc", [])))),
+        bcc=tuple(dict.fromkeys(a for _, a in addresses(fields.get("bcc", [])))),
+        delivered_to=tuple(
+            dict.fromkeys(
+                a
+                for _, a in addresses(
+                    [*fields.get("delivered-to", []), *fields.get("x-original-to", [])]
+                )
+            )
+        ),
         date=parse_date(first("date")),
         date_offset_minutes=date_offset_minutes(first("date")),
         in_reply_to=message_ids(" ".join(fields.get("in-reply-to", []))),
@@ -155,6 +167,19 @@ def summarize(
         },
         names=names,
     )
+
+
+BUMP_TAG = "bump"  # a draft addressed to me+bump@… is a bump text (the plus-address marker)
+
+
+def is_bump_marked(summary: MessageSummary, own_addresses: Iterable[str]) -> bool:
+    """Does To/Cc/Bcc name one of the user's own addresses with "+bump" (me+bump@domain)?"""
+    wanted = set()
+    for address in own_addresses:
+        local, at, domain = address.strip().lower().partition("@")
+        if at:
+            wanted.add(f"{local.split('+', 1)[0]}+{BUMP_TAG}@{domain}")
+    return any(a in wanted for a in (*summary.to, *summary.cc, *summary.bcc))
 
 
 def may_be_report(summary: MessageSummary) -> bool:

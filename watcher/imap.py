@@ -1,12 +1,20 @@
 """ImapMailbox: the Mailbox seam over IMAP (imapclient) and SMTP (smtplib).
 
-Folders are found by SPECIAL-USE (\\Sent; \\All on Gmail), never by a hard-coded name. Refs are
-"<role>/<uidvalidity>/<uid>" with role INBOX, Sent or All, so a ref survives a folder rename
-of Sent but not a UIDVALIDITY change (then it is simply not found any more).
+Folders are found by SPECIAL-USE (\\Sent; \\All on Gmail; \\Drafts, \\Archive), never by a
+hard-coded name. Refs are "<role>/<uidvalidity>/<uid>" with role INBOX, Sent, All, Drafts,
+Archive, Filed or a trigger role (Trigger3d, Trigger1w, Trigger2w, Bumps: TRIGGER_ROLES), so a
+ref survives a folder rename of Sent but not a UIDVALIDITY change (then it is simply not found).
+
+Trigger folders (mailbox.TRIGGER_FOLDERS, BUMPS_FOLDER, FILED_FOLDER) have logical names with
+"/" between levels; on the server "/" becomes the hierarchy delimiter of the LIST answer, after
+the personal namespace prefix "INBOX<delimiter>" when the server keeps Sent under INBOX (Courier,
+Cyrus style). Both are read from the one LIST a connection makes anyway: no extra command.
 
 Cost: an idle `changes()` is one STATUS per watched folder (INBOX, Sent), whatever the size of
 the mailbox; only folders whose UIDNEXT grew are selected, searched and fetched, and only for
-the new UIDs. `self.commands` counts every IMAP command sent after the greeting.
+the new UIDs. With AccountSpec.trigger_folders on, each trigger folder that exists on the server
+and the \\Drafts folder add one STATUS each (so 5 more per idle pass with all of them present);
+without it nothing changes. `self.commands` counts every IMAP command sent after the greeting.
 
 Every exception that leaves this module is a ReplywatchError with a one-line, user-readable
 message that never contains a password: see `_map_error`.
@@ -25,6 +33,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from imapclient import IMAPClient
@@ -43,16 +52,37 @@ from watcher.headers import (
     MSGID_RE,
     SUMMARY_FIELDS,
     body_text,
+    is_bump_marked,
     may_be_auto_reply,
     may_be_report,
     reported_message_ids,
     summarize,
 )
-from watcher.mailbox import AccountSpec, Bump, Changes, MessageSummary, ThreadKey
+from watcher.mailbox import (
+    BUMPS_FOLDER,
+    FILED_FOLDER,
+    TRIGGER_FOLDERS,
+    AccountSpec,
+    Bump,
+    Changes,
+    MessageSummary,
+    ThreadKey,
+)
 
 log = logging.getLogger(__name__)
 
 INBOX, SENT, ALL = "INBOX", "Sent", "All"  # folder roles, as used in refs and cursors
+DRAFTS, ARCHIVE, FILED = "Drafts", "Archive", "Filed"
+# logical trigger folder -> its role; the roles are what refs and cursors name
+TRIGGER_ROLES: dict[str, str] = {
+    **{logical: "Trigger" + spec for logical, spec in TRIGGER_FOLDERS.items()},
+    BUMPS_FOLDER: "Bumps",
+}
+LOGICAL_NAMES: dict[str, str] = {
+    **{role: logical for logical, role in TRIGGER_ROLES.items()},
+    FILED: FILED_FOLDER,
+}
+CORE_ROLES = (INBOX, SENT)  # a change of these resets the cursor; of the others, a baseline
 CURSOR_VERSION = 1
 SECURITY = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {
@@ -68,6 +98,10 @@ SEARCH_CHUNK = 10  # message ids per SEARCH (3 HEADER criteria each)
 TRANSIENT_CODES = ("UNAVAILABLE", "INUSE", "SERVERBUG", "LIMIT", "CONTACTADMIN", "OVERQUOTA")
 # Flags and SPECIAL-USE attributes (RFC 3501, RFC 6154).
 SEEN, FLAGGED, SENT_USE, ALL_USE = b"\\Seen", b"\\Flagged", b"\\Sent", b"\\All"
+DELETED, DRAFT = b"\\Deleted", b"\\Draft"
+DRAFTS_USE, ARCHIVE_USE = b"\\Drafts", b"\\Archive"
+BODY_ITEM = b"BODY.PEEK[]<0.262144>"  # message_text(): enough for the readable start
+LOOKUP_CAP = 1000  # newest UIDs per folder that recent_sent()/messages_from() look at
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.I)
 _COPYUID = re.compile(rb"\[COPYUID (\d+) \S+ (\d+)\]", re.I)
 
@@ -90,6 +124,8 @@ class ImapMailbox:
         self.smtp_host = s.get("smtp_host") or self.imap_host
         self.smtp_port = int(s.get("smtp_port") or DEFAULT_PORTS["smtp"][self.smtp_security])
         self.smtp_username = s.get("smtp_username") or self.imap_username
+        self.own_addresses = frozenset(a.lower() for a in (spec.email, *spec.aliases))
+        self.trigger_folders = bool(spec.trigger_folders)
         self.save_sent = s.get("save_sent", "auto")
         if self.save_sent not in ("auto", "always", "never"):
             raise ValueError(f"save_sent must be auto, always or never, not {self.save_sent!r}")
@@ -101,6 +137,7 @@ class ImapMailbox:
         self._smtp: smtplib.SMTP | None = None  # kept across the bumps of one pass
         self._gmail = False
         self._folders: dict[str, str] | None = None  # role -> server folder name
+        self._delimiter, self._prefix = "/", ""  # from the same LIST as _folders
         self._selected: tuple[str, bool] | None = None  # (folder, read-only) now selected
 
     def __repr__(self) -> str:
@@ -138,35 +175,50 @@ class ImapMailbox:
     # -- reading ---------------------------------------------------------------------------
 
     def changes(self, cursor: str | None) -> Changes:
+        """New messages since `cursor` in INBOX and Sent, and with trigger folders on, in the
+        trigger folders (`folder` set) and the bump-marked drafts of \\Drafts (`is_draft`).
+
+        Only INBOX or Sent can reset the cursor: a trigger folder that is new to the watched set,
+        re-created or gone gets a baseline of its own (or drops out), never a reset.
+        """
         with self._imap("check for new mail") as c:
             folders = self._watched(c)
             old = _parse_cursor(cursor)
             self._unselect(c)  # only after a pass that fetched something: idle stays 2 STATUS
-            status = {role: self._status(c, name) for role, name in folders.items()}
+            status = {}
+            for role, name in folders.items():
+                try:
+                    status[role] = self._status(c, name)
+                except imap_errors.IMAPClientError:
+                    if role in CORE_ROLES:
+                        raise
+                    log.info("%s: folder %r vanished, not watched this pass", self.email, name)
             new = {
                 role: {"name": folders[role], "uidvalidity": v, "uidnext": n}
                 for role, (v, n) in status.items()
             }
-            reset = old is None or any(
-                role not in old
-                or int(old[role]["uidvalidity"]) != new[role]["uidvalidity"]
-                or old[role].get("name", folders[role]) != folders[role]
-                for role in folders
-            )
+            reset = old is None or any(_moved(old, new, role) for role in CORE_ROLES)
             if reset:
                 return Changes([], _dump_cursor(new), cursor_reset=True)
             messages: list[MessageSummary] = []
-            for role, name in folders.items():
+            for role in list(new):
+                if _moved(old, new, role):  # a trigger folder new to us: this is its baseline
+                    continue
                 low, high = int(old[role]["uidnext"]), new[role]["uidnext"]
                 new[role]["uidnext"] = max(low, high)
                 if high <= low:
                     continue
-                validity = self._select(c, name)
+                validity = self._select(c, folders[role])
                 if validity != new[role]["uidvalidity"]:  # changed since the STATUS just now
                     del new[role]  # the next pass takes a fresh baseline of this folder
-                    return Changes([], _dump_cursor(new), cursor_reset=True)
+                    if role in CORE_ROLES:
+                        return Changes([], _dump_cursor(new), cursor_reset=True)
+                    continue
                 uids = [u for u in self._search(c, ["UID", f"{low}:*"]) if low <= u < high]
-                messages.extend(s for _, s in self._summaries(c, role, validity, uids))
+                found = [s for _, s in self._summaries(c, role, validity, uids)]
+                if role == DRAFTS:  # only drafts marked as bump texts (to me+bump@…)
+                    found = [s for s in found if is_bump_marked(s, self.own_addresses)]
+                messages.extend(found)
             return Changes(messages, _dump_cursor(new))
 
     def thread(self, key: ThreadKey) -> list[MessageSummary]:
@@ -307,6 +359,149 @@ class ImapMailbox:
             self._select(c, names[INBOX], readonly=False)
             self._mark_unread_flagged(c, new_uid)
 
+    # -- triggers --------------------------------------------------------------------------
+
+    def ensure_trigger_folders(self) -> None:
+        with self._imap("create the Replywatch folders") as c:
+            for logical in (*TRIGGER_FOLDERS, BUMPS_FOLDER):
+                self._ensure_folder(c, logical)
+
+    def message_text(self, ref: str) -> str:
+        with self._imap("read a message") as c:
+            uid = self._open_ref(c, ref, readonly=True)
+            if uid is None:
+                return ""
+            items = c.fetch([uid], [BODY_ITEM]).get(uid, {}).items()
+            body = _bytes(next((v for k, v in items if k.startswith(b"BODY[]")), b""))
+            return body_text(body) if body else ""
+
+    def file_away(self, ref: str) -> None:
+        """Marked \\Seen, then moved to \\Archive (Gmail: All Mail, which archives), else to
+        FILED_FOLDER, created on demand."""
+        with self._imap("file a message away") as c:
+            names = self._folder_names(c)
+            target = names.get(ARCHIVE) or (names.get(ALL) if self._gmail else None)
+            if target is None:
+                target = self._ensure_folder(c, FILED_FOLDER)
+            uid = self._open_ref(c, ref, readonly=False)
+            if uid is None:
+                return
+            c.add_flags([uid], [SEEN], silent=True)
+            self._move(c, uid, target)
+
+    def release_trigger(self, ref: str) -> None:
+        """Back to Sent if one of the user's addresses sent it, else to INBOX. On Gmail the
+        trigger folder is a label: expunging there only removes that label."""
+        with self._imap("take a message out of a Replywatch folder") as c:
+            uid = self._open_ref(c, ref, readonly=False)
+            if uid is None:
+                return
+            if self._gmail:
+                c.add_flags([uid], [DELETED], silent=True)
+                self._expunge(c, uid)
+                return
+            items = c.fetch([uid], [b"BODY.PEEK[HEADER.FIELDS (FROM)]"]).get(uid)
+            if not items:
+                return
+            header = next((v for k, v in items.items() if k.startswith(b"BODY[HEADER")), b"")
+            sender = summarize(ref, header or b"").from_addr
+            names = self._folder_names(c)
+            self._move(c, uid, names[SENT] if sender in self.own_addresses else names[INBOX])
+
+    def discard_draft(self, ref: str) -> None:
+        """\\Deleted + UID EXPUNGE (without UIDPLUS the draft is only marked \\Deleted: a
+        plain EXPUNGE would also remove what the user marked)."""
+        with self._imap("delete a draft") as c:
+            uid = self._open_ref(c, ref, readonly=False)
+            if uid is None:
+                return
+            c.add_flags([uid], [DELETED], silent=True)
+            self._expunge(c, uid)
+
+    def recent_sent(self, since: datetime, limit: int = 200) -> list[MessageSummary]:
+        """SEARCH SINCE/SENTSINCE the day before `since` (IMAP dates have no time or zone),
+        then the Date header decides; newest first."""
+        with self._imap("list recent sent mail") as c:
+            day = (since.astimezone(UTC) - timedelta(days=1)).date()
+            validity = self._select(c, self._folder_names(c)[SENT])
+            uids = self._search(c, ["OR", "SINCE", day, "SENTSINCE", day])[-LOOKUP_CAP:]
+            found = [
+                s
+                for _, s in self._summaries(c, SENT, validity, uids)
+                if s.date is not None and s.date >= since
+            ]
+            return sorted(found, key=_order, reverse=True)[:limit]
+
+    def messages_from(self, address: str, limit: int = 20) -> list[MessageSummary]:
+        """SEARCH FROM in INBOX and the \\Archive (or \\All) folder; newest first."""
+        address = address.strip().lower()
+        if not _searchable_address(address):
+            return []
+        with self._imap("look up mail from a correspondent") as c:
+            names = self._folder_names(c)
+            roles = [r for r in (INBOX, ARCHIVE, ALL) if r in names]
+            found: dict[str, MessageSummary] = {}
+            for role in roles:
+                validity = self._select(c, names[role])
+                uids = self._search(c, ["FROM", address])[-LOOKUP_CAP:]
+                for _, s in self._summaries(c, role, validity, uids):
+                    if s.from_addr == address and not s.in_sent:
+                        found.setdefault(s.message_id or s.ref, s)
+            return sorted(found.values(), key=_order, reverse=True)[:limit]
+
+    def _ensure_folder(self, c: IMAPClient, logical: str) -> str:
+        """The server name of a logical folder, created and subscribed if missing; a folder
+        another process created meanwhile is fine."""
+        name = self._server_name(c, logical)
+        if name in self._folder_names(c).values() or c.folder_exists(name):
+            return name
+        try:
+            c.create_folder(name)
+        except imap_errors.IMAPClientError:
+            if not c.folder_exists(name):  # not "already exists": a real refusal
+                raise
+        with contextlib.suppress(imap_errors.IMAPClientError):
+            c.subscribe_folder(name)  # clients show subscribed folders only
+        self._folders = None  # LIST again next time: it is there now
+        return name
+
+    def _server_name(self, c: IMAPClient, logical: str) -> str:
+        self._folder_names(c)  # reads the delimiter and the prefix
+        return self._prefix + logical.replace("/", self._delimiter)
+
+    def _open_ref(self, c: IMAPClient, ref: str, readonly: bool) -> int | None:
+        """Select the folder of `ref` and return its uid; None if the folder, its UIDVALIDITY
+        or the message is gone (never an error: the user may have moved or deleted it)."""
+        try:
+            role, validity, uid = ref.rsplit("/", 2)
+            validity_n, uid_n = int(validity), int(uid)
+        except ValueError:
+            return None
+        name = self._folder_names(c).get(role)
+        if name is None:
+            return None
+        try:
+            current = self._select(c, name, readonly=readonly)
+        except imap_errors.IMAPClientError:  # deleted since the LIST
+            self._selected = None
+            return None
+        if current != validity_n or not self._search(c, ["UID", str(uid_n)]):
+            return None
+        return uid_n
+
+    def _move(self, c: IMAPClient, uid: int, target: str) -> None:
+        """MOVE (RFC 6851), else COPY + \\Deleted + UID EXPUNGE; flags travel along."""
+        if c.has_capability("MOVE"):
+            c.move([uid], target)
+            return
+        c.copy([uid], target)
+        c.add_flags([uid], [DELETED], silent=True)
+        self._expunge(c, uid)
+
+    def _expunge(self, c: IMAPClient, uid: int) -> None:
+        if c.has_capability("UIDPLUS"):
+            c.uid_expunge([uid])
+
     # -- IMAP plumbing ---------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -383,15 +578,20 @@ class ImapMailbox:
                 conn.shutdown()
 
     def _folder_names(self, c: IMAPClient) -> dict[str, str]:
-        """role -> folder name, from one LIST (SPECIAL-USE flags); cached per connection."""
+        """role -> folder name, from one LIST (SPECIAL-USE flags); cached per connection.
+
+        Also reads the hierarchy delimiter and namespace prefix, and which trigger folders
+        (and FILED_FOLDER) exist: only those get a role here.
+        """
         if self._folders is None:
             names = {INBOX: "INBOX"}
-            for flags, _, name in c.list_folders():
+            listed = c.list_folders()
+            uses = ((SENT, SENT_USE), (ALL, ALL_USE), (DRAFTS, DRAFTS_USE), (ARCHIVE, ARCHIVE_USE))
+            for flags, _, name in listed:
                 lowered = {f.lower() for f in flags}
-                if SENT not in names and SENT_USE.lower() in lowered:
-                    names[SENT] = name
-                if ALL not in names and ALL_USE.lower() in lowered:
-                    names[ALL] = name
+                for role, use in uses:
+                    if role not in names and use.lower() in lowered:
+                        names[role] = name
             if SENT not in names:  # no \Sent flag anywhere: imapclient's well-known names
                 sent = c.find_special_folder(SENT_USE)
                 if sent:
@@ -402,12 +602,30 @@ class ImapMailbox:
                 )
             if self._gmail and ALL not in names:
                 raise MailboxProtocolError(f"no All Mail folder found on {self.imap_host}")
+            delimiter = next((_text(d) for _, d, n in listed if d and n.upper() == "INBOX"), "")
+            self._delimiter = delimiter or next((_text(d) for _, d, _ in listed if d), "/")
+            inbox_child = "INBOX" + self._delimiter
+            self._prefix = (
+                names[SENT][: len(inbox_child)]
+                if names[SENT].upper().startswith(inbox_child.upper())
+                else ""
+            )
+            existing = {name for _, _, name in listed}
+            for role, logical in LOGICAL_NAMES.items():
+                name = self._prefix + logical.replace("/", self._delimiter)
+                if name in existing:
+                    names[role] = name
             self._folders = names
         return self._folders
 
     def _watched(self, c: IMAPClient) -> dict[str, str]:
         names = self._folder_names(c)
-        return {INBOX: names[INBOX], SENT: names[SENT]}
+        watched = {INBOX: names[INBOX], SENT: names[SENT]}
+        if self.trigger_folders:
+            for role in (*TRIGGER_ROLES.values(), DRAFTS):
+                if role in names:
+                    watched[role] = names[role]
+        return watched
 
     def _thread_roles(self, c: IMAPClient) -> tuple[str, ...]:
         return (ALL,) if self._gmail else (SENT, INBOX)
@@ -443,6 +661,10 @@ class ImapMailbox:
         items: list[bytes] = [HEADER_ITEM]
         if self._gmail:
             items += [b"X-GM-THRID", b"X-GM-LABELS"]
+        flagged = role in LOGICAL_NAMES or role == DRAFTS
+        if flagged:
+            items.append(b"FLAGS")
+        folder = LOGICAL_NAMES.get(role, "") if role != FILED else ""
         out = []
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = list(uids[start : start + FETCH_CHUNK])
@@ -454,17 +676,17 @@ class ImapMailbox:
                 header = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
                 thrid = item.get(b"X-GM-THRID")
                 labels = {_bytes(x).lower() for x in item.get(b"X-GM-LABELS", ())}
-                out.append(
-                    (
-                        uid,
-                        summarize(
-                            f"{role}/{validity}/{uid}",
-                            header or b"",
-                            thread_ref=format(int(thrid), "x") if thrid else None,
-                            in_sent=role == SENT or b"\\sent" in labels,
-                        ),
-                    )
+                summary = summarize(
+                    f"{role}/{validity}/{uid}",
+                    header or b"",
+                    thread_ref=format(int(thrid), "x") if thrid else None,
+                    in_sent=role == SENT or b"\\sent" in labels,
                 )
+                if flagged:
+                    flags = {_bytes(f).lower() for f in item.get(b"FLAGS", ())}
+                    draft = role in (DRAFTS, "Bumps") or DRAFT.lower() in flags
+                    summary = replace(summary, folder=folder, is_draft=draft)
+                out.append((uid, summary))
         return self._with_reported_ids(c, out)
 
     def _with_reported_ids(
@@ -698,6 +920,27 @@ def _parse_cursor(cursor: str | None) -> dict[str, dict] | None:
         return folders
     except (TypeError, ValueError, KeyError, AttributeError):
         return None
+
+
+def _moved(old: dict[str, dict], new: dict[str, dict], role: str) -> bool:
+    """True if `role` has no usable earlier state: new to the cursor, re-created (UIDVALIDITY)
+    or now a different folder (renamed Sent). A role gone from `new` counts as moved."""
+    if role not in new or role not in old:
+        return True
+    was, now = old[role], new[role]
+    return (
+        int(was["uidvalidity"]) != now["uidvalidity"]
+        or was.get("name", now["name"]) != (now["name"])
+    )
+
+
+def _searchable_address(address: str) -> bool:
+    """A bare address safe to put in a SEARCH / Gmail query (no spaces, quotes, parens)."""
+    return bool(
+        re.fullmatch(r"[^\s\"()<>@]+@[^\s\"()<>@]+", address)
+        and address.isascii()
+        and address.isprintable()
+    )
 
 
 def _dump_cursor(folders: dict[str, dict]) -> str:

@@ -163,6 +163,8 @@ class FollowUp(Base):
     __table_args__ = (
         Index("ix_followups_due", "state", "due_at"),
         Index("ix_followups_account_state", "account_id", "state"),
+        # New follow-ups and those after a cursor reset: read every pass, so indexed.
+        Index("ix_followups_check", "account_id", "state", "needs_check"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -214,7 +216,11 @@ class FollowUp(Base):
 
 class Stage(Base):
     __tablename__ = "stages"
-    __table_args__ = (UniqueConstraint("followup_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("followup_id", "position"),
+        # The per-minute send cap looks up the last minute's sends before every claim.
+        Index("ix_stages_state_done", "state", "done_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     followup_id: Mapped[int] = mapped_column(ForeignKey("followups.id", ondelete="CASCADE"))
@@ -259,6 +265,9 @@ class RecipientZone(Base):
     inferred_zone: Mapped[str | None] = mapped_column(String(64))
     override_zone: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the watcher last asked the mailbox for their mail (watcher.zone_scan): at most
+    # once per SCAN_EVERY per correspondent.
+    scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def zone(self) -> str | None:

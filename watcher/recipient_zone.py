@@ -5,14 +5,22 @@ zones whose rules agree at those instants (+01:00 in January and +02:00 in July:
 Europe; +11:00 in January and +10:00 in July: south-east Australia). Every zone is scored by how
 many observations it explains; ties go to the zone more people live in (a short preference
 list), then to the alphabetically first name, so the answer is stable.
+
+A zone also names the country whose public holidays the person most likely keeps: the tz
+database's own tables (zone1970.tab, zone.tab) say which country a zone belongs to.
 """
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
+
+import holidays
 
 # Where most correspondents live, most likely first within each offset family. Only consulted
 # to break ties between zones that explain the observations equally well.
@@ -119,3 +127,65 @@ def _infer(obs: tuple[tuple[datetime, int], ...]) -> str | None:
         if best is None or key < best:
             best = key
     return None if best is None else best[2]
+
+
+# ---------------------------------------------------------------------------------------------
+# Zone -> country (for the recipient's public holidays)
+
+
+def _tab_text(name: str) -> str | None:
+    """A tz database table, found where zoneinfo finds zones: the system's TZPATH first, then
+    the `tzdata` package. None if neither has it."""
+    for folder in zoneinfo.TZPATH:
+        path = Path(folder) / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    try:
+        return resources.files("tzdata.zoneinfo").joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        return None
+
+
+def _read_tab(text: str | None) -> dict[str, tuple[str, ...]]:
+    """zone -> country codes, from zone1970.tab / zone.tab lines "CODES<TAB>coords<TAB>zone"."""
+    table: dict[str, tuple[str, ...]] = {}
+    for line in (text or "").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) >= 3:
+            table[fields[2]] = (*table.get(fields[2], ()), *fields[0].split(","))
+    return table
+
+
+@lru_cache(maxsize=1)
+def _zone_countries() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    return _read_tab(_tab_text("zone1970.tab")), _read_tab(_tab_text("zone.tab"))
+
+
+def country_of_zone(zone: str | None) -> str | None:
+    """The ISO 3166 country a zone belongs to (Europe/Berlin -> DE), or None.
+
+    zone1970.tab groups zones that agree since 1970, so one zone may stand for several
+    countries (Europe/Berlin: DE, DK, NO, SE, SJ); then only zone.tab, which names the one
+    country each zone was made for, can decide. Etc/UTC and the like have no country.
+    """
+    if not zone:
+        return None
+    since_1970, classic = _zone_countries()
+    countries = since_1970.get(zone, ())
+    if len(countries) == 1:
+        return countries[0]
+    named = classic.get(zone, ())
+    return named[0] if len(named) == 1 else None
+
+
+def holiday_country_of(zone: str | None) -> str | None:
+    """The country code of `zone` when the `holidays` package has its calendar, else None."""
+    country = country_of_zone(zone)
+    return country if country in _supported_countries() else None
+
+
+@lru_cache(maxsize=1)
+def _supported_countries() -> frozenset[str]:
+    return frozenset(holidays.list_supported_countries())

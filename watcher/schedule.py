@@ -131,6 +131,8 @@ def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
 def _holidays(code: str, year: int) -> frozenset[date]:
     # Cached per (country, year) as a frozenset: a shared HolidayBase grows itself on lookup,
     # which is not safe across the watcher's and the web app's threads.
+    if "," in code:  # "DE,IN" (see holiday_union): a day off in any of the calendars
+        return frozenset().union(*(_holidays(c.strip(), year) for c in code.split(",")))
     country, _, subdiv = code.upper().partition("-")
     try:
         return frozenset(holidays.country_holidays(country, subdiv=subdiv or None, years=year))
@@ -139,6 +141,13 @@ def _holidays(code: str, year: int) -> frozenset[date]:
             f"{code!r} is not a holiday calendar we know: use a country code like DE or US, "
             f"optionally with a region like US-CA"
         ) from None
+
+
+def holiday_union(*codes: str | None) -> str | None:
+    """Several holiday calendars as one `holiday_country` value ("DE,IN"), None if none:
+    business days then skip the public holidays of the user's and the recipient's country."""
+    seen = dict.fromkeys(c.strip().upper() for c in codes if c and c.strip())
+    return ",".join(seen) or None
 
 
 def _is_business_day(d: date, holiday_country: str | None) -> bool:
@@ -451,3 +460,96 @@ def jittered(t_utc: datetime, offset: timedelta, *windows: SendingWindow) -> dat
             return moved
         offset = timedelta(seconds=int(offset.total_seconds()) // 2)
     return t_utc
+
+
+# ---------------------------------------------------------------------------------------------
+# Plus-address tags: me+2w@example.com, me+3d-1w-remind@…, me+fri@…
+
+PLUS_MAX_STAGES = 5  # the same bound as followups.MAX_STAGES (a test keeps them equal)
+# At most a year per step: a plus-address is typed in a hurry, and "me+300w" is a typo.
+_PLUS_MAX = {"hours": 366 * 24, "days": 366, "weeks": 52, "business_days": 261}
+_PLUS_UNITS = {"h": "hours", "d": "days", "w": "weeks", "bd": "business_days"}
+_PLUS_DELAY_RE = re.compile(r"(\d{1,4})(bd|d|w|h)")
+_PLUS_MODES = ("remind", "send")
+PLUS_RESERVED = "bump"  # me+bump@…: marks a draft as bump text, never a schedule
+PLUS_HELP = (
+    "a delay like 3d (days), 2w (weeks), 5bd (business days) or 12h (hours), a weekday "
+    "(mon … sun, or monday … sunday) or tomorrow; several bumps joined with '-' (3d-1w: "
+    f"after 3 days, then a week after that; at most {PLUS_MAX_STAGES}); optionally ending in "
+    "-remind (only bring the thread back to you) or -send"
+)
+
+
+@dataclass(frozen=True)
+class PlusTag:
+    """What me+TAG@… asks for. `steps` are Delays, or for the first step only a day word
+    ("mon" … "sun", "tomorrow") that `first_at` turns into a time. `mode` is "send", "remind"
+    or None (the user's default: send)."""
+
+    steps: tuple[Delay | str, ...]
+    mode: str | None = None
+
+    def __str__(self) -> str:
+        return "-".join([*(str(s) for s in self.steps), *([self.mode] if self.mode else [])])
+
+    def first_at(self, now_utc: datetime, window: SendingWindow) -> datetime | None:
+        """The first bump's time when it is a day word: that day's next occurrence after today
+        (the user's zone) at the start of the sending window; None when it is a delay."""
+        word = self.steps[0]
+        if isinstance(word, Delay):
+            return None
+        _require_aware(now_utc, "now_utc")
+        zone = _zone(window.tz)
+        today = _wall(now_utc, zone).date()
+        if word == "tomorrow":
+            day = today + timedelta(days=1)
+        else:
+            ahead = (_DAY_NAMES.index(word) - today.weekday()) % 7 or 7
+            day = today + timedelta(days=ahead)
+        return _to_utc(datetime.combine(day, window.start), zone)
+
+
+def _plus_step(word: str, position: int, tag: str) -> Delay | str:
+    if word in _DAY_NAMES or word in _FULL_DAY_NAMES or word == "tomorrow":
+        if position != 1:
+            raise ValidationError(
+                f"'{tag}': a day ({word}) can only be the first bump; later bumps are delays "
+                "like 1w"
+            )
+        return word if word == "tomorrow" or word in _DAY_NAMES else word[:3]
+    match = _PLUS_DELAY_RE.fullmatch(word)
+    if match is None:
+        raise ValidationError(f"'{tag}': {word!r} is not a delay or a day: use {PLUS_HELP}")
+    amount, unit = int(match.group(1)), _PLUS_UNITS[match.group(2)]
+    if not 1 <= amount <= _PLUS_MAX[unit]:
+        raise ValidationError(
+            f"'{tag}': {word} is out of range: each delay is at least 1 and at most a year "
+            f"({_PLUS_MAX['days']}d, {_PLUS_MAX['weeks']}w, {_PLUS_MAX['business_days']}bd "
+            f"or {_PLUS_MAX['hours']}h)"
+        )
+    return Delay(amount, unit)
+
+
+def parse_plus_tag(tag: str) -> PlusTag:
+    """Read the TAG of me+TAG@… (any case): "2w", "3d-1w", "1w-remind", "fri", "tomorrow-send".
+
+    Raises ValidationError naming what is wrong and the valid forms.
+    """
+    normal = str(tag).strip().lower()
+    if not normal:
+        raise ValidationError(f"the address has an empty tag: use {PLUS_HELP}")
+    if normal == PLUS_RESERVED:
+        raise ValidationError(
+            f"'{PLUS_RESERVED}' marks a draft whose text becomes the bump; on a sent message "
+            f"use a schedule: {PLUS_HELP}"
+        )
+    words = normal.split("-")
+    mode = words.pop() if words[-1] in _PLUS_MODES else None
+    if not words or "" in words:
+        raise ValidationError(f"'{normal}' has no schedule: use {PLUS_HELP}")
+    if len(words) > PLUS_MAX_STAGES:
+        raise ValidationError(
+            f"'{normal}' asks for {len(words)} bumps; at most {PLUS_MAX_STAGES} are allowed"
+        )
+    steps = tuple(_plus_step(w, i, normal) for i, w in enumerate(words, start=1))
+    return PlusTag(steps, mode)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, delete, event, func, or_, select, update
+from sqlalchemy import create_engine, delete, event, func, or_, select, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -36,6 +36,7 @@ from .models import (
     Stage,
     StageState,
     TrackedId,
+    TriggerItem,
     User,
 )
 from .recipient_zone import MAX_OBSERVATIONS, infer_zone
@@ -387,12 +388,76 @@ class Store:
         )
         return list(s.scalars(query))
 
+    def set_trigger_folders(self, s: Session, account: Account, on: bool, now: datetime) -> None:
+        """Opt an account in or out of folder/label triggers (the watcher creates them)."""
+        if account.trigger_folders == on:
+            return
+        account.trigger_folders = on
+        self.add_event(
+            s,
+            user_id=account.user_id,
+            account_id=account.id,
+            kind="trigger_folders",
+            detail="follow-ups by folder/label turned " + ("on" if on else "off"),
+            at=now,
+        )
+
     def enabled_rules(self, s: Session, account_id: int) -> list[Rule]:
         return list(
             s.scalars(
                 select(Rule)
                 .where(Rule.account_id == account_id, Rule.enabled.is_(True))
                 .order_by(Rule.id)
+            )
+        )
+
+    def get_rule(self, s: Session, rule_id: int, user_id: int | None = None) -> Rule:
+        """One rule; with `user_id`, only that user's (the web face): NotFoundError otherwise."""
+        query = select(Rule).where(Rule.id == rule_id)
+        if user_id is not None:
+            query = query.where(Rule.user_id == user_id)
+        rule = s.scalar(query)
+        if rule is None:
+            raise NotFoundError(f"no rule {rule_id}")
+        return rule
+
+    def list_rules(
+        self, s: Session, user_id: int | None = None, account_id: int | None = None
+    ) -> list[Rule]:
+        query = select(Rule).order_by(Rule.account_id, Rule.id)
+        if user_id is not None:
+            query = query.where(Rule.user_id == user_id)
+        if account_id is not None:
+            query = query.where(Rule.account_id == account_id)
+        return list(s.scalars(query))
+
+    def rule_followup_counts(self, s: Session, rule_ids: Iterable[int]) -> dict[int, int]:
+        """How many follow-ups each rule created (a settled rule item names its one rule)."""
+        keys = {str(i): i for i in rule_ids}
+        if not keys:
+            return {}
+        rows = s.execute(
+            select(TriggerItem.spec, func.count())
+            .where(
+                TriggerItem.kind == "rule",
+                TriggerItem.state == "done",
+                TriggerItem.followup_id.is_not(None),
+                TriggerItem.spec.in_(list(keys)),
+            )
+            .group_by(TriggerItem.spec)
+        )
+        counts = dict.fromkeys(keys.values(), 0)
+        counts.update({keys[spec]: n for spec, n in rows})
+        return counts
+
+    def rule_items(self, s: Session, account_id: int, limit: int = 200) -> list[TriggerItem]:
+        """An account's newest rule trigger items (what rules were asked about, and the outcome)."""
+        return list(
+            s.scalars(
+                select(TriggerItem)
+                .where(TriggerItem.account_id == account_id, TriggerItem.kind == "rule")
+                .order_by(TriggerItem.id.desc())
+                .limit(limit)
             )
         )
 
@@ -465,7 +530,7 @@ class Store:
                 .where(
                     FollowUp.account_id == account_id,
                     FollowUp.state == FollowUpState.ACTIVE,
-                    FollowUp.needs_check.is_(True),
+                    FollowUp.needs_check == true(),  # "= true", not "IS": index-usable
                 )
                 .order_by(FollowUp.id)
                 .limit(limit)
@@ -605,6 +670,48 @@ class Store:
         row.observations = seen  # a new list, so the JSON column is marked changed
         row.inferred_zone = infer_zone((datetime.fromisoformat(t), m) for t, m in seen)
         row.updated_at = at if row.updated_at is None or at > row.updated_at else row.updated_at
+        return row
+
+    def recipient_zone_by_id(self, s: Session, user_id: int, row_id: int) -> RecipientZone:
+        """One of the user's correspondents by id; another user's is not found."""
+        row = s.scalar(
+            select(RecipientZone).where(
+                RecipientZone.id == row_id, RecipientZone.user_id == user_id
+            )
+        )
+        if row is None:
+            raise NotFoundError(f"no correspondent {row_id}")
+        return row
+
+    def followups_in_recipient_hours(
+        self, s: Session, account_id: int, now: datetime | None = None
+    ) -> list[FollowUp]:
+        """Active follow-ups of the account whose owner keeps the recipient's working hours;
+        with `now`, only those about to be planned: new (needs_check) or due by `now`."""
+        query = (
+            select(FollowUp)
+            .join(User, User.id == FollowUp.user_id)
+            .where(
+                FollowUp.account_id == account_id,
+                FollowUp.state == FollowUpState.ACTIVE,
+                User.window_mode == "recipient",
+            )
+        )
+        if now is not None:
+            query = query.where(or_(FollowUp.needs_check.is_(True), FollowUp.due_at <= now))
+        return list(s.scalars(query.order_by(FollowUp.id)))
+
+    def mark_zone_scanned(
+        self, s: Session, user_id: int, address: str, now: datetime
+    ) -> RecipientZone:
+        """Remember that `address`'s own mail was just read for their zone."""
+        row = self.recipient_zone(s, user_id, address)
+        if row is None:
+            row = RecipientZone(
+                user_id=user_id, address=address.lower(), observations=[], updated_at=now
+            )
+            s.add(row)
+        row.scanned_at = now
         return row
 
     def set_recipient_zone(

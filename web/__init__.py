@@ -23,7 +23,12 @@ def init_app(app: Flask) -> None:
     for name in ("requests_oauthlib", "oauthlib"):
         logging.getLogger(name).setLevel(logging.INFO)
 
-    from . import auth
+    from . import (
+        auth,
+        recipients,  # noqa: F401 (adds /settings/recipients to the settings blueprint)
+        results,  # noqa: F401 (adds /settings/results to the settings blueprint)
+        rules,  # noqa: F401 (adds /settings/rules to the settings blueprint)
+    )
     from .settings import bp as settings_bp
 
     app.register_blueprint(bp)

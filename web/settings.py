@@ -598,6 +598,30 @@ def check(account_id: int):
     return redirect(url_for("settings.accounts"), 303)
 
 
+@bp.post("/accounts/<int:account_id>/triggers")
+@login_required
+def triggers(account_id: int):
+    """Folder/label triggers on or off (Replywatch/3 days, /1 week, /2 weeks, /Bumps)."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    on = request.form.get("switch") == "on"
+    store = auth.store()
+    with store.session() as s:
+        account = _own_account(s, account_id)
+        store.set_trigger_folders(s, account, on, auth.now())
+        email = account.email
+    if on:
+        where = "labels" if account.kind == "gmail" else "folders"
+        flash(
+            f"{email}: Replywatch {where} are on: the watcher creates them on its next check.",
+            "ok",
+        )
+    else:
+        flash(f"{email}: Replywatch folders are off (plus-addresses still work).", "ok")
+    return redirect(url_for("settings.accounts"), 303)
+
+
 @bp.route("/accounts/<int:account_id>/disconnect", methods=["GET", "POST"])
 @login_required
 def disconnect(account_id: int):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -222,3 +224,35 @@ def test_lease_is_renewed_while_a_slow_server_holds_up_a_send(mail_world, alice,
     assert stage_state(store, fid) == "sent"
     bump_id = bump_message_id(token_of(store, fid), 1, alice.email)
     assert mail_world.sink.count(bump_id) == 1
+
+
+def test_a_database_restored_from_before_the_send_does_not_send_the_bump_again(
+    mail_world, alice, cli, config
+):
+    """The bump is in the thread; the restored database says it was never tried."""
+    bob = mail_world.new_user("bob")
+    mid = mail_world.send(alice, [bob], "Backup", "Hello?", date=_two_days_ago())
+    fid = add_followup(cli, alice, mid, "--after", "1d")
+    db = str(Path(config.instance_dir) / "replywatch.db")
+    backup = sqlite3.connect(":memory:")
+    with contextlib.closing(sqlite3.connect(db)) as live:
+        live.backup(backup)  # taken before the watcher ran (SQLite's online backup)
+    store = Store.from_config(config)
+    bump_id = bump_message_id(token_of(store, fid), 1, alice.email)
+    engine = Engine(store, config, clock=lambda: datetime.now(UTC) + timedelta(hours=1))
+    assert engine.run_pass().sent == 1
+    store.dispose()
+
+    with contextlib.closing(sqlite3.connect(db)) as live:
+        backup.backup(live)  # the self-hoster restores last night's backup
+    store = Store.from_config(config)
+    assert stage_state(store, fid) == "pending"
+    report = Engine(store, config, clock=lambda: datetime.now(UTC) + timedelta(hours=2)).run_pass()
+    assert report.sent == 1  # recorded, not sent
+    assert stage_state(store, fid) == "sent"
+    assert [m.message_id for m in bumps_sent_by(mail_world, alice)] == [bump_id]
+    assert mail_world.count(alice, "Sent", bump_id) == 1
+    with store.session() as s:
+        details = [e.detail for e in s.get(FollowUp, fid).events]
+    assert any("already in the thread" in d for d in details), details
+    store.dispose()

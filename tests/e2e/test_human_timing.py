@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.e2e import test_gmail_e2e
+from tests.e2e.test_gmail_e2e import add_followup as gmail_add_followup
+from tests.e2e.test_gmail_e2e import connect as gmail_connect
 from tests.e2e.test_watcher_e2e import (
     add_followup,
     bumps_sent_by,
@@ -22,12 +25,18 @@ from tests.e2e.test_watcher_e2e import (
     state_of,
     token_of,
 )
+from tests.support.mailboxes import WrappedMailbox
+from watcher import followups as fu_ops
 from watcher import schedule
 from watcher.compose import bump_message_id
 from watcher.engine import Engine
-from watcher.models import FollowUp, RecipientZone
+from watcher.errors import TransientError
+from watcher.mailbox import MessageSummary
+from watcher.models import Account, FollowUp, RecipientZone
+from watcher.zone_scan import SCAN_EVERY
 
 NY = ZoneInfo("America/New_York")
+gcli, gengine = test_gmail_e2e.gcli, test_gmail_e2e.gengine  # the Gmail e2e fixtures
 
 
 @pytest.fixture
@@ -202,3 +211,239 @@ def test_no_more_than_the_cap_per_minute_the_rest_wait_not_dropped(
     assert capped.run_pass().sent == 1
     assert len(bumps_sent_by(mail_world, alice)) == 3
     assert all(state_of(engine.store, f) == "completed" for f in fids)
+
+
+# -- learning a zone from mail in any thread ---------------------------------------------------
+
+
+class CountingMailbox(WrappedMailbox):
+    """The real IMAP mailbox, counting the zone scans (messages_from) the engine asks for."""
+
+    scans: list[str] = []  # reset per test by the fixture below
+    fail = False
+
+    def messages_from(self, address, limit=20):
+        CountingMailbox.scans.append(address)
+        if CountingMailbox.fail:
+            raise TransientError("the server dropped the connection")
+        return self.inner.messages_from(address, limit)
+
+
+@pytest.fixture
+def scanning(engine, clock):
+    CountingMailbox.scans, CountingMailbox.fail = [], False
+    return Engine(engine.store, engine.config, clock=clock.now, mailbox_factory=CountingMailbox)
+
+
+def last_monday_0730(now: datetime) -> datetime:
+    """A Monday 07:30Z in the past week: +1w lands before Berlin's and New York's hours meet
+    (08:30/09:30 in Berlin is 02:30/03:30 in New York)."""
+    monday = (now - timedelta(days=now.weekday())).replace(hour=7, minute=30, second=0)
+    return monday if monday < now else monday - timedelta(weeks=1)
+
+
+def test_zone_learnt_from_mail_in_other_threads_moves_the_first_bump(
+    mail_world, cli, scanning, clock
+):
+    user = berlin_user_in_recipient_mode(cli, mail_world)
+    bob = mail_world.new_user("bob")
+    # Bob wrote to Alice before, in unrelated threads, in winter (EST) and summer (EDT).
+    for subject, date in [
+        ("Lunch?", "Thu, 15 Jan 2026 10:00:00 -0500"),
+        ("Slides", "Wed, 15 Jul 2026 10:00:00 -0400"),
+    ]:
+        mail_world.send(bob, [user], subject, "hi", date=date)
+    anchor_at = last_monday_0730(clock.now())
+    mid = mail_world.send(user, [bob], "Contract", "?", date=email.utils.format_datetime(anchor_at))
+    fid = add_followup(cli, user, mid, "--after", "1w")
+    berlin, new_york = schedule.SendingWindow("Europe/Berlin"), schedule.working_hours(NY.key)
+    planned = due_of(scanning.store, fid)
+    assert berlin.contains(planned) and not new_york.contains(planned)  # Alice's zone only
+
+    scanning.run_pass()
+    assert CountingMailbox.scans == [bob.email]
+    due = due_of(scanning.store, fid)
+    assert berlin.contains(due) and new_york.contains(due) and due > planned
+    with scanning.store.session() as s:
+        row = s.query(RecipientZone).filter_by(address=bob.email).one()
+        assert (row.inferred_zone, len(row.observations), row.scanned_at) == (
+            "America/New_York",
+            2,
+            clock.now(),
+        )
+    (moved,) = [d for k, d in events_of(scanning.store, fid) if k == "rescheduled"]
+    assert f"{bob.email}'s time zone, America/New_York (public holidays of US)" in moved
+    assert "learnt from 2 of their messages" in moved
+    assert fu_ops.format_local(due, "Europe/Berlin") in moved
+    code, out, _ = cli("recipient", "list", "--account", user.email)
+    assert code == 0 and f"{bob.email}  America/New_York  (Date headers of 2 messages" in out
+    assert "holidays US" in out
+
+    # Known now: later passes and new follow-ups to Bob read no more of his mail.
+    again = mail_world.send(user, [bob], "Contract, part 2", "?")
+    add_followup(cli, user, again, "--after", "1w")
+    scanning.run_pass()
+    assert CountingMailbox.scans == [bob.email]
+
+
+def test_a_due_bump_is_held_for_the_recipient_s_hours_once_their_zone_is_learnt(
+    mail_world, cli, scanning, clock
+):
+    """A follow-up made in "mine" mode, due at 09:00 Berlin; the user then switches to the
+    recipient's hours. Right before it goes out, Bob's zone is learnt from his other mail
+    and the bump waits for New York's morning instead of landing at 03:00 there."""
+    user = mail_world.new_user("alice")
+    connect(cli, mail_world, user)
+    window = ["--timezone", "Europe/Berlin", "--days", "mon-fri", "--hours", "09:00-17:00"]
+    assert cli("defaults", "--user", user.email, *window)[0] == 0
+    bob = mail_world.new_user("bob")
+    mail_world.send(bob, [user], "Lunch?", "hi", date="Thu, 15 Jan 2026 10:00:00 -0500")
+    anchor_at = last_monday_0730(clock.now())
+    mid = mail_world.send(user, [bob], "Contract", "?", date=email.utils.format_datetime(anchor_at))
+    fid = add_followup(cli, user, mid, "--after", "1w")
+    scanning.run_pass()
+    assert CountingMailbox.scans == []  # "mine" mode: nobody's mail is read
+    assert cli("defaults", "--user", user.email, *window, "--window", "recipient")[0] == 0
+
+    planned = due_of(scanning.store, fid)
+    clock.current = planned
+    assert scanning.run_pass().sent == 0
+    assert CountingMailbox.scans == [bob.email]
+    held = due_of(scanning.store, fid)
+    assert held > planned and schedule.working_hours(NY.key).contains(held)
+    assert any(
+        k == "rescheduled" and "learnt from 1 of their messages:" in d
+        for k, d in events_of(scanning.store, fid)
+    )
+    clock.current = held
+    assert scanning.run_pass().sent == 1
+    assert CountingMailbox.scans == [bob.email]
+
+
+def test_a_correspondent_who_never_wrote_is_scanned_once_a_month_at_most(
+    mail_world, cli, scanning, clock
+):
+    user = berlin_user_in_recipient_mode(cli, mail_world)
+    carol = mail_world.new_user("carol")
+    mid = mail_world.send(user, [carol], "Hello", "?")
+    fid = add_followup(cli, user, mid, "--after", "2w")
+    planned = due_of(scanning.store, fid)
+    scanning.run_pass()
+    assert CountingMailbox.scans == [carol.email]
+    assert due_of(scanning.store, fid) == planned  # nothing learnt, nothing moved
+    assert not [k for k, _ in events_of(scanning.store, fid) if k == "rescheduled"]
+    for _ in range(3):  # passes are not scans
+        clock.advance(hours=1)
+        scanning.run_pass()
+    assert CountingMailbox.scans == [carol.email]
+    clock.advance(days=SCAN_EVERY.days + 1)  # the follow-up is due again and a month has gone
+    scanning.run_pass()
+    assert CountingMailbox.scans == [carol.email, carol.email]
+
+
+def test_a_failed_scan_is_logged_and_never_faults_the_account(mail_world, cli, scanning, clock,
+                                                            caplog):  # fmt: skip
+    user = berlin_user_in_recipient_mode(cli, mail_world)
+    dave = mail_world.new_user("dave")
+    mid = mail_world.send(user, [dave], "Hello", "?")
+    fid = add_followup(cli, user, mid, "--after", "1w")
+    planned = due_of(scanning.store, fid)
+    CountingMailbox.fail = True
+    report = scanning.run_pass()
+    assert report.account_faults == 0 and report.faults == []
+    assert CountingMailbox.scans and set(CountingMailbox.scans) == {dave.email}
+    assert f"reading mail from {dave.email} failed" in caplog.text
+    with scanning.store.session() as s:
+        account = s.query(Account).filter_by(email=user.email).one()
+        assert account.status == "ok"
+        assert s.query(RecipientZone).filter_by(address=dave.email).first() is None
+        assert s.get(FollowUp, fid).needs_check is False  # the rest of the pass ran
+    assert due_of(scanning.store, fid) == planned
+    tries = len(CountingMailbox.scans)
+    scanning.run_pass()  # not again at once
+    assert len(CountingMailbox.scans) == tries
+    CountingMailbox.fail = False
+    clock.advance(days=1)
+    scanning.run_pass()  # a later try, while the follow-up waits
+    assert len(CountingMailbox.scans) == tries  # only new or due follow-ups are worth a scan
+    clock.advance(days=7)
+    scanning.run_pass()  # due: scanned before it is planned again
+    assert len(CountingMailbox.scans) == tries + 1
+
+
+# -- business days skip the recipient's public holidays too ------------------------------------
+
+
+def Z(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("user_country", "their_zone", "mode", "anchor", "delay", "expected"),
+    [
+        # Thanksgiving (Thu 2026-11-26) is a US holiday, not a German one.
+        ("DE", NY.key, "mine", "2026-11-25 14:00", "1bd", "2026-11-27 14:00"),
+        ("DE", None, "mine", "2026-11-25 14:00", "1bd", "2026-11-26 14:00"),
+        ("DE", NY.key, "mine", "2026-11-25 14:00", "1d", "2026-11-26 14:00"),  # not bd
+        # Republic Day (Mon 2026-01-26) in India; the user (Berlin, DE) works that day.
+        ("DE", "Asia/Kolkata", "mine", "2026-01-23 10:00", "1bd", "2026-01-27 10:00"),
+        # The user's own holiday still counts: Ascension Day (Thu 2026-05-14) in Germany is a
+        # working day in New York.
+        ("DE", NY.key, "mine", "2026-05-13 10:00", "1bd", "2026-05-15 10:00"),
+        # Recipient's hours: Thanksgiving skipped, and the bump lands in both working days.
+        ("DE", NY.key, "recipient", "2026-11-25 14:00", "1bd", "2026-11-27 14:00"),
+        # Australia Day (Mon 2026-01-26) in Sydney: the due day moves to Tuesday.
+        ("DE", "Australia/Sydney", "mine", "2026-01-23 10:00", "1bd", "2026-01-27 10:00"),
+        # Etc/UTC names no country: only the user's calendar.
+        ("DE", "Etc/UTC", "mine", "2026-11-25 14:00", "1bd", "2026-11-26 14:00"),
+    ],
+)
+def test_business_days_skip_both_countries_holidays(
+    engine, user_country, their_zone, mode, anchor, delay, expected
+):
+    store = engine.store
+    with store.session() as s:
+        user = store.get_or_create_user(s, "alice@example.test")
+        user.timezone, user.holiday_country, user.window_mode = "Europe/Berlin", user_country, mode
+        account = store.add_account(
+            s, user, kind="imap", email=user.email, settings={}, secret="x", now=Z(anchor)
+        )
+        if their_zone:
+            store.set_recipient_zone(s, user.id, "bob@example.test", their_zone, Z(anchor))
+        followup = fu_ops.create_followup(
+            store,
+            s,
+            account=account,
+            anchor=MessageSummary(
+                ref="Sent/1/1",
+                message_id="<a@example.test>",
+                from_addr=user.email,
+                to=("bob@example.test",),
+                date=Z(anchor),
+            ),
+            stages=[fu_ops.StageSpec(delay=schedule.parse_delay(delay))],
+            now=Z(anchor),
+        )
+        assert followup.due_at == Z(expected)
+
+
+def test_on_gmail_the_zone_is_learnt_the_same_way(google, gcli, gengine, clock):
+    user = google.new_user("alice")
+    gmail_connect(gcli, google, user)
+    code, _, err = gcli(
+        "defaults", "--user", user.email, "--timezone", "Europe/Berlin", "--window", "recipient"
+    )
+    assert code == 0, err
+    bob = google.new_user("bob")
+    google.send(bob, [user], "Lunch?", "hi", date="Thu, 15 Jan 2026 10:00:00 -0500")
+    google.send(bob, [user], "Slides", "hi", date="Wed, 15 Jul 2026 10:00:00 -0400")
+    anchor_at = last_monday_0730(clock.now())
+    mid = google.send(user, [bob], "Contract", "?", date=email.utils.format_datetime(anchor_at))
+    fid = gmail_add_followup(gcli, user, mid, "--after", "1w")
+    planned = due_of(gengine.store, fid)
+    gengine.run_pass()
+    due = due_of(gengine.store, fid)
+    assert due > planned and schedule.working_hours(NY.key).contains(due)
+    assert schedule.SendingWindow("Europe/Berlin").contains(due)
+    (moved,) = [d for k, d in events_of(gengine.store, fid) if k == "rescheduled"]
+    assert "America/New_York" in moved and "learnt from 2 of their messages" in moved

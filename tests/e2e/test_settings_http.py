@@ -176,6 +176,7 @@ def _post_routes(account_id: int, followup_id: int) -> list[tuple[str, dict]]:
             {"replier_policy": "domain", "stage-1-when": "2d"},
         ),
         (f"/settings/accounts/{account_id}/check", {}),
+        (f"/settings/accounts/{account_id}/triggers", {"switch": "on"}),
         (f"/settings/accounts/{account_id}/disconnect", {"followups": "delete"}),
         (f"/settings/accounts/{account_id}/reconnect", {"password": "x"}),
         ("/settings/accounts/imap", {"email": "a@b.c", "password": "x", "preset": "fastmail"}),
@@ -208,7 +209,7 @@ def _snapshot(app) -> dict:
             ],
             "stages": [(st.id, st.delay, st.text, st.state) for st in s.scalars(select(Stage))],
             "accounts": [
-                (a.id, a.status, a.secret, a.settings, a.user_id)
+                (a.id, a.status, a.secret, a.settings, a.user_id, a.trigger_folders)
                 for a in s.scalars(select(Account).order_by(Account.id))
             ],
             "users": [
@@ -640,3 +641,27 @@ def test_background_requests_leave_the_session_cookie_alone(app):
     answer = client.get("/settings/defaults/preview?template=Hi+{first_name}")
     assert answer.status_code == 200 and answer.get_json()["text"].startswith("Hi ")
     assert "Set-Cookie" not in answer.headers
+
+
+def test_replywatch_folders_are_switched_on_and_off_per_account_with_an_event(app):
+    uid = make_user(app, "me@example.test")
+    account_id, _ = seed_followup(app, uid, email="me@example.test")
+    client = sign_in(app, "me@example.test")
+    page = client.get("/settings/accounts").get_data(as_text=True)
+    assert "me+2w@example.test" in page and "Turn Replywatch folders on" in page
+    token = csrf_token(client, "/settings/accounts")
+    path = f"/settings/accounts/{account_id}/triggers"
+    answer = client.post(path, data={"csrf_token": token, "switch": "on"})
+    assert answer.status_code == 303
+    store = app.extensions["replywatch"]["store"]
+    with store.session() as s:
+        assert s.get(Account, account_id).trigger_folders is True
+        assert store.account_events(s, account_id, limit=1)[0].kind == "trigger_folders"
+    page = client.get("/settings/accounts").get_data(as_text=True)
+    assert "Replywatch folders are on" in page and "Turn Replywatch folders off" in page
+    client.post(path, data={"csrf_token": token, "switch": "off"})
+    with store.session() as s:
+        assert s.get(Account, account_id).trigger_folders is False
+    assert client.post(path, data={"switch": "on"}).status_code == 400  # no CSRF token
+    with store.session() as s:
+        assert s.get(Account, account_id).trigger_folders is False

@@ -12,8 +12,13 @@ reference/mail-mechanics.md 1-2. What it does like Gmail:
   otherwise it starts a new thread. Mail between the emulator's users is delivered (INBOX, UNREAD),
   threaded on the recipient's side by the same subject + references rule. A well-formed
   Message-ID is kept, a malformed one replaced (original in X-Google-Original-Message-ID).
-- `q`: rfc822msgid:, in:/label:, is:unread/starred, from:, to:, subject:, words, OR; SPAM/TRASH
-  are left out unless includeSpamTrash (or in:spam/trash/anywhere).
+- `q`: rfc822msgid:, in:/label:, is:unread/starred, from:, to:, subject:, after:/before: (epoch
+  seconds or YYYY/MM/DD, UTC here), newer_than:/older_than: (Nd, Nm, Ny), words, OR, -negation;
+  SPAM/TRASH are left out unless includeSpamTrash (or in:spam/trash/anywhere).
+- Drafts (`create_draft()`, drafts.list/get/delete): a draft is a message with the DRAFT label;
+  drafts.delete removes it for good (a messagesDeleted history record). Labels added or removed
+  (`add_label()`, `remove_label()`, messages.modify) leave labelsAdded/labelsRemoved history
+  records shaped as Google's: {"message": {id, threadId, labelIds}, "labelIds": [changed]}.
 - Quota units per method from Google's table, counted per user (`units()`, `calls()`), a per-user
   units-per-minute limit (403 userRateLimitExceeded) and a concurrent-request limit (429).
 - Faults per method (`fail()`): an HTTP error in Google's shape (with Retry-After if asked), a
@@ -34,6 +39,7 @@ import threading
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import Message
 
 from tests.emulators.http import Drop, EmulatorServer, Request, Response, google_error
@@ -48,6 +54,9 @@ QUOTA_UNITS = {
     "messages.list": 5,
     "messages.modify": 5,
     "messages.send": 100,
+    "drafts.list": 5,
+    "drafts.get": 5,
+    "drafts.delete": 10,
     "threads.get": 10,
     "threads.modify": 10,
     "watch": 100,
@@ -63,6 +72,9 @@ ROUTES = [
     ("POST", rf"{_U}/messages/send", "messages.send"),
     ("GET", rf"{_U}/messages/(?P<id>[^/]+)", "messages.get"),
     ("POST", rf"{_U}/messages/(?P<id>[^/]+)/modify", "messages.modify"),
+    ("GET", rf"{_U}/drafts", "drafts.list"),
+    ("GET", rf"{_U}/drafts/(?P<id>[^/]+)", "drafts.get"),
+    ("DELETE", rf"{_U}/drafts/(?P<id>[^/]+)", "drafts.delete"),
     ("GET", rf"{_U}/threads/(?P<id>[^/]+)", "threads.get"),
     ("POST", rf"{_U}/threads/(?P<id>[^/]+)/modify", "threads.modify"),
     ("POST", rf"{_U}/watch", "watch"),
@@ -164,6 +176,7 @@ class UserBox:
     labels: dict[str, dict] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     history_floor: int = 0
+    drafts: dict[str, str] = field(default_factory=dict)  # draft id -> message id
     watch: dict | None = None
     label_seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -232,6 +245,46 @@ class GmailEmulator:
             box = self.users[address.lower()]
             parsed = _parser.parsebytes(raw)
             return self._add(box, raw, parsed, set(labels), self._thread_for(box, parsed))
+
+    def create_draft(self, address: str, raw: bytes | str, labels: tuple[str, ...] = ()) -> Msg:
+        """The user saves a draft in Gmail (label DRAFT plus the user labels named in `labels`,
+        e.g. ("Replywatch/Bumps",), each created if missing). Threaded like a reply would be."""
+        if isinstance(raw, str):
+            raw = raw.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+        with self.lock:
+            box = self.users[address.lower()]
+            parsed = _parser.parsebytes(raw)
+            ids = {"DRAFT", *(self._label_named(box, name) for name in labels)}
+            msg = self._add(box, raw, parsed, ids, self._thread_for(box, parsed))
+            box.drafts["r" + format(next(self._ids), "x")[-15:]] = msg.id
+            return msg
+
+    def add_label(self, address: str, msg_id: str, name: str) -> None:
+        """Put a label on a message by its name, as the user does in Gmail (the label is
+        created if missing); records labelsAdded history. `msg_id` is the Gmail message id."""
+        with self.lock:
+            box = self.users[address.lower()]
+            self._relabel(box, [box.messages[msg_id]], [self._label_named(box, name)], [])
+
+    def remove_label(self, address: str, msg_id: str, name: str) -> None:
+        """Take a label (by name) off a message; records labelsRemoved history."""
+        with self.lock:
+            box = self.users[address.lower()]
+            self._relabel(box, [box.messages[msg_id]], [], [self._label_named(box, name)])
+
+    def label_id(self, address: str, name: str) -> str | None:
+        """The id of the user's label with this name (case-insensitive), None if none."""
+        with self.lock:
+            box = self.users[address.lower()]
+            return next(
+                (i for i, lab in box.labels.items() if lab["name"].lower() == name.lower()), None
+            )
+
+    def drafts_of(self, address: str) -> dict[str, Msg]:
+        """draft id -> draft message, for the user's current drafts."""
+        with self.lock:
+            box = self.users[address.lower()]
+            return {d: box.messages[m] for d, m in box.drafts.items() if m in box.messages}
 
     def find(self, address: str, message_id: str) -> list[Msg]:
         with self.lock:
@@ -417,7 +470,7 @@ class GmailEmulator:
     def _dispatch(self, name: str, req: Request, match, grant) -> Response:
         scopes = set(grant.scopes)
         needed = SEND_SCOPES if name == "messages.send" else READ_SCOPES
-        if name.endswith("modify") or name.startswith("labels.create"):
+        if name.endswith("modify") or name in ("labels.create", "drafts.delete"):
             needed = WRITE_SCOPES
         if not scopes & needed and not self._addon_allowed(name, req, match, grant):
             return google_error(
@@ -568,6 +621,47 @@ class GmailEmulator:
         self._relabel(box, [msg], body.get("addLabelIds") or [], body.get("removeLabelIds") or [])
         return Response(200, _resource(box, msg, "minimal", []))
 
+    def _drafts_list(self, box: UserBox, req: Request, match) -> Response:
+        q = req.arg("q") or ""
+        drafts = [
+            (d, box.messages[m])
+            for d, m in box.drafts.items()
+            if m in box.messages and _matches(box, box.messages[m], q)
+        ]
+        drafts.sort(key=lambda dm: (dm[1].internal_date, dm[1].id), reverse=True)
+        size = min(_int(req.arg("maxResults") or "100", "maxResults"), 500)
+        offset = _page(req.arg("pageToken"))
+        page = drafts[offset : offset + size]
+        body: dict = {"resultSizeEstimate": len(drafts)}
+        if page:
+            body["drafts"] = [
+                {"id": d, "message": {"id": m.id, "threadId": m.thread_id}} for d, m in page
+            ]
+        if offset + size < len(drafts):
+            body["nextPageToken"] = _token(offset + size)
+        return Response(200, body)
+
+    def _draft(self, box: UserBox, draft_id: str) -> Msg:
+        msg = box.messages.get(box.drafts.get(draft_id, ""))
+        if msg is None:
+            raise _ApiError(google_error(404, "Requested entity was not found.", "notFound"))
+        return msg
+
+    def _drafts_get(self, box: UserBox, req: Request, match) -> Response:
+        msg = self._draft(box, match["id"])
+        fmt = req.arg("format") or "full"
+        return Response(200, {"id": match["id"], "message": _resource(box, msg, fmt, [])})
+
+    def _drafts_delete(self, box: UserBox, req: Request, match) -> Response:
+        msg = self._draft(box, match["id"])
+        del box.drafts[match["id"]]
+        del box.messages[msg.id]
+        box.threads[msg.thread_id].remove(msg.id)
+        if not box.threads[msg.thread_id]:
+            del box.threads[msg.thread_id]
+        self._record(box, msg, "messagesDeleted")
+        return Response(204, None)
+
     def _threads_get(self, box: UserBox, req: Request, match) -> Response:
         ids = box.threads.get(match["id"])
         if not ids:
@@ -638,6 +732,15 @@ class GmailEmulator:
                 raise _ApiError(google_error(400, "Invalid id value", "invalidArgument"))
             raise _ApiError(google_error(404, "Requested entity was not found.", "notFound"))
         return msg
+
+    def _label_named(self, box: UserBox, name: str) -> str:
+        """The id of the label with this name, created (as a user label) if missing."""
+        for label_id, label in box.labels.items():
+            if label["name"].lower() == name.lower():
+                return label_id
+        label = {"id": f"Label_{next(box.label_seq)}", "name": name, "type": "user"}
+        box.labels[label["id"]] = label
+        return label["id"]
 
     def _relabel(self, box: UserBox, msgs: list[Msg], add: list[str], remove: list[str]) -> None:
         for label in (*add, *remove):
@@ -736,14 +839,14 @@ class GmailEmulator:
             for value in bcc:
                 parsed["Bcc"] = value
         labels = {"SENT"}
-        if box.email in recipients:
+        if box.email in map(_base_address, recipients):  # to oneself (me+2w@ too): one copy
             labels |= {"INBOX", "UNREAD"}
         msg = self._add(box, parsed.as_bytes(), parsed, labels, tid)
         outside = []
         for rcpt in dict.fromkeys(recipients):
-            if rcpt == box.email:
+            if _base_address(rcpt) == box.email:
                 continue
-            other = self.users.get(rcpt)
+            other = self.users.get(_base_address(rcpt))
             if other is None:
                 outside.append(rcpt)
                 continue
@@ -767,6 +870,12 @@ class _NoLabels:
 
 
 _NOLABELS = _NoLabels()
+
+
+def _base_address(address: str) -> str:
+    """alice+tag@x -> alice@x: Gmail delivers a plus-address to the base mailbox."""
+    local, at, domain = address.partition("@")
+    return f"{local.split('+', 1)[0]}{at}{domain}"
 
 
 def _int(value: str | None, name: str) -> int:
@@ -888,6 +997,28 @@ def _term(box: UserBox, msg: Msg, term: str) -> bool:
         ) in msg.labels
     elif key in ("from", "to", "cc", "subject"):
         hit = value.lower() in msg.header(key).lower()
+    elif key in ("after", "before", "newer_than", "older_than"):
+        seconds = _when(key, value)
+        stamp = msg.internal_date / 1000
+        hit = stamp >= seconds if key in ("after", "newer_than") else stamp < seconds
     else:
         hit = value.lower() in (msg.header("Subject") + " " + msg.text()).lower()
     return hit != negate
+
+
+_AGE_UNITS = {"d": 86400, "m": 30 * 86400, "y": 365 * 86400}
+
+
+def _when(key: str, value: str) -> float:
+    """Epoch seconds named by after:/before: (epoch seconds or YYYY/MM/DD, taken as UTC here;
+    Gmail reads a date in the account's zone) or newer_than:/older_than: (2d, 3m, 1y)."""
+    try:
+        if key in ("newer_than", "older_than"):
+            number, unit = int(value[:-1]), value[-1].lower()
+            return time.time() - number * _AGE_UNITS[unit]
+        if value.isdigit():
+            return float(value)
+        y, m, d = (int(p) for p in re.split(r"[/-]", value))
+        return datetime(y, m, d, tzinfo=UTC).timestamp()
+    except (ValueError, KeyError, IndexError):
+        raise _ApiError(google_error(400, "Invalid search query", "invalidArgument")) from None

@@ -428,3 +428,21 @@ def test_secret_may_be_a_bare_refresh_token(google, gmail_config):
     )
     with open_mailbox(bare, gmail_config) as mb:
         mb.check()
+
+
+def test_a_bump_this_process_sent_is_not_fetched_again_when_history_reports_it(
+    google, gmail_config
+):
+    alice, bob = google.new_user("alice"), google.new_user("bob")
+    google.send(alice, [bob], "Before")
+    with mailbox(google, alice, gmail_config) as mb:
+        cursor = mb.changes(None).cursor
+        sent_id = mb.send(bump_for(alice, [bob], "Ours"))
+    other = google.send(alice, [bob], "Typed by hand")  # same account, not sent by Replywatch
+    google.gmail.reset_quota()
+    with mailbox(google, alice, gmail_config) as mb:
+        changes = mb.changes(cursor)
+    assert [m.message_id for m in changes.messages] == [other]
+    assert sent_id not in {m.ref for m in changes.messages}
+    gets = google.gmail.calls(alice.email)["messages.get"]
+    assert gets == 1  # the hand-typed one only: 5 units saved per bump

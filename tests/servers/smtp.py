@@ -124,13 +124,16 @@ class SmtpSink:
         return AuthResult(success=True, auth_data=login)
 
     def _deliver(self, rcpt: str, content: bytes, mail_from: str) -> bool:
-        """APPEND to the recipient's Dovecot INBOX if it is a Dovecot user."""
+        """APPEND to the recipient's Dovecot INBOX if it is a Dovecot user; a plus-address
+        (alice+2w@…) reaches alice@…, and Delivered-To names the address used, as an LDA does."""
         if self.dovecot is None:
             return False
-        login = next((u for u in list(self.users) if u.lower() == rcpt.lower()), None)
+        local, _, domain = rcpt.lower().partition("@")
+        base = f"{local.split('+', 1)[0]}@{domain}"
+        login = next((u for u in list(self.users) if u.lower() == base), None)
         if login is None:
             return False
-        raw = f"Return-Path: <{mail_from}>\r\n".encode() + content
+        raw = f"Return-Path: <{mail_from}>\r\nDelivered-To: {rcpt}\r\n".encode() + content
         with IMAPClient(self.dovecot.host, self.dovecot.port, ssl=False, timeout=10) as c:
             c.login(login, self.users[login])
             c.append("INBOX", raw)

@@ -72,16 +72,22 @@ class MailWorld:
         body: str = "",
         *,
         cc: Iterable[User | str] = (),
+        bcc: Iterable[User | str] = (),
         in_reply_to: str | None = None,
         references: Iterable[str] = (),
         extra_headers: Mapping[str, str] | None = None,
         message_id: str | None = None,
         date: str | None = None,
     ) -> str:
-        """Submit a message over SMTP (delivered to Dovecot recipients) and keep it in Sent."""
-        to, cc = list(to), list(cc)
+        """Submit a message over SMTP (delivered to Dovecot recipients) and keep it in Sent.
+
+        `bcc` (e.g. the sender's own plus-address "alice-3+2w@example.test") is in the envelope
+        and in the Bcc header of the Sent copy only, as mail clients do; the sink delivers a
+        plus-address to its base mailbox with a Delivered-To header."""
+        to, cc, bcc = list(to), list(cc), list(bcc)
         to_addrs = [str(a) for a in to]
         cc_addrs = [str(a) for a in cc]
+        bcc_addrs = [str(a) for a in bcc]
         msg = EmailMessage()
         msg["From"] = email.utils.formataddr((from_user.name, from_user.email))
         msg["To"] = ", ".join(_named(a) for a in to)
@@ -102,17 +108,97 @@ class MailWorld:
         raw = msg.as_bytes(policy=email.policy.SMTP)
         with smtplib.SMTP(self.sink.host, self.sink.port, timeout=10) as s:
             s.login(from_user.email, from_user.password)
-            s.sendmail(from_user.email, to_addrs + cc_addrs, raw)
+            s.sendmail(from_user.email, to_addrs + cc_addrs + bcc_addrs, raw)
+        if bcc_addrs:
+            msg["Bcc"] = ", ".join(_named(a) for a in bcc)
+            raw = msg.as_bytes(policy=email.policy.SMTP)
         with self._imap(from_user) as c:
             c.append("Sent", raw, flags=[b"\\Seen"])
         return message_id
 
-    def deliver(self, user: User, raw: bytes | str, folder: str = "INBOX", flags=()) -> None:
-        """Drop a hand-written message (an out-of-office, a bounce) into a user's folder."""
+    def deliver(self, user: User, raw: bytes | str, folder: str = "INBOX", flags=()) -> int:
+        """Drop a hand-written message (an out-of-office, a bounce, a draft) into a folder.
+
+        `folder` is a logical name with "/" between levels ("Replywatch/1 week"): it is mapped
+        to the server's hierarchy delimiter and namespace prefix (folder_name) and created if
+        missing. `flags` e.g. [b"\\Draft"] or ["\\Seen"]. Returns the new message's UID.
+        """
         if isinstance(raw, str):
             raw = raw.replace("\r\n", "\n").replace("\n", "\r\n").encode()
         with self._imap(user) as c:
-            c.append(folder, raw, flags=list(flags))
+            name = self._ensure_folder(c, folder)
+            response = c.append(name, raw, flags=[_flag(f) for f in flags])
+        found = re.search(rb"APPENDUID \d+ (\d+)", response if isinstance(response, bytes) else b"")
+        return int(found.group(1)) if found else 0
+
+    def save_draft(
+        self,
+        user: User,
+        to: Iterable[User | str],
+        subject: str,
+        body: str = "",
+        *,
+        folder: str = "Drafts",
+        cc: Iterable[User | str] = (),
+        bcc: Iterable[User | str] = (),
+        in_reply_to: str | None = None,
+        references: Iterable[str] = (),
+        message_id: str | None = None,
+    ) -> str:
+        """The user's mail client saves a draft (flag \\Draft) in `folder` (logical name, e.g.
+        "Replywatch/Bumps" or "Drafts"); nothing is sent. Returns its Message-ID."""
+        msg = EmailMessage()
+        msg["From"] = email.utils.formataddr((user.name, user.email))
+        msg["To"] = ", ".join(_named(a) for a in to)
+        if list(cc):
+            msg["Cc"] = ", ".join(_named(a) for a in cc)
+        if list(bcc):
+            msg["Bcc"] = ", ".join(_named(a) for a in bcc)
+        msg["Subject"] = subject
+        msg["Date"] = email.utils.formatdate(localtime=False)
+        message_id = message_id or email.utils.make_msgid(domain=self.domain)
+        msg["Message-ID"] = message_id
+        if in_reply_to:
+            msg["In-Reply-To"] = in_reply_to
+        refs = list(references)
+        if refs:
+            msg["References"] = " ".join(refs)
+        msg.set_content(body or "(no body)\n")
+        self.deliver(
+            user, msg.as_bytes(policy=email.policy.SMTP), folder, flags=[b"\\Draft", b"\\Seen"]
+        )
+        return message_id
+
+    def move(self, user: User, message_id: str, to_folder: str, from_folder: str = "Sent") -> None:
+        """Move the message with this Message-ID between folders (logical names), as a user
+        dragging it does, e.g. a sent message into "Replywatch/1 week". `to_folder` is created
+        if missing. Raises LookupError if the message is not in `from_folder`."""
+        with self._imap(user) as c:
+            source = _server_name(c, from_folder)
+            target = self._ensure_folder(c, to_folder)
+            c.select_folder(source)
+            uids = c.search(["HEADER", "Message-ID", message_id])
+            if not uids:
+                raise LookupError(f"{message_id} is not in {user}'s {from_folder}")
+            c.move(uids, target)
+
+    def folder_name(self, user: User, logical: str) -> str:
+        """The server's name of a logical folder ("Replywatch/1 week"): "/" becomes the
+        hierarchy delimiter, and the personal namespace prefix (e.g. "INBOX.") is put before
+        it when the server's Sent folder has one. INBOX stays INBOX."""
+        with self._imap(user) as c:
+            return _server_name(c, logical)
+
+    def folders(self, user: User) -> list[str]:
+        """Every folder name of the user's mailbox, as the server spells it."""
+        with self._imap(user) as c:
+            return [name for _, _, name in c.list_folders()]
+
+    def _ensure_folder(self, c: IMAPClient, logical: str) -> str:
+        name = _server_name(c, logical)
+        if not c.folder_exists(name):
+            c.create_folder(name)
+        return name
 
     def messages(self, user: User, folder: str = "INBOX") -> list[EmailMessage]:
         """Every message in the folder, oldest first, parsed (read without setting \\Seen)."""
@@ -157,6 +243,26 @@ class MailWorld:
         c = IMAPClient(self.dovecot.host, self.dovecot.port, ssl=False, timeout=10)
         c.login(user.email, user.password)
         return c
+
+
+def _server_name(c: IMAPClient, logical: str) -> str:
+    if logical.upper() == "INBOX":
+        return "INBOX"
+    folders = c.list_folders()
+    delimiter = next((_text(d) for _, d, _ in folders if d), "/")
+    prefix = ""
+    for flags, _, name in folders:
+        if b"\\Sent" in flags and name.upper().startswith("INBOX" + delimiter):
+            prefix = name[: len("INBOX") + len(delimiter)]
+    return prefix + logical.replace("/", delimiter)
+
+
+def _flag(flag: bytes | str) -> bytes:
+    return flag if isinstance(flag, bytes) else flag.encode()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _named(who: User | str) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watcher.recipient_zone import infer_zone
+from watcher.recipient_zone import _zone_countries, country_of_zone, holiday_country_of, infer_zone
 
 
 def Z(text: str) -> datetime:
@@ -66,3 +66,58 @@ def test_infer_zone(observations, zone):
 def test_order_of_observations_does_not_matter():
     obs = [(JUL, 120), (JAN, 60), (Z("2026-04-01 12:00"), 120)]
     assert infer_zone(obs) == infer_zone(list(reversed(obs))) == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("observations", "zone"),
+    [
+        # The latest twenty of a correspondent's mail: mostly from home on both sides of the
+        # change, a few from a trip; the home zone explains the most and wins. Sydney leaves
+        # summer time at 2026-04-04 16:00Z (03:00 AEDT on 5 April).
+        pytest.param(
+            [(JAN, -300), (Z("2026-03-01 15:00"), -300), (JUL, -240), (Z("2026-06-01 15:00"), 60)],
+            "America/New_York",
+            id="new-york-with-a-trip-to-europe",
+        ),
+        pytest.param(
+            [(JAN, 330), (JUL, 330), (Z("2026-10-01 08:00"), 330), (Z("2026-04-01 08:00"), 240)],
+            "Asia/Kolkata",
+            id="kolkata-with-a-mail-from-dubai",
+        ),
+        pytest.param(
+            [(Z("2026-04-04 15:30"), 660), (Z("2026-04-04 16:30"), 600), (JUL, 600)],
+            "Australia/Sydney",
+            id="sydney-either-side-of-the-april-change",
+        ),
+    ],
+)
+def test_infer_zone_from_a_mix_of_offsets(observations, zone):
+    assert infer_zone(observations) == zone
+
+
+@pytest.mark.parametrize(
+    ("zone", "country"),
+    [
+        pytest.param("Europe/Berlin", "DE", id="berlin-zone1970-lists-five-zone-tab-one"),
+        pytest.param("America/New_York", "US", id="new-york"),
+        pytest.param("Asia/Kolkata", "IN", id="kolkata"),
+        pytest.param("Australia/Sydney", "AU", id="sydney"),
+        pytest.param("Europe/Zurich", "CH", id="zurich-shared-with-de-and-li"),
+        pytest.param("Europe/Copenhagen", "DK", id="a-link-zone-tab-still-names"),
+        pytest.param("Etc/UTC", None, id="etc-utc"),
+        pytest.param("UTC", None, id="utc"),
+        pytest.param(None, None, id="unknown-zone"),
+        pytest.param("Mars/Olympus", None, id="not-a-zone"),
+    ],
+)
+def test_country_of_zone(zone, country):
+    assert country_of_zone(zone) == country
+    assert holiday_country_of(zone) == country  # the holidays package knows each of these
+
+
+def test_country_tables_come_from_the_tz_database():
+    # Every country zone1970.tab names for Berlin is a real ISO code, DE among them: the
+    # tables were found and read, not an empty fallback.
+    since_1970, classic = _zone_countries()
+    assert set(since_1970["Europe/Berlin"]) == {"DE", "DK", "NO", "SE", "SJ"}
+    assert classic["Europe/Berlin"] == ("DE",)

@@ -19,6 +19,7 @@ from watcher.schedule import (
     SendingWindow,
     add_delay,
     due_time,
+    holiday_union,
     jitter,
     jittered,
     next_in_both,
@@ -795,3 +796,76 @@ def test_jittered_stays_inside_the_window(at, offset, expected):
     moved = jittered(Z(at), timedelta(seconds=offset), SendingWindow(BER))
     assert moved == Z(expected)
     assert SendingWindow(BER).contains(moved)
+
+
+# --------------------------------------------------------------------------------------------
+# Holidays of two countries (the user's and the recipient's) at once
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        row(("DE", "US"), "DE,US", id="both"),
+        row(("DE", None), "DE", id="recipient-unknown"),
+        row((None, "in"), "IN", id="user-has-none"),
+        row(("DE", "de"), "DE", id="same-country-once"),
+        row((None, None), None, id="neither"),
+        row(("", " "), None, id="blank"),
+    ],
+)
+def test_holiday_union(codes, expected):
+    assert holiday_union(*codes) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "delay", "tz", "country", "expected"),
+    [
+        # Due on Thanksgiving (US) for a German user: skipped when the recipient is American.
+        row(Z("2026-11-25 14:00"), "1bd", BER, "DE,US", Z("2026-11-27 14:00"), id="de-us"),
+        # Due on Ascension Day (DE) for an American user writing to Germany.
+        row(Z("2026-05-13 14:00"), "1bd", NY, "US,DE", Z("2026-05-15 14:00"), id="us-de"),
+        # Republic Day (IN, Mon 2026-01-26) after a weekend: Tuesday.
+        row(Z("2026-01-23 10:00"), "1bd", BER, "DE,IN", Z("2026-01-27 10:00"), id="de-in"),
+        # Christmas in both, then the weekend: Monday.
+        row(Z("2026-12-24 10:00"), "1bd", BER, "DE,US", Z("2026-12-28 10:00"), id="shared"),
+        # A region in the list works as alone: Patriots' Day (Mon 2026-04-20) in Massachusetts.
+        row(Z("2026-04-17 14:00"), "1bd", NY, "DE,US-MA", Z("2026-04-21 14:00"), id="region"),
+    ],
+)
+def test_add_delay_skips_the_holidays_of_every_country_given(start, delay, tz, country, expected):
+    assert add_delay(start, parse_delay(delay), tz, country) == expected
+
+
+def test_an_unknown_country_among_several_is_refused():
+    with pytest.raises(ValidationError, match="'XX' is not a holiday calendar"):
+        add_delay(Z("2026-06-01 12:00"), Delay(1, "business_days"), BER, "DE,XX")
+
+
+@pytest.mark.parametrize(
+    ("start", "mine", "theirs", "expected"),
+    [
+        # Kolkata 09-17 (03:30-11:30Z) lies within one UTC day; a Honolulu user's evening
+        # window 18:00-24:00 (04:00-10:00Z) is Sunday evening there and Monday in Kolkata.
+        row(
+            "2026-11-23 00:00",
+            SendingWindow(
+                "Pacific/Honolulu", days=frozenset(range(7)), start=time(18), end=time.max
+            ),
+            working_hours("Asia/Kolkata"),
+            "2026-11-23 04:00",
+            id="honolulu-evening-is-kolkata-morning",
+        ),
+        # Sydney 09-17 (AEDT, 22:00Z-06:00Z) straddles midnight UTC; Berlin's every-day window
+        # 00:00-08:00 (23:00Z-07:00Z) straddles it too, but not Berlin's midnight for Sydney.
+        row(
+            "2026-11-23 12:00",
+            SendingWindow(BER, days=frozenset(range(7)), start=time(0), end=time(8)),
+            working_hours("Australia/Sydney"),
+            "2026-11-23 23:00",
+            id="sydney-day-across-utc-midnight",
+        ),
+    ],
+)
+def test_next_in_both_across_midnight(start, mine, theirs, expected):
+    assert next_in_both(Z(start), mine, theirs) == Z(expected)
+    assert next_in_both(Z(start), theirs, mine) == Z(expected)

@@ -16,6 +16,7 @@ A processor takes a Job (one pending item plus what it may use) and does the wor
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -71,6 +72,11 @@ Processor = Callable[[Job], None]
 # In priority order: an explicit signal (address, folder, draft) beats a rule.
 RECOGNISERS: list[Recogniser] = []
 PROCESSORS: dict[str, Processor] = {}
+# kind -> what to do with the item when another copy of its message turns up in a later pass
+# (the inbox copy of a Bcc delivered after the Sent copy was seen; a message moved into a
+# trigger folder again): called in record()'s transaction with the item and the candidate,
+# whose refs are only the new ones.
+LATE_COPIES: dict[str, Callable[[TriggerItem, Candidate], None]] = {}
 
 
 def register(kind: str, recogniser: Recogniser, processor: Processor) -> None:
@@ -146,6 +152,9 @@ def record(store: Store, s, ctx: TriggerContext, messages: Iterable[MessageSumma
             )
         )
     )
+    late = {k: c for k, (c, _) in wanted.items() if k in seen and c.refs and c.kind in LATE_COPIES}
+    if late:
+        _late_copies(s, ctx.account_id, late)
     added = 0
     for key, (candidate, msg) in wanted.items():
         if key in seen:
@@ -166,6 +175,19 @@ def record(store: Store, s, ctx: TriggerContext, messages: Iterable[MessageSumma
         )
         added += 1
     return added
+
+
+def _late_copies(s, account_id: int, late: dict[str, Candidate]) -> None:
+    rows = s.scalars(
+        select(TriggerItem).where(
+            TriggerItem.account_id == account_id, TriggerItem.key.in_(list(late))
+        )
+    )
+    for row in rows:
+        candidate = late[row.key]
+        new = [r for r in candidate.refs if r not in (row.refs or [])]
+        if new and row.kind == candidate.kind:
+            LATE_COPIES[row.kind](row, dataclasses.replace(candidate, refs=new))
 
 
 def pending_items(store: Store, account_id: int, limit: int = 50) -> list[int]:
@@ -202,3 +224,12 @@ def process_pending(make_job: Callable[[int], Job], store: Store, account_id: in
                 item = s.get(TriggerItem, item_id)
                 if item is not None and item.state == "pending":
                     failed.add(item_id)  # left for the next pass (e.g. waits for a body)
+
+
+# Each trigger registers itself on import, in priority order: plus-address, folder, draft.
+from . import plus  # noqa: E402, F401, I001
+from . import folders  # noqa: E402, F401
+from . import drafts  # noqa: E402, F401
+
+# Registration order is priority: the rule trigger stays LAST (an explicit signal wins).
+from . import by_rule  # noqa: E402, F401

@@ -1,0 +1,244 @@
+"""Plus-address trigger: Bcc (or Cc) me+2w@example.com on a message to put a follow-up on it.
+
+The tag is read by schedule.parse_plus_tag (3d, 2w, 5bd, 12h, fri, tomorrow, 3d-1w, …-remind,
+…-send). Only messages the user sent count: a newsletter to me+news@… is no trigger. The
+Sent copy (Bcc visible) and the inbox copy (delivered to me+2w@…) share one Message-ID, so they
+make one item; the inbox copy is filed away, never judged as a reply.
+
+A tag that cannot be read gets no follow-up but one short email to the user's plain address
+explaining the valid forms; it goes out at most once (deterministic Message-ID, find_sent first,
+and the item leaves "pending" before the point of no return).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .. import schedule
+from ..compose import compose_trigger_help
+from ..errors import (
+    ConflictError,
+    PermanentError,
+    ReplywatchError,
+    SendRejected,
+    SendUnconfirmed,
+    TransientError,
+    ValidationError,
+)
+from ..followups import StageSpec, plus_tag, user_window
+from ..mailbox import MessageSummary
+from ..models import Account, Mode, TriggerItem
+from . import LATE_COPIES, Candidate, Job, TriggerContext, register
+from .acting import (
+    Item,
+    account_event,
+    create,
+    decide,
+    followup_event,
+    load,
+    move_copies,
+    pending_row,
+    reopen_to_move,
+    settle,
+    try_mailbox,
+)
+
+log = logging.getLogger(__name__)
+
+KIND = "plus"
+SPEC_LIMIT = 200  # TriggerItem.spec holds the address
+# A malformed address's item while its help email is handed over: out of "pending", so a
+# crash there never leads to a second email (the engine's SENDING, for one item).
+ANSWERING = "answering"
+
+
+def find_plus_address(msg: MessageSummary, own_addresses) -> str | None:
+    """The first own plus-address (other than me+bump@…, which marks drafts) among the
+    message's Bcc, Cc, To and Delivered-To."""
+    for address in (*msg.bcc, *msg.cc, *msg.to, *msg.delivered_to):
+        tag = plus_tag(address, own_addresses)
+        if tag is not None and tag != schedule.PLUS_RESERVED and len(address) <= SPEC_LIMIT:
+            return address.strip().lower()
+    for address in (*msg.bcc, *msg.cc, *msg.to, *msg.delivered_to):
+        if plus_tag(address, own_addresses) == schedule.PLUS_RESERVED:
+            return address.strip().lower()  # me+bump@… on a sent message: explained by email
+    return None
+
+
+def is_inbox_copy(msg: MessageSummary) -> bool:
+    """The copy that landed in the user's inbox (to be filed away), not the one in Sent."""
+    return not msg.in_sent or bool(msg.delivered_to)
+
+
+def is_own_inbox_copy(job: Job, msg: MessageSummary) -> bool:
+    """On Gmail a message to oneself (me+2w@… too) is one message labelled both SENT and
+    INBOX: the sent message is its own inbox copy (file_away only takes INBOX and UNREAD off)."""
+    return (
+        job.account.spec.kind == "gmail"
+        and msg.in_sent
+        and find_plus_address(msg, job.account.own_addresses) is not None
+    )
+
+
+def inbox_copies(job: Job, item: Item) -> tuple[str, ...]:
+    """The refs to file away: the inbox copies found, and on Gmail the message itself."""
+    if is_own_inbox_copy(job, item.message):
+        return tuple(dict.fromkeys((*item.refs, item.message.ref)))
+    return item.refs
+
+
+def recognise(ctx: TriggerContext, msg: MessageSummary) -> Candidate | None:
+    # Drafts belong to the draft trigger; a copy in a trigger folder to the folder trigger.
+    if msg.is_draft or msg.folder or not msg.message_id:
+        return None
+    if msg.from_addr not in ctx.own_addresses:
+        return None  # newsletters and shops write to plus-addresses too
+    address = find_plus_address(msg, ctx.own_addresses)
+    if address is None:
+        return None
+    refs = [msg.ref] if is_inbox_copy(msg) else []
+    return Candidate(KIND, msg.message_id, spec=address, refs=refs)
+
+
+def origin_of(address: str) -> str:
+    return f"plus-address {address}"
+
+
+def stages_for(tag: schedule.PlusTag, job: Job, user) -> list[StageSpec]:
+    at = tag.first_at(job.clock(), user_window(user))
+    specs = []
+    for position, step in enumerate(tag.steps, start=1):
+        if position == 1 and at is not None:
+            specs.append(StageSpec(at=at))
+        else:
+            specs.append(StageSpec(delay=step))
+    return specs
+
+
+def process(job: Job) -> None:
+    item = load(job)
+    if item is None:
+        return
+    if item.settle_as is None:  # not decided yet (else only copies are left to file)
+        try:
+            tag = schedule.parse_plus_tag(plus_tag(item.spec, job.account.own_addresses) or "")
+        except ValidationError as e:
+            answer_malformed(job, item, e.message)
+            return
+        set_followup(job, item, tag)
+        item = load(job)
+        if item is None:
+            return
+    move_copies(job, item, "filing away", job.mailbox.file_away)
+
+
+def set_followup(job: Job, item: Item, tag: schedule.PlusTag) -> None:
+    """Create the follow-up (or say why not) and record that in the item, in one transaction."""
+    origin = origin_of(item.spec)
+    msg = item.message
+    with job.store.session() as s:
+        row = pending_row(s, job)
+        if row is None:
+            return
+        row.refs = list(inbox_copies(job, item))
+        existing = job.store.active_followup_for_anchor(s, job.account.id, msg.message_id)
+        if existing is not None:
+            followup_event(
+                s,
+                job,
+                existing,
+                "trigger_covered",
+                f"{origin} asked for a follow-up on this message; it already has this one "
+                f"(set by {existing.origin or 'you'}), so nothing was added",
+            )
+            decide(
+                s, job, row, "ignored", f"already covered by follow-up {existing.id}", existing.id
+            )
+            return
+        user = s.get(Account, job.account.id).user
+        mode = Mode.REMIND if tag.mode == "remind" else Mode.SEND
+        try:
+            with s.begin_nested():
+                followup = create(s, job, msg, stages_for(tag, job, user), origin=origin, mode=mode)
+        except (ValidationError, ConflictError) as e:
+            account_event(
+                s,
+                job,
+                "trigger_ignored",
+                f"{origin} on {msg.subject!r}: no follow-up was set: {e.message}",
+                msg.message_id,
+            )
+            decide(s, job, row, "ignored", f"no follow-up: {e.message}")
+            return
+        decide(s, job, row, "done", f"follow-up {followup.id} set by {origin}", followup.id)
+
+
+class _NotPending(ReplywatchError):
+    """The item was settled meanwhile, before the help email was handed over: send nothing."""
+
+
+def answer_malformed(job: Job, item: Item, problem: str) -> None:
+    """No follow-up; the copy filed away; one short email to the user with the valid forms."""
+    for ref in inbox_copies(job, item):
+        if try_mailbox(job, f"filing away {ref}", lambda ref=ref: job.mailbox.file_away(ref)):
+            return  # tried again next pass, before anything is sent
+    msg = item.message
+    help_mail = compose_trigger_help(
+        account_email=job.account.email,
+        account_name=job.account.display_name,
+        address=item.spec,
+        problem=problem,
+        original=msg,
+        now=job.clock(),
+        forms=schedule.PLUS_HELP,
+    )
+    what = f"{item.spec} on {msg.subject!r} is not a follow-up schedule: {problem}"
+    if job.retry(lambda: job.mailbox.find_sent(help_mail.message_id)):
+        _settle_help(job, f"{what}; the email about it had already gone out", "already sent")
+        return
+
+    def before_commit() -> None:
+        # From here on the email may go out: leave "pending" so it is never sent twice.
+        with job.store.session() as s:
+            row = pending_row(s, job)
+            if row is None:
+                raise _NotPending(f"trigger item {job.item_id} was settled meanwhile")
+            row.state = ANSWERING
+
+    try:
+        job.retry(lambda: job.mailbox.send(help_mail, before_commit))
+    except _NotPending:
+        return
+    except SendUnconfirmed as e:
+        detail = (
+            f"{what}; the email with the valid forms may not have gone out ({e.message}); "
+            "it is not sent again"
+        )
+        _settle_help(job, detail, "help email unconfirmed")
+        return
+    except SendRejected as e:
+        detail = f"{what}; the email with the valid forms was refused: {e.message}"
+        _settle_help(job, detail, "help email refused")
+        return
+    except (TransientError, PermanentError):
+        # Our mailboxes raise these only when the server surely did not take the message.
+        with job.store.session() as s:
+            row = s.get(TriggerItem, job.item_id)
+            if row is not None and row.state == ANSWERING:
+                row.state = "pending"
+        raise
+    _settle_help(job, f"{what}; sent you a short email with the valid forms", "help email sent")
+
+
+def _settle_help(job: Job, detail: str, outcome: str) -> None:
+    with job.store.session() as s:
+        row = s.get(TriggerItem, job.item_id)
+        if row is None or row.state not in ("pending", ANSWERING):
+            return
+        row.refs = []
+        settle(s, job, row, "ignored", f"malformed plus-address: {outcome}")
+        account_event(s, job, "trigger_help", detail, row.summary.get("message_id"))
+
+
+register(KIND, recognise, process)
+LATE_COPIES[KIND] = reopen_to_move
