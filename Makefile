@@ -13,13 +13,12 @@ test:
 
 bench:
 	@scripts/setup.sh test
-	.venv/bin/python bench/idle_pass.py
-	.venv/bin/python bench/confusion_matrix.py
-	.venv/bin/python bench/send_throughput.py
-	.venv/bin/python bench/memory_and_claims.py
-	.venv/bin/python bench/reply_latency.py
-	.venv/bin/python bench/gmail_quota.py
-	.venv/bin/python bench/addon_latency.py
+	@missed=""; for script in idle_pass gmail_quota reply_latency send_throughput \
+	    memory_and_claims addon_latency settings_latency confusion_matrix; do \
+	  echo "== bench/$$script.py"; \
+	  .venv/bin/python bench/$$script.py || missed="$$missed $$script"; echo; \
+	done; \
+	if [ -n "$$missed" ]; then echo "goal missed or run failed:$$missed"; exit 1; fi
 
 format:
 	@scripts/setup.sh test

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -110,7 +112,8 @@ def main() -> int:
                 rows.append((size, p50, p99, times[-1]))
     finally:
         oauth.stop()
-    print(f"Add-on homepage card, server time, SQLite, {args.requests} requests each")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, SQLite")
+    print(f"Add-on homepage card, server time, {args.requests} requests each")
     print(f"{'follow-ups':>12} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for size, p50, p99, worst in rows:
         label = f"{size:,}" + (" (baseline)" if size == 0 else "")

@@ -784,6 +784,7 @@ class Engine:
             position = stage.position
         if recovering:
             self._recover(mailbox, followup_id, position, recovering, report)
+            self._discard_sent_draft(account, mailbox, followup_id, position)
             return
 
         # A reply that arrived after the claim wins: read the thread fresh, right now.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, delete, event, func, or_, select, true, update
+from sqlalchemy import create_engine, delete, event, func, or_, select, true, union, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -372,6 +372,27 @@ class Store:
         )
         return list(s.scalars(query)), total
 
+    def followups_listing(
+        self, s: Session, user_id: int, states: Iterable[str] | None, offset: int, limit: int
+    ) -> list[FollowUp]:
+        """One page of the settings list: scheduled ones soonest due first, then the ended
+        ones most recently changed first. (The count per state is followup_counts.)"""
+        query = select(FollowUp).where(FollowUp.user_id == user_id)
+        if states is not None:
+            query = query.where(FollowUp.state.in_(list(states)))
+        query = (
+            query.options(selectinload(FollowUp.account))
+            .order_by(
+                FollowUp.due_at.is_(None),
+                FollowUp.due_at,
+                FollowUp.updated_at.desc(),
+                FollowUp.id.desc(),
+            )
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(s.scalars(query))
+
     def followups_in_thread(
         self, s: Session, account_id: int, thread_ref: str | None, anchor_message_id: str
     ) -> list[FollowUp]:
@@ -688,18 +709,22 @@ class Store:
     ) -> list[FollowUp]:
         """Active follow-ups of the account whose owner keeps the recipient's working hours;
         with `now`, only those about to be planned: new (needs_check) or due by `now`."""
-        query = (
-            select(FollowUp)
-            .join(User, User.id == FollowUp.user_id)
-            .where(
-                FollowUp.account_id == account_id,
-                FollowUp.state == FollowUpState.ACTIVE,
-                User.window_mode == "recipient",
-            )
+        # Asked every pass: the owner's mode first (one row), then two index-backed lookups.
+        mode = s.scalar(
+            select(User.window_mode)
+            .join(Account, Account.user_id == User.id)
+            .where(Account.id == account_id)
+        )
+        if mode != "recipient":
+            return []
+        mine = select(FollowUp.id).where(
+            FollowUp.account_id == account_id, FollowUp.state == FollowUpState.ACTIVE
         )
         if now is not None:
-            query = query.where(or_(FollowUp.needs_check.is_(True), FollowUp.due_at <= now))
-        return list(s.scalars(query.order_by(FollowUp.id)))
+            mine = union(
+                mine.where(FollowUp.needs_check == true()), mine.where(FollowUp.due_at <= now)
+            )
+        return list(s.scalars(select(FollowUp).where(FollowUp.id.in_(mine)).order_by(FollowUp.id)))
 
     def mark_zone_scanned(
         self, s: Session, user_id: int, address: str, now: datetime

@@ -58,6 +58,7 @@ DEFAULT_PORTS = {
     "imap": {"ssl": 993, "starttls": 143, "none": 143},
     "smtp": {"ssl": 465, "starttls": 587, "none": 25},
 }
+PAGE_SIZE = 50  # follow-ups per page of the list
 FILTERS = {  # ?show=...: label, states (None: every state; "attention": a query of its own)
     "scheduled": ("Scheduled", [FollowUpState.ACTIVE]),
     "attention": ("Needs attention", "attention"),
@@ -195,26 +196,33 @@ def followups(new_form: NewFollowupForm | None = None, status: int = 200):
     show = request.args.get("show", "scheduled")
     if show not in FILTERS:
         show = "scheduled"
+    page = request.args.get("page", "1")
+    page = max(int(page), 1) if page.isdigit() else 1
     with store.session() as s:
-        everything = store.list_followups(s, user.id)
         attention = store.followups_needing_attention(s, user.id)
+        per_state: dict[str, int] = {}
+        for by_state in store.followup_counts(s, user.id).values():
+            for state, n in by_state.items():
+                per_state[state] = per_state.get(state, 0) + n
+        counts = {
+            key: (
+                len(attention)
+                if st == "attention"
+                else sum(n for state, n in per_state.items() if st is None or state in st)
+            )
+            for key, (_, st) in FILTERS.items()
+        }
+        pages = max(1, -(-counts[show] // PAGE_SIZE))
+        page = min(page, pages)
         states = FILTERS[show][1]
         if states == "attention":
-            items = attention
+            items = attention[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         else:
-            items = [f for f in everything if states is None or f.state in states]
+            items = store.followups_listing(s, user.id, states, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         accounts = _account_choices(s, user.id)
         needy_accounts = sum(
             1 for a in store.list_accounts(s, user.id) if a.status == AccountStatus.NEEDS_ATTENTION
         )
-    counts = {
-        key: (
-            len(attention)
-            if st == "attention"
-            else sum(1 for f in everything if st is None or f.state in st)
-        )
-        for key, (_, st) in FILTERS.items()
-    }
     attention_ids = {f.id for f in attention}
     form = new_form or NewFollowupForm(
         formdata=None, after=user.default_delay, replier_policy=user.replier_policy
@@ -222,8 +230,11 @@ def followups(new_form: NewFollowupForm | None = None, status: int = 200):
     form.account.choices = accounts
     return render_template(
         "settings/followups.html",
-        items=sorted(items, key=lambda f: (f.due_at is None, f.due_at or f.updated_at, f.id)),
+        items=items,
         show=show,
+        page=page,
+        pages=pages,
+        page_size=PAGE_SIZE,
         filters=FILTERS,
         counts=counts,
         attention_ids=attention_ids,

@@ -341,8 +341,9 @@ def test_a_correspondent_who_never_wrote_is_scanned_once_a_month_at_most(
     assert CountingMailbox.scans == [carol.email, carol.email]
 
 
-def test_a_failed_scan_is_logged_and_never_faults_the_account(mail_world, cli, scanning, clock,
-                                                            caplog):  # fmt: skip
+def test_a_failed_scan_is_logged_and_never_faults_the_account(
+    mail_world, cli, scanning, clock, caplog
+):
     user = berlin_user_in_recipient_mode(cli, mail_world)
     dave = mail_world.new_user("dave")
     mid = mail_world.send(user, [dave], "Hello", "?")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +15,10 @@ from sqlalchemy import func, select
 
 from app import cookie_must_be_secure, create_app
 from tests.support.web import PASSWORD, csrf_token, make_user, seed_followup, sign_in
+from watcher import followups as fu_ops
+from watcher.mailbox import MessageSummary
 from watcher.models import Account, Event, FollowUp, Stage, User
+from watcher.schedule import parse_delay
 
 
 @pytest.fixture
@@ -665,3 +669,40 @@ def test_replywatch_folders_are_switched_on_and_off_per_account_with_an_event(ap
     assert client.post(path, data={"switch": "on"}).status_code == 400  # no CSRF token
     with store.session() as s:
         assert s.get(Account, account_id).trigger_folders is False
+
+
+def test_the_list_is_paged_soonest_first_and_the_counts_cover_every_page(app, clock):
+    uid = make_user(app, "me@example.test")
+    account_id, _ = seed_followup(app, uid, email="me@example.test", now=clock.now())
+    store = app.extensions["replywatch"]["store"]
+    with store.session() as s:
+        account = s.get(Account, account_id)
+        for i in range(1, 120):  # 120 in all, the i-th due i hours after the first
+            anchor = MessageSummary(
+                ref=f"Sent/1/{i + 1}",
+                message_id=f"<paged-{i}@example.test>",
+                subject=f"Paged {i:03d}",
+                from_addr="me@example.test",
+                to=("bob@example.test",),
+                date=clock.now() + timedelta(hours=i),
+                in_sent=True,
+            )
+            fu_ops.create_followup(
+                store,
+                s,
+                account=account,
+                anchor=anchor,
+                stages=[fu_ops.StageSpec(delay=parse_delay("1w"))],
+                now=clock.now(),
+            )
+    client = sign_in(app, "me@example.test")
+    first = client.get("/settings/followups").get_data(as_text=True)
+    assert first.count('class="row"') == 50
+    assert "1\u201350 of 120" in first and "page 1 of 3" in first and 'rel="next"' in first
+    assert "Quarterly numbers" in first and "Paged 049" in first and "Paged 050" not in first
+    last = client.get("/settings/followups?page=3").get_data(as_text=True)
+    assert last.count('class="row"') == 20 and "101\u2013120 of 120" in last
+    assert "Paged 119" in last and 'rel="next"' not in last
+    # Out of range or nonsense: the nearest real page, never an error.
+    assert "101\u2013120 of 120" in client.get("/settings/followups?page=99").get_data(as_text=True)
+    assert "1\u201350 of 120" in client.get("/settings/followups?page=x").get_data(as_text=True)
