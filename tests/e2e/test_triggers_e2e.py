@@ -275,12 +275,48 @@ def test_a_crash_after_the_help_email_went_out_never_sends_it_twice(
     assert report.account_faults == 1
     help_id = trigger_help_message_id(mid, address, alice.email)
     assert mail_world.sink.count(help_id) == 1
+    clock.advance(hours=1)  # past the faulted account's back-off
     engine.run_pass()
     engine.run_pass()
     assert mail_world.sink.count(help_id) == 1
     assert followups(engine.store) == []
     [item] = items(engine.store)
-    assert item.state != "pending"
+    # The next pass settled it from Sent: done, and the user told once.
+    assert (item.state, item.outcome) == ("ignored", "malformed plus-address: help email sent")
+    assert [k for k, _ in account_events(engine.store)].count("trigger_help") == 1
+
+
+class DiesBeforeSend(WrappedMailbox):
+    """The watcher dies after marking the help email as being handed over, before SMTP."""
+
+    def send(self, bump, before_commit=None):
+        before_commit()
+        raise RuntimeError("killed before the hand-over")
+
+
+def test_a_crash_before_the_help_email_went_out_leaves_it_unconfirmed_not_doubled(
+    mail_world, alice, engine, clock
+):
+    bob = mail_world.new_user("bob")
+    engine.run_pass()
+    address = plus(alice, "2x")
+    mid = send_bcc(mail_world, alice, [bob], "Crash early", bcc=[address])
+    dying = Engine(engine.store, engine.config, clock=clock.now, mailbox_factory=DiesBeforeSend)
+    assert dying.run_pass().account_faults == 1
+    [item] = items(engine.store)
+    assert item.state == "answering"
+    clock.advance(hours=1)  # past the faulted account's back-off
+    engine.run_pass()
+    engine.run_pass()
+    # SMTP cannot prove it did not go out: never a second email, and the user is told why.
+    assert mail_world.sink.count(trigger_help_message_id(mid, address, alice.email)) == 0
+    [item] = items(engine.store)
+    assert (item.state, item.outcome) == (
+        "ignored",
+        "malformed plus-address: help email unconfirmed",
+    )
+    [event] = [d for k, d in account_events(engine.store) if k == "trigger_help"]
+    assert "may not have gone out" in event
 
 
 class FileAwayFails(WrappedMailbox):

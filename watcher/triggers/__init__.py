@@ -202,8 +202,31 @@ def pending_items(store: Store, account_id: int, limit: int = 50) -> list[int]:
         )
 
 
+# kind -> (state, resumer): an item left in `state` by a watcher that died mid-step (e.g. a
+# help email handed to the server) is settled by its resumer at the start of the next pass.
+# The account's lease makes the pass the only one serving the account.
+RESUMERS: dict[str, tuple[str, Processor]] = {}
+
+
+def resume_interrupted(make_job: Callable[[int], Job], store: Store, account_id: int) -> None:
+    for kind, (state, resume) in RESUMERS.items():
+        with store.session() as s:
+            ids = list(
+                s.scalars(
+                    select(TriggerItem.id).where(
+                        TriggerItem.account_id == account_id,
+                        TriggerItem.kind == kind,
+                        TriggerItem.state == state,
+                    )
+                )
+            )
+        for item_id in ids:
+            resume(make_job(item_id))
+
+
 def process_pending(make_job: Callable[[int], Job], store: Store, account_id: int) -> int:
     """Act on every pending item of the account; returns how many were handled."""
+    resume_interrupted(make_job, store, account_id)
     handled, failed = 0, set()
     while True:
         ids = [i for i in pending_items(store, account_id) if i not in failed]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from .. import schedule
-from ..compose import compose_trigger_help
+from ..compose import compose_trigger_help, trigger_help_message_id
 from ..errors import (
     ConflictError,
     PermanentError,
@@ -28,7 +28,7 @@ from ..errors import (
 from ..followups import StageSpec, plus_tag, user_window
 from ..mailbox import MessageSummary
 from ..models import Account, Mode, TriggerItem
-from . import LATE_COPIES, Candidate, Job, TriggerContext, register
+from . import LATE_COPIES, RESUMERS, Candidate, Job, TriggerContext, register, summary_from_json
 from .acting import (
     Item,
     account_event,
@@ -240,5 +240,32 @@ def _settle_help(job: Job, detail: str, outcome: str) -> None:
         account_event(s, job, "trigger_help", detail, row.summary.get("message_id"))
 
 
+def resume_answering(job: Job) -> None:
+    """A watcher died while handing the help email over: Sent decides, never a second one
+    where the server's Sent cannot prove it did not go out (SMTP)."""
+    with job.store.session() as s:
+        row = s.get(TriggerItem, job.item_id)
+        if row is None or row.state != ANSWERING:
+            return
+        msg = summary_from_json(row.summary)
+        address = row.spec
+    what = f"{address} on {msg.subject!r} is not a follow-up schedule"
+    help_id = trigger_help_message_id(msg.message_id, address, job.account.email)
+    if job.retry(lambda: job.mailbox.find_sent(help_id)):
+        _settle_help(job, f"{what}; sent you a short email with the valid forms", "help email sent")
+    elif job.mailbox.sent_copy_is_authoritative:
+        with job.store.session() as s:  # not in Sent, where this server files all it sends
+            row = s.get(TriggerItem, job.item_id)
+            if row is not None and row.state == ANSWERING:
+                row.state = "pending"  # answered (once) by this pass
+    else:
+        detail = (
+            f"{what}; the watcher stopped while sending you the email with the valid forms, "
+            "so it may not have gone out; it is not sent again"
+        )
+        _settle_help(job, detail, "help email unconfirmed")
+
+
 register(KIND, recognise, process)
+RESUMERS[KIND] = (ANSWERING, resume_answering)
 LATE_COPIES[KIND] = reopen_to_move
