@@ -139,3 +139,25 @@ def google(google_emulators):
 def gmail_config(config, google):
     """The test's Config pointed at the emulators."""
     return config.with_overrides(**google.config_overrides())
+
+
+@pytest.fixture
+def gcli(cli, google):
+    """The CLI with REPLYWATCH_GOOGLE_* pointing at the emulators."""
+
+    def run(*argv, env=None):
+        return cli(*argv, env={**google.env(), **(env or {})})
+
+    return run
+
+
+@pytest.fixture
+def gengine(gmail_config, clock):
+    """An Engine on the test's Config pointed at the emulators, with the injected clock."""
+    from watcher.engine import Engine
+    from watcher.store import Store
+
+    store = Store.from_config(gmail_config)
+    store.migrate()
+    yield Engine(store, gmail_config, clock=clock.now)
+    store.dispose()

@@ -122,23 +122,14 @@ def rule_add(args, config, store: Store) -> int:
             exclude_addresses=args.exclude_address,
             exclude_subjects=args.exclude_subject,
         )
-        rule = Rule(
-            user_id=account.user_id,
-            account_id=account.id,
-            name=fields.name,
-            enabled=True,
-            mode=fields.mode,
-            delays=fields.delays,
+        rule = store.add_rule(
+            s,
+            account,
+            fields,
             external_only=args.external_only is not False,
             question_only=bool(args.question_only),
-            exclude_domains=fields.exclude_domains,
-            exclude_addresses=fields.exclude_addresses,
-            exclude_subjects=fields.exclude_subjects,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
-        s.add(rule)
-        s.flush()
         print(describe(rule, account.email))
         print(
             "  applies to mail you send from now on; try it: python -m watcher rule dry-run",

@@ -423,6 +423,36 @@ class Store:
             at=now,
         )
 
+    def add_rule(
+        self,
+        s: Session,
+        account: Account,
+        fields,  # rules.RuleFields, already validated
+        *,
+        external_only: bool,
+        question_only: bool,
+        now: datetime,
+    ) -> Rule:
+        """A new, enabled rule on one of the user's accounts (it applies from `now` on)."""
+        rule = Rule(
+            user_id=account.user_id,
+            account_id=account.id,
+            name=fields.name,
+            enabled=True,
+            mode=fields.mode,
+            delays=fields.delays,
+            external_only=external_only,
+            question_only=question_only,
+            exclude_domains=fields.exclude_domains,
+            exclude_addresses=fields.exclude_addresses,
+            exclude_subjects=fields.exclude_subjects,
+            created_at=now,
+            updated_at=now,
+        )
+        s.add(rule)
+        s.flush()
+        return rule
+
     def enabled_rules(self, s: Session, account_id: int) -> list[Rule]:
         return list(
             s.scalars(

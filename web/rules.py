@@ -123,25 +123,17 @@ def add_rule():
         return _render(400, form, e.message)
     now = auth.now()
     with store.session() as s:
-        if form.account.data not in {a.id for a in _accounts(store, s, user.id)}:
+        account = next((a for a in _accounts(store, s, user.id) if a.id == form.account.data), None)
+        if account is None:
             abort(404)  # not one of this user's accounts (the choice list already says so)
-        rule = Rule(
-            user_id=user.id,
-            account_id=form.account.data,
-            name=fields.name,
-            enabled=True,
-            mode=fields.mode,
-            delays=fields.delays,
+        rule = store.add_rule(
+            s,
+            account,
+            fields,
             external_only=bool(form.external_only.data),
             question_only=bool(form.question_only.data),
-            exclude_domains=fields.exclude_domains,
-            exclude_addresses=fields.exclude_addresses,
-            exclude_subjects=fields.exclude_subjects,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
-        s.add(rule)
-        s.flush()
         name = rule.name
     flash(f"Rule {name!r} is on: it applies to mail you send from now on.", "ok")
     return redirect(url_for("settings.rules"), 303)

@@ -14,27 +14,8 @@ import pytest
 
 from tests.e2e.test_watcher_e2e import BOUNCE, OOO, events_of, state_of, token_of
 from watcher.compose import bump_message_id
-from watcher.engine import Engine
 from watcher.models import Account
 from watcher.store import Store
-
-
-@pytest.fixture
-def gcli(cli, google):
-    """The CLI with REPLYWATCH_GOOGLE_* pointing at the emulators."""
-
-    def run(*argv, env=None):
-        return cli(*argv, env={**google.env(), **(env or {})})
-
-    return run
-
-
-@pytest.fixture
-def gengine(gmail_config, clock):
-    store = Store.from_config(gmail_config)
-    store.migrate()
-    yield Engine(store, gmail_config, clock=clock.now)
-    store.dispose()
 
 
 @pytest.fixture

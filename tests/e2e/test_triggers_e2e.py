@@ -649,22 +649,6 @@ def test_a_draft_answering_someone_elses_message_is_ignored(mail_world, folders_
 
 
 @pytest.fixture
-def gcli(cli, google):
-    def run(*argv, env=None):
-        return cli(*argv, env={**google.env(), **(env or {})})
-
-    return run
-
-
-@pytest.fixture
-def gengine(gmail_config, clock):
-    store = Store.from_config(gmail_config)
-    store.migrate()
-    yield Engine(store, gmail_config, clock=clock.now)
-    store.dispose()
-
-
-@pytest.fixture
 def galice(google, gcli):
     user = google.new_user("alice")
     connect_gmail(gcli, google, user)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from .. import followups as fu_ops
-from ..errors import ReplywatchError
+from ..errors import ConflictError, ReplywatchError, ValidationError
 from ..mailbox import MessageSummary
 from ..models import Account, FollowUp, TriggerItem
 from . import Candidate, Job, summary_from_json
@@ -179,3 +179,44 @@ def try_mailbox(job: Job, what: str, call) -> str | None:
         log.warning("account %s: %s failed: %s", job.account.id, what, e.message)
         return e.message
     return None
+
+
+def create_once(
+    s: Session,
+    job: Job,
+    row: TriggerItem,
+    msg: MessageSummary,
+    stages: list[fu_ops.StageSpec],
+    *,
+    origin: str,
+    mode: str | None = None,
+) -> None:
+    """The follow-up a trigger asks for, decided into `row` in the caller's transaction: none
+    if the message already has an active one (an Event on it says so), or if it cannot be made
+    (an account Event says why)."""
+    existing = job.store.active_followup_for_anchor(s, job.account.id, msg.message_id)
+    if existing is not None:
+        followup_event(
+            s,
+            job,
+            existing,
+            "trigger_covered",
+            f"{origin} asked for a follow-up on this message; it already has this one "
+            f"(set by {existing.origin or 'you'}), so nothing was added",
+        )
+        decide(s, job, row, "ignored", f"already covered by follow-up {existing.id}", existing.id)
+        return
+    try:
+        with s.begin_nested():
+            followup = create(s, job, msg, stages, origin=origin, mode=mode)
+    except (ValidationError, ConflictError) as e:
+        account_event(
+            s,
+            job,
+            "trigger_ignored",
+            f"{origin} on {msg.subject!r}: no follow-up was set: {e.message}",
+            msg.message_id,
+        )
+        decide(s, job, row, "ignored", f"no follow-up: {e.message}")
+        return
+    decide(s, job, row, "done", f"follow-up {followup.id} set by {origin}", followup.id)

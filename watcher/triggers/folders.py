@@ -8,7 +8,6 @@ moved back: that item then finds the follow-up the address made and says so.
 
 from __future__ import annotations
 
-from ..errors import ConflictError, ValidationError
 from ..followups import StageSpec
 from ..mailbox import TRIGGER_FOLDERS, MessageSummary
 from ..schedule import parse_delay
@@ -16,9 +15,8 @@ from . import LATE_COPIES, Candidate, Job, TriggerContext, plus, register
 from .acting import (
     Item,
     account_event,
-    create,
+    create_once,
     decide,
-    followup_event,
     load,
     move_copies,
     pending_row,
@@ -77,35 +75,8 @@ def set_followup(job: Job, item: Item) -> None:
             )
             decide(s, job, row, "ignored", "not sent by you")
             return
-        existing = job.store.active_followup_for_anchor(s, job.account.id, msg.message_id)
-        if existing is not None:
-            followup_event(
-                s,
-                job,
-                existing,
-                "trigger_covered",
-                f"{origin} asked for a follow-up on this message; it already has this one "
-                f"(set by {existing.origin or 'you'}), so nothing was added",
-            )
-            decide(
-                s, job, row, "ignored", f"already covered by follow-up {existing.id}", existing.id
-            )
-            return
         delay = parse_delay(TRIGGER_FOLDERS[item.spec])
-        try:
-            with s.begin_nested():
-                followup = create(s, job, msg, [StageSpec(delay=delay)], origin=origin)
-        except (ValidationError, ConflictError) as e:
-            account_event(
-                s,
-                job,
-                "trigger_ignored",
-                f"{origin} on {msg.subject!r}: no follow-up was set: {e.message}",
-                msg.message_id,
-            )
-            decide(s, job, row, "ignored", f"no follow-up: {e.message}")
-            return
-        decide(s, job, row, "done", f"follow-up {followup.id} set by {origin}", followup.id)
+        create_once(s, job, row, msg, [StageSpec(delay=delay)], origin=origin)
 
 
 register(KIND, recognise, process)

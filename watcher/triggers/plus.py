@@ -17,7 +17,6 @@ import logging
 from .. import schedule
 from ..compose import compose_trigger_help, trigger_help_message_id
 from ..errors import (
-    ConflictError,
     PermanentError,
     ReplywatchError,
     SendRejected,
@@ -32,9 +31,7 @@ from . import LATE_COPIES, RESUMERS, Candidate, Job, TriggerContext, register, s
 from .acting import (
     Item,
     account_event,
-    create,
-    decide,
-    followup_event,
+    create_once,
     load,
     move_copies,
     pending_row,
@@ -141,36 +138,9 @@ def set_followup(job: Job, item: Item, tag: schedule.PlusTag) -> None:
         if row is None:
             return
         row.refs = list(inbox_copies(job, item))
-        existing = job.store.active_followup_for_anchor(s, job.account.id, msg.message_id)
-        if existing is not None:
-            followup_event(
-                s,
-                job,
-                existing,
-                "trigger_covered",
-                f"{origin} asked for a follow-up on this message; it already has this one "
-                f"(set by {existing.origin or 'you'}), so nothing was added",
-            )
-            decide(
-                s, job, row, "ignored", f"already covered by follow-up {existing.id}", existing.id
-            )
-            return
         user = s.get(Account, job.account.id).user
         mode = Mode.REMIND if tag.mode == "remind" else Mode.SEND
-        try:
-            with s.begin_nested():
-                followup = create(s, job, msg, stages_for(tag, job, user), origin=origin, mode=mode)
-        except (ValidationError, ConflictError) as e:
-            account_event(
-                s,
-                job,
-                "trigger_ignored",
-                f"{origin} on {msg.subject!r}: no follow-up was set: {e.message}",
-                msg.message_id,
-            )
-            decide(s, job, row, "ignored", f"no follow-up: {e.message}")
-            return
-        decide(s, job, row, "done", f"follow-up {followup.id} set by {origin}", followup.id)
+        create_once(s, job, row, msg, stages_for(tag, job, user), origin=origin, mode=mode)
 
 
 class _NotPending(ReplywatchError):
