@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from waitress import serve
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from watcher.config import Config
 from watcher.engine import Engine
@@ -56,6 +57,9 @@ def create_app(
     # Google-signed JSON endpoints through app.extensions["csrf"] (set by init_app).
     CSRFProtect(app)
     app.after_request(_security_headers)
+    if config.trusted_proxies > 0:  # behind nginx/Caddy/...: see the client, not the proxy
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     import web
 

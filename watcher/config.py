@@ -48,6 +48,10 @@ class Config:
     # (REPLYWATCH_ALLOWED_USERS, comma-separated). Empty: any verified Google account.
     allowed_users: tuple[str, ...] = ()
     imap_idle: bool = True  # hold IMAP IDLE on each inbox so replies wake the watcher at once
+    # Reverse proxies in front of the web app (REPLYWATCH_TRUSTED_PROXIES): their
+    # X-Forwarded-For/-Proto/-Host are believed, so sign-in rate limits count the real client.
+    # 0 (default): such headers are ignored, since anyone can send them.
+    trusted_proxies: int = 0
     # Google endpoints (REPLYWATCH_GOOGLE_*): Google's real URLs; tests point them at emulators.
     google_gmail_endpoint: str = "https://gmail.googleapis.com/"  # the client's api_endpoint
     google_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
@@ -156,6 +160,7 @@ _SCALARS = {
     "smtp_timeout": float,
     "run_watcher_in_app": _bool,
     "imap_idle": _bool,
+    "trusted_proxies": int,
     "google_gmail_endpoint": str,
     "google_token_uri": str,
     "google_auth_uri": str,

@@ -17,7 +17,7 @@ from app import cookie_must_be_secure, create_app
 from tests.support.web import PASSWORD, csrf_token, make_user, seed_followup, sign_in
 from watcher import followups as fu_ops
 from watcher.mailbox import MessageSummary
-from watcher.models import Account, Event, FollowUp, Stage, User
+from watcher.models import Account, Event, FollowUp, LoginAttempt, Stage, User
 from watcher.schedule import parse_delay
 
 
@@ -132,6 +132,33 @@ def test_login_attempts_are_rate_limited_per_address(app, clock):
     assert right.status_code == 429 and "Too many" in right.get_data(as_text=True)
     clock.advance(minutes=16)
     assert client.post("/settings/signin", data={**form, "password": PASSWORD}).status_code == 303
+
+
+@pytest.mark.parametrize("trusted_proxies, counted_as", [(0, "10.0.0.1"), (1, "203.0.113.7")])
+def test_a_forwarded_client_address_counts_only_behind_a_trusted_proxy(
+    config, clock, trusted_proxies, counted_as
+):
+    app = create_app(config.with_overrides(trusted_proxies=trusted_proxies), clock=clock.now)
+    try:
+        make_user(app, "me@example.test")
+        client = app.test_client()
+        proxy = {"REMOTE_ADDR": "10.0.0.1"}  # every request arrives from the proxy
+        forwarded = {
+            "X-Forwarded-For": "203.0.113.7",
+            "X-Forwarded-Proto": "https",
+            "Referer": "https://localhost/settings/signin",  # CSRF checks it on https
+        }
+        token = csrf_token(client)
+        form = {"csrf_token": token, "email": "me@example.test", "password": "wrong"}
+        answer = client.post("/settings/signin", data=form, headers=forwarded, environ_base=proxy)
+        assert answer.status_code == 401
+        store = app.extensions["replywatch"]["store"]
+        with store.session() as s:
+            keys = set(s.scalars(select(LoginAttempt.key)))
+        # Without a trusted proxy the header is anyone's to forge: the proxy's address counts.
+        assert keys == {f"ip:{counted_as}", "email:me@example.test"}
+    finally:
+        app.extensions["replywatch"]["store"].dispose()
 
 
 # -- cookies, headers, CSRF ---------------------------------------------------------------------
