@@ -77,11 +77,14 @@ def _start(purpose: str, scopes, **params):
         flash(f"Google is not configured on this server: set {', '.join(missing)}.", "error")
         return redirect(url_for("settings.signin"))
     flow = _flow(cfg, scopes, state=secrets.token_urlsafe(24))
-    url, state = flow.authorization_url(**params)
-    # Kept in the (signed, HttpOnly) session only until the callback: state and PKCE verifier.
+    nonce = secrets.token_urlsafe(24)  # the ID token must echo it: it was minted for us
+    url, state = flow.authorization_url(nonce=nonce, **params)
+    # Kept in the (signed, HttpOnly) session only until the callback: state, nonce and the
+    # PKCE verifier.
     session["google_oauth"] = {
         "purpose": purpose,
         "state": state,
+        "nonce": nonce,
         "verifier": flow.code_verifier,
         "next": auth.safe_next(request.args.get("next")),
     }
@@ -164,6 +167,9 @@ def _exchange(pending: dict, code: str):
     except (ValueError, google.auth.exceptions.GoogleAuthError) as e:
         log.warning("ID token rejected: %s", type(e).__name__)
         raise GoogleFlowFailed("Google's answer could not be verified; nothing changed.") from None
+    if not secrets.compare_digest(str(claims.get("nonce", "")), pending.get("nonce", "")):
+        log.warning("ID token rejected: its nonce is not the one this sign-in sent")
+        raise GoogleFlowFailed("Google's answer was not made for this sign-in; nothing changed.")
     if claims.get("iss") not in ISSUERS:
         raise GoogleFlowFailed("Google's answer came from an unexpected issuer.")
     if not claims.get("email") or not claims.get("email_verified"):

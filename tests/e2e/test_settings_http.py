@@ -646,6 +646,23 @@ def test_sign_in_page_warns_when_plain_http_would_drop_the_cookie(config, clock)
     app.extensions["replywatch"]["store"].dispose()
 
 
+def test_google_sign_in_refuses_an_id_token_minted_for_another_sign_in(google_app, google):
+    alice = google.new_user("alice")
+    client = google_app.test_client()
+    start = client.get("/settings/signin/google")
+    sent = parse_qs(urlsplit(start.headers["Location"]).query)["nonce"][0]
+    assert len(sent) >= 24  # a fresh random nonce goes with every sign-in
+    google.oauth.id_token_overrides = {"nonce": "minted-for-someone-else"}
+    done = client.get(_through_google(client, "/settings/signin/google", alice.email))
+    assert done.status_code == 303 and done.headers["Location"] == "/settings/signin"
+    page = client.get("/settings/signin").get_data(as_text=True)
+    assert "not made for this sign-in" in page
+    assert client.get("/settings/followups").status_code == 302  # not signed in
+    store = google_app.extensions["replywatch"]["store"]
+    with store.session() as s:
+        assert store.user_by_email(s, alice.email) is None
+
+
 def test_google_sign_in_refuses_addresses_off_the_allow_list(
     gmail_config, clock, monkeypatch, google
 ):
@@ -700,8 +717,12 @@ def test_replywatch_folders_are_switched_on_and_off_per_account_with_an_event(ap
 
 def test_the_list_is_paged_soonest_first_and_the_counts_cover_every_page(app, clock):
     uid = make_user(app, "me@example.test")
-    account_id, _ = seed_followup(app, uid, email="me@example.test", now=clock.now())
     store = app.extensions["replywatch"]["store"]
+    with store.session() as s:
+        # Any hour of any day: each due time is its anchor + 1 week, none pulled to one slot.
+        user = store.get_user(s, uid)
+        user.send_days, user.send_hours = "mon-sun", "00:00-24:00"
+    account_id, _ = seed_followup(app, uid, email="me@example.test", now=clock.now())
     with store.session() as s:
         account = s.get(Account, account_id)
         for i in range(1, 120):  # 120 in all, the i-th due i hours after the first

@@ -56,6 +56,7 @@ class GoogleEmulators:
     def reset(self) -> None:
         self.gmail.clear_faults()
         self.oauth.deny_next = False
+        self.oauth.id_token_overrides = {}
 
     # -- people and mail ------------------------------------------------------------------
 

@@ -91,6 +91,8 @@ class OAuthEmulator:
         self.add_client(client_id, self.client_secret)
         self.default_login: str | None = None
         self.deny_next = False
+        # Claims forced into the next ID tokens (tests: a replayed or forged token's nonce).
+        self.id_token_overrides: dict = {}
         self.token_requests: list[dict] = []  # grant_type and outcome of every POST /token
         self.kid = secrets.token_hex(20)
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -282,7 +284,8 @@ class OAuthEmulator:
             refresh = None
             if code.offline:
                 refresh = self.issue_refresh_token(code.email, code.scopes, client_id)
-            return Response(200, self._tokens(code.email, client_id, code.scopes, refresh, True))
+            body = self._tokens(code.email, client_id, code.scopes, refresh, True, nonce=code.nonce)
+            return Response(200, body)
         if grant_type == "refresh_token":
             token = form.get("refresh_token", "")
             grant = self.state.refresh.get(token)
@@ -292,7 +295,9 @@ class OAuthEmulator:
             return Response(200, body)
         return _oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
 
-    def _tokens(self, email, client_id, scopes, refresh, with_refresh, parent=None) -> dict:
+    def _tokens(
+        self, email, client_id, scopes, refresh, with_refresh, parent=None, nonce=None
+    ) -> dict:
         access = "ya29.emu-" + secrets.token_urlsafe(32)
         self.state.access[access] = AccessToken(
             email, client_id, scopes, time.time() + ACCESS_TOKEN_SECONDS, refresh or parent
@@ -306,8 +311,14 @@ class OAuthEmulator:
         if with_refresh and refresh:
             body["refresh_token"] = refresh
         if "openid" in scopes:
+            # Google echoes the authorization request's nonce in the ID token (OIDC 3.1.2.1).
+            claims = {"nonce": nonce} if nonce else {}
             body["id_token"] = self.id_token(
-                sub=_sub(email), email=email, email_verified=True, azp=client_id
+                {**claims, **self.id_token_overrides},
+                sub=_sub(email),
+                email=email,
+                email_verified=True,
+                azp=client_id,
             )
         return body
 
