@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e import test_gmail_e2e
 from tests.e2e.test_gmail_e2e import add_followup as gmail_add_followup
 from tests.e2e.test_gmail_e2e import connect as gmail_connect
 from tests.e2e.test_watcher_e2e import (
@@ -36,7 +35,6 @@ from watcher.models import Account, FollowUp, RecipientZone
 from watcher.zone_scan import SCAN_EVERY
 
 NY = ZoneInfo("America/New_York")
-gcli, gengine = test_gmail_e2e.gcli, test_gmail_e2e.gengine  # the Gmail e2e fixtures
 
 
 @pytest.fixture
