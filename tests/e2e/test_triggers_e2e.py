@@ -92,10 +92,12 @@ def folders_on(alice, cli):
     return alice
 
 
-def send_bcc(world, sender, to, subject, body="Here it is.", *, bcc=(), cc=()) -> str:
+def send_bcc(
+    world, sender, to, subject, body="Here it is.", *, bcc=(), cc=(), in_reply_to=None
+) -> str:
     """Alice's mail client sends with Bcc: the envelope reaches every address, the message
     itself carries no Bcc; the copy saved in Sent keeps it."""
-    msg = compose(sender, to, subject, body, bcc=bcc, cc=cc)
+    msg = compose(sender, to, subject, body, bcc=bcc, cc=cc, in_reply_to=in_reply_to)
     world.deliver(sender, msg.as_bytes(policy=email.policy.SMTP), "Sent", flags=[b"\\Seen"])
     del msg["Bcc"]
     with smtplib.SMTP(world.sink.host, world.sink.port, timeout=10) as smtp:
@@ -459,6 +461,24 @@ def test_plus_address_on_a_message_that_already_has_a_followup(mail_world, alice
     assert [f.id for f in followups(engine.store)] == [fid]
     assert any(k == "trigger_covered" and address in d for k, d in events_of(engine.store, fid))
     assert mail_world.count(alice, "INBOX", mid) == 0
+
+
+def test_a_plus_address_in_a_thread_already_followed_up_adds_no_second_followup(
+    mail_world, alice, engine
+):
+    """One thread, one follow-up: two would send two bumps answering each other."""
+    bob = mail_world.new_user("bob")
+    engine.run_pass()
+    first = send_bcc(mail_world, alice, [bob], "Offer", bcc=[plus(alice, "1w")])
+    engine.run_pass()
+    [followup] = followups(engine.store)
+    again = plus(alice, "3d")
+    send_bcc(mail_world, alice, [bob], "Re: Offer", "Any news?", bcc=[again], in_reply_to=first)
+    engine.run_pass()
+    assert [f.id for f in followups(engine.store)] == [followup.id]
+    covered = [d for k, d in events_of(engine.store, followup.id) if k == "trigger_covered"]
+    assert len(covered) == 1 and again in covered[0] and "its thread" in covered[0]
+    assert mail_world.count(alice, "INBOX", first) == 0  # both copies filed all the same
 
 
 def draft_text(body_own: str, quoted: str, when: str = "Tue, 24 Nov 2026 at 10:00") -> str:

@@ -195,13 +195,19 @@ def create_once(
     if the message already has an active one (an Event on it says so), or if it cannot be made
     (an account Event says why)."""
     existing = job.store.active_followup_for_anchor(s, job.account.id, msg.message_id)
+    where = "this message"
+    if existing is None:  # one thread, one follow-up: never two bumps answering each other
+        linked = job.store.active_followups_linked(
+            s, job.account.id, msg.linked_ids, [msg.thread_ref] if msg.thread_ref else []
+        )
+        existing, where = (linked[0], "its thread") if linked else (None, where)
     if existing is not None:
         followup_event(
             s,
             job,
             existing,
             "trigger_covered",
-            f"{origin} asked for a follow-up on this message; it already has this one "
+            f"{origin} asked for a follow-up on {msg.subject!r}; {where} already has this one "
             f"(set by {existing.origin or 'you'}), so nothing was added",
         )
         decide(s, job, row, "ignored", f"already covered by follow-up {existing.id}", existing.id)
