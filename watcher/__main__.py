@@ -474,6 +474,7 @@ def followup_list(args, config: Config, store: Store, env) -> int:
             print(
                 f"{f.id:>4}  {f.state:<10} next {fu_ops.format_local(f.due_at, tz):<26} "
                 f"stage {f.current_stage}/{len(f.stages)}  {to}  {f.subject!r}"
+                + (f"  [{f.origin}]" if f.origin else "")
             )
     return 0
 
@@ -490,6 +491,7 @@ def followup_show(args, config: Config, store: Store, env) -> int:
             + (f"  cc {', '.join(f.cc_addrs)}" if f.cc_addrs else "")
         )
         print(f"  mode      {f.mode}   policy {f.replier_policy}")
+        print(f"  set by    {f.origin or 'you, by hand'}")
         print(f"  state     {f.state}" + (f" ({f.stop_reason})" if f.stop_reason else ""))
         print(f"  next      {fu_ops.format_local(f.due_at, tz)}")
         for st in f.stages:

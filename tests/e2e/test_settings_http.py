@@ -754,3 +754,18 @@ def test_the_list_is_paged_soonest_first_and_the_counts_cover_every_page(app, cl
     # Out of range or nonsense: the nearest real page, never an error.
     assert "101\u2013120 of 120" in client.get("/settings/followups?page=99").get_data(as_text=True)
     assert "1\u201350 of 120" in client.get("/settings/followups?page=x").get_data(as_text=True)
+
+
+def test_list_and_detail_say_which_trigger_set_a_followup(app):
+    uid = make_user(app, "me@example.test")
+    _, by_hand = seed_followup(app, uid, email="me@example.test")
+    _, by_rule = seed_followup(app, uid, email="me+work@example.test")
+    store = app.extensions["replywatch"]["store"]
+    with store.session() as s:
+        s.get(FollowUp, by_rule).origin = "rule 'Cold outreach' (#3)"
+    client = sign_in(app, "me@example.test")
+    listing = client.get("/settings/followups").get_data(as_text=True)
+    assert listing.count("set by rule &#39;Cold outreach&#39; (#3)") == 1
+    detail = client.get(f"/settings/followups/{by_rule}").get_data(as_text=True)
+    assert "rule &#39;Cold outreach&#39; (#3)" in detail
+    assert "you, by hand" in client.get(f"/settings/followups/{by_hand}").get_data(as_text=True)
