@@ -79,6 +79,7 @@ CLOCK_SKEW = timedelta(minutes=5)  # mail older than the anchor by more than thi
 UNCONFIRMED_RECHECK = timedelta(minutes=10)  # before retrying a send that Sent says never left
 WATCH_RENEW_BEFORE = timedelta(days=1)  # renew Gmail's users.watch this long before it ends
 WATCH_RETRY = timedelta(hours=1)  # after a failed users.watch (it costs 100 quota units)
+IDLE_LOCK_KEY = 0x52574944  # PostgreSQL advisory lock: the process that holds IMAP IDLE
 
 
 def utcnow() -> datetime:
@@ -143,6 +144,8 @@ class Engine:
         self._watch_retry_at: dict[int, datetime] = {}  # account -> next users.watch attempt
         self._trigger_folders_ready: set[int] = set()  # accounts whose folders exist (this process)
         self._zone_scan_retry_at: dict[tuple[int, str], datetime] = {}  # after a failed scan
+        self._idle: IdleWatchers | None = None  # IMAP IDLE threads, in one process only
+        self._idle_lock = None  # the Store.lock_for_life that makes this process the one
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -158,29 +161,50 @@ class Engine:
         listener = None
         if self.store.is_postgres:  # wake-ups from other processes (e.g. the web app's push)
             listener = Listener(self.config.database_url, self.wake_account).start()
-        idle = None
-        if self.config.imap_idle:  # new mail in an IMAP inbox wakes us at once
-            idle = IdleWatchers(self.config, self.wake_account, self.mailbox_factory)
         try:
-            self._loop(idle)
+            self._loop()
         finally:
             if listener is not None:
                 listener.stop()
-            if idle is not None:
-                idle.stop()
+            self._drop_idle()
         log.info("watcher %s stopped", self.owner)
 
-    def _loop(self, idle: IdleWatchers | None) -> None:
+    def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 report = self.run_pass()
                 log.info("pass: %s", report)
-                if idle is not None:
-                    idle.sync(self._idle_accounts())
+                if self.config.imap_idle:  # new mail in an IMAP inbox wakes us at once
+                    idle = self._idle_watchers()
+                    if idle is not None:
+                        idle.sync(self._idle_accounts())
             except Exception:  # a bug must not kill the watcher thread; the next pass retries
                 log.exception("pass failed")
             self.wake.wait(self.config.poll_interval)
             self.wake.clear()
+
+    def _idle_watchers(self) -> IdleWatchers | None:
+        """IMAP IDLE runs in one watcher process only, the holder of a lock that passes to
+        another process when it dies: N processes would hold N connections per inbox."""
+        if self._idle is not None:
+            if self._idle_lock.held():
+                return self._idle
+            log.info("watcher %s lost the IDLE lock (database connection gone)", self.owner)
+            self._drop_idle()
+        lock = self.store.lock_for_life(IDLE_LOCK_KEY)
+        if lock is None:
+            return None  # another watcher holds IDLE; this one polls (and is woken by NOTIFY)
+        self._idle_lock = lock
+        self._idle = IdleWatchers(self.config, self.wake_account, self.mailbox_factory)
+        log.info("watcher %s holds the IMAP IDLE connections", self.owner)
+        return self._idle
+
+    def _drop_idle(self) -> None:
+        idle, lock, self._idle, self._idle_lock = self._idle, self._idle_lock, None, None
+        if idle is not None:
+            idle.stop()
+        if lock is not None:
+            lock.release()
 
     def _idle_accounts(self) -> dict[int, AccountSpec]:
         """IMAP accounts in good standing: the ones worth an IDLE connection."""
