@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -170,17 +171,23 @@ class Engine:
         log.info("watcher %s stopped", self.owner)
 
     def _loop(self) -> None:
+        """A full pass every poll_interval; between them, a wake-up (push, IDLE, NOTIFY)
+        serves only the accounts with news, so busy inboxes do not re-poll every account."""
+        next_full = 0.0
         while not self._stopping.is_set():
             try:
-                report = self.run_pass()
-                log.info("pass: %s", report)
-                if self.config.imap_idle:  # new mail in an IMAP inbox wakes us at once
+                full = time.monotonic() >= next_full
+                if full:
+                    next_full = time.monotonic() + self.config.poll_interval
+                report = self.run_pass(woken_only=not full)
+                log.info("%s: %s", "pass" if full else "woken pass", report)
+                if full and self.config.imap_idle:  # new mail in an IMAP inbox wakes us
                     idle = self._idle_watchers()
                     if idle is not None:
                         idle.sync(self._idle_accounts())
             except Exception:  # a bug must not kill the watcher thread; the next pass retries
                 log.exception("pass failed")
-            self.wake.wait(self.config.poll_interval)
+            self.wake.wait(max(0.0, next_full - time.monotonic()))
             self.wake.clear()
 
     def _idle_watchers(self) -> IdleWatchers | None:
@@ -219,14 +226,23 @@ class Engine:
         self._stopping.set()
         self.wake.set()
 
-    def run_pass(self) -> PassReport:
+    def run_pass(self, woken_only: bool = False) -> PassReport:
+        """Serve every account that is due a check, woken ones first; with `woken_only`, just
+        the accounts woken since the last pass (a push or IDLE said they have news)."""
         report = PassReport()
         served: set[int] = set()
         with self._woken_lock:
             woken, self._woken = self._woken, set()
         while True:
+            if woken_only and not woken - served:
+                return report
             account_id = self.store.claim_account(
-                self.owner, self.clock(), self.lease, served, prefer=woken - served
+                self.owner,
+                self.clock(),
+                self.lease,
+                served,
+                prefer=woken - served,
+                only=woken - served if woken_only else None,
             )
             if account_id is None:
                 return report

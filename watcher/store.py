@@ -260,9 +260,10 @@ class Store:
         lease: timedelta,
         exclude: Iterable[int] = (),
         prefer: Iterable[int] = (),
+        only: Iterable[int] | None = None,
     ) -> int | None:
         """Lease one account that is due for a check (not disabled, not backing off);
-        accounts in `prefer` (woken by a push) come first."""
+        accounts in `prefer` (woken by a push) come first; with `only`, none but those."""
         prefer = [int(i) for i in prefer]
         order = [Account.id.in_(prefer).desc(), Account.id] if prefer else [Account.id]
         sub = (
@@ -278,6 +279,8 @@ class Store:
         exclude = list(exclude)
         if exclude:
             sub = sub.where(Account.id.not_in(exclude))
+        if only is not None:
+            sub = sub.where(Account.id.in_([int(i) for i in only]))
         if self.is_postgres:
             sub = sub.with_for_update(skip_locked=True)
         stmt = (

@@ -61,3 +61,29 @@ def test_woken_accounts_are_claimed_first(db_config, mail_world):
     assert store.claim_account("w", T0, lease, prefer=[second]) == second
     assert store.claim_account("w", T0, lease, prefer=[second]) == first  # then the rest
     store.dispose()
+
+
+def test_a_woken_pass_serves_only_the_accounts_with_news(db_config, mail_world):
+    """A push or IDLE between two polls re-checks that inbox, not every account."""
+    store = Store.from_config(db_config)
+    store.migrate()
+    quiet_user, busy_user = mail_world.new_user("quiet"), mail_world.new_user("busy")
+    quiet = _connect(store, mail_world, quiet_user)
+    busy = _connect(store, mail_world, busy_user)
+    assert store.claim_account("w", T0, timedelta(minutes=5), only=[]) is None
+    opened: list[str] = []
+
+    def factory(spec, cfg):
+        opened.append(spec.email)
+        return open_mailbox(spec, cfg)
+
+    engine = Engine(store, db_config, clock=lambda: T0, mailbox_factory=factory)
+    assert engine.run_pass().accounts == 2  # a full pass: both
+    assert engine.run_pass(woken_only=True).accounts == 0  # nobody woken: nothing
+    engine.wake_account(busy)
+    opened.clear()
+    assert engine.run_pass(woken_only=True).accounts == 1
+    assert opened == [busy_user.email]
+    engine.wake_account(quiet)
+    assert engine.run_pass().accounts == 2  # a full pass still serves everyone
+    store.dispose()
