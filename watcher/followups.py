@@ -272,12 +272,16 @@ def cancel_followup(store: Store, s: Session, followup: FollowUp, now: datetime)
     if followup.state != FollowUpState.ACTIVE:
         raise ConflictError(f"follow-up {followup.id} is {followup.state}, not active")
     followup.end(FollowUpState.CANCELLED, "cancelled by you")
+    drafts = [
+        st.position for st in followup.stages if st.draft_ref and st.state == StageState.PENDING
+    ]
+    kept = f"; your draft for bump {drafts[0]} is not sent and stays where you filed it"
     store.add_event(
         s,
         user_id=followup.user_id,
         followup_id=followup.id,
         kind="cancelled",
-        detail="cancelled by you",
+        detail="cancelled by you" + (kept if drafts else ""),
         at=now,
     )
 

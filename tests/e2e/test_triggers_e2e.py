@@ -524,6 +524,30 @@ def test_a_draft_in_bumps_becomes_the_bump_and_is_deleted_after(
     assert "draft_discarded" in [k for k, _ in events_of(engine.store, fid)]
 
 
+def test_cancelling_says_the_draft_stays_unsent(mail_world, folders_on, cli, engine, clock):
+    alice = folders_on
+    bob = mail_world.new_user("bob")
+    engine.run_pass()
+    mid = mail_world.send(alice, [bob], "Deck", "Slides attached.")
+    fid = add_followup(cli, alice, mid, "--after", "1w")
+    engine.run_pass()
+    mail_world.save_draft(
+        alice, [bob], "Re: Deck", "Any feedback?", folder=BUMPS, in_reply_to=mid, references=[mid]
+    )
+    engine.run_pass()
+    code, _, err = cli("followup", "cancel", str(fid))
+    assert code == 0, err
+    [cancelled] = [d for k, d in events_of(engine.store, fid) if k == "cancelled"]
+    assert "your draft for bump 1 is not sent and stays where you filed it" in cancelled
+    clock.advance(days=8)
+    engine.run_pass()
+    assert len(mail_world.messages(alice, mail_world.folder_name(alice, BUMPS))) == 1
+    assert (
+        mail_world.sink.find(bump_message_id(followups(engine.store)[0].token, 1, alice.email))
+        == []
+    )
+
+
 def test_a_reply_keeps_the_draft_and_sends_nothing(mail_world, folders_on, cli, engine, clock):
     alice = folders_on
     bob = mail_world.new_user("bob")
