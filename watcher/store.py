@@ -759,14 +759,27 @@ class Store:
             )
         )
 
-    def recipient_zones(self, s: Session, user_id: int) -> list[RecipientZone]:
-        return list(
-            s.scalars(
-                select(RecipientZone)
-                .where(RecipientZone.user_id == user_id)
-                .order_by(RecipientZone.address)
-            )
-        )
+    def recipient_zones(
+        self,
+        s: Session,
+        user_id: int,
+        *,
+        search: str = "",
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[RecipientZone]:
+        """A user's correspondents by address; `search` keeps addresses containing it."""
+        query = select(RecipientZone).where(RecipientZone.user_id == user_id)
+        if search:
+            query = query.where(RecipientZone.address.contains(search.lower(), autoescape=True))
+        query = query.order_by(RecipientZone.address).offset(offset)
+        return list(s.scalars(query if limit is None else query.limit(limit)))
+
+    def count_recipient_zones(self, s: Session, user_id: int, search: str = "") -> int:
+        query = select(func.count()).where(RecipientZone.user_id == user_id)
+        if search:
+            query = query.where(RecipientZone.address.contains(search.lower(), autoescape=True))
+        return s.scalar(query.select_from(RecipientZone)) or 0
 
     def observe_offset(
         self, s: Session, user_id: int, address: str, at: datetime, offset_minutes: int

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length, Optional
@@ -65,6 +65,9 @@ def _checked_zone(text: str | None) -> str | None:
     return zone
 
 
+PAGE_SIZE = 50  # correspondents per page
+
+
 def _view(row, now: datetime) -> dict:
     seen = latest_observation(row)
     return {
@@ -83,11 +86,25 @@ def _view(row, now: datetime) -> dict:
 
 def _render(status: int = 200, new_form: NewRecipientForm | None = None, error: str = ""):
     user, store, now = current_user(), auth.store(), auth.now()
+    search = request.args.get("q", "").strip()[:320]
+    page = request.args.get("page", "1")
+    page = max(int(page), 1) if page.isdigit() else 1
     with store.session() as s:
-        rows = [_view(r, now) for r in store.recipient_zones(s, user.id)]
+        total = store.count_recipient_zones(s, user.id, search)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(page, pages)
+        found = store.recipient_zones(
+            s, user.id, search=search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
+        rows = [_view(r, now) for r in found]
     return render_template(
         "settings/recipients.html",
         rows=rows,
+        search=search,
+        page=page,
+        pages=pages,
+        total=total,
+        page_size=PAGE_SIZE,
         zones=ZONES,
         new_form=new_form or NewRecipientForm(formdata=None),
         error=error,

@@ -161,3 +161,27 @@ def test_age_reads_as_a_person_says_it(days, text):
     now = datetime(2026, 11, 25, 12, tzinfo=UTC)
     assert age(now - timedelta(days=days, hours=1 if days >= 0 else 0), now) == text
     assert age(None, now) == "never"
+
+
+def test_many_correspondents_are_paged_and_can_be_searched(app, clock):
+    uid = make_user(app, "me@example.test")
+    when = clock.now() - timedelta(days=1)
+    for i in range(120):
+        learn(app, uid, f"person{i:03d}@example.net", (when, 60))
+    learn(app, uid, "sam_100%@example.org", (when, 60))  # LIKE wildcards taken literally
+    client = sign_in(app, "me@example.test")
+    first = page(client)
+    assert first.count('class="row recipient"') == 50 and "of 121" in first
+    assert "person000@" in first and "person050@" not in first and 'rel="next"' in first
+    last = client.get("/settings/recipients?page=3").get_data(as_text=True)
+    assert last.count('class="row recipient"') == 21 and "sam_100%@example.org" in last
+    found = client.get("/settings/recipients?q=PERSON11").get_data(as_text=True)
+    assert found.count('class="row recipient"') == 10  # person110 .. person119
+    assert (
+        client.get("/settings/recipients?q=_100%")
+        .get_data(as_text=True)
+        .count('class="row recipient"')
+        == 1
+    )
+    nobody = client.get("/settings/recipients?q=zzz").get_data(as_text=True)
+    assert "Nobody whose address contains" in nobody
