@@ -275,13 +275,17 @@ def cancel_followup(store: Store, s: Session, followup: FollowUp, now: datetime)
     drafts = [
         st.position for st in followup.stages if st.draft_ref and st.state == StageState.PENDING
     ]
-    kept = f"; your draft for bump {drafts[0]} is not sent and stays where you filed it"
+    kept = (
+        f"; your draft for bump {drafts[0]} is not sent and stays where you filed it"
+        if drafts
+        else ""
+    )
     store.add_event(
         s,
         user_id=followup.user_id,
         followup_id=followup.id,
         kind="cancelled",
-        detail="cancelled by you" + (kept if drafts else ""),
+        detail="cancelled by you" + kept,
         at=now,
     )
 
