@@ -72,7 +72,7 @@ from .ooo import return_date
 from .retry import call_with_retry
 from .schedule import next_in_window, spread_overdue
 from .store import StaleCursor, Store
-from .wake import Listener
+from .wake import Listener, notify
 
 log = logging.getLogger(__name__)
 
@@ -202,9 +202,18 @@ class Engine:
         if lock is None:
             return None  # another watcher holds IDLE; this one polls (and is woken by NOTIFY)
         self._idle_lock = lock
-        self._idle = IdleWatchers(self.config, self.wake_account, self.mailbox_factory)
+        self._idle = IdleWatchers(self.config, self._inbox_news, self.mailbox_factory)
         log.info("watcher %s holds the IMAP IDLE connections", self.owner)
         return self._idle
+
+    def _inbox_news(self, account_id: int) -> None:
+        """IDLE saw new mail: wake this watcher, and on PostgreSQL every other one too (the
+        account may be in another watcher's hands right now)."""
+        self.wake_account(account_id)
+        try:
+            notify(self.store, account_id)
+        except Exception:  # a hint only: polling stays the safety net
+            log.warning("account %s: NOTIFY failed", account_id, exc_info=True)
 
     def _drop_idle(self) -> None:
         idle, lock, self._idle, self._idle_lock = self._idle, self._idle_lock, None, None

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
+
 from sqlalchemy import text
 
+from tests.support.mailboxes import WrappedMailbox
 from watcher.engine import IDLE_LOCK_KEY, Engine
 from watcher.store import Store
+from watcher.wake import Listener
 
 
 def _engine(config, pg_url, worker: str) -> Engine:
@@ -59,3 +64,44 @@ def test_on_sqlite_the_one_watcher_always_holds_idle(config):
     finally:
         engine._drop_idle()
         store.dispose()
+
+
+def test_new_mail_seen_by_the_idle_holder_wakes_the_other_watchers_too(mail_world, config, pg_url):
+    """The account may be in another watcher's hands: IDLE's news goes out as a NOTIFY."""
+    alice = mail_world.new_user("alice")
+    holder = _engine(config, pg_url, "holder")
+    holder.config = holder.config.with_overrides(poll_interval=3600.0)
+    holder.store.migrate()
+    spec = mail_world.account_spec(alice)
+    with holder.store.session() as s:
+        user = holder.store.get_or_create_user(s, alice.email)
+        account_id = holder.store.add_account(
+            s, user, kind="imap", email=alice.email, settings=dict(spec.settings),
+            secret=spec.secret, now=datetime.now(UTC),
+        ).id  # fmt: skip
+    idling, other_woken = threading.Event(), threading.Event()
+
+    class Observed(WrappedMailbox):
+        def idle_connection(self):
+            conn = self.inner.idle_connection()
+            idling.set()
+            return conn
+
+    holder.mailbox_factory = Observed
+    other = _engine(config, pg_url, "other")
+    other.config = other.config.with_overrides(poll_interval=3600.0)
+    other.wake_account = lambda account: other_woken.set() if account == account_id else None
+    listener = Listener(pg_url, other.wake_account).start()
+    worker = threading.Thread(target=holder.run_forever)
+    worker.start()
+    try:
+        assert idling.wait(20), "IDLE never started"
+        mail_world.send(mail_world.new_user("bob"), [alice], "Hello", "News")
+        assert other_woken.wait(15), "the other watcher was not told"
+    finally:
+        holder.stop()
+        worker.join(30)
+        listener.stop()
+        holder.store.dispose()
+        other.store.dispose()
+    assert not worker.is_alive()
