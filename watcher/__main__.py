@@ -4,7 +4,7 @@
     python -m watcher db upgrade | rotate-keys
     python -m watcher account add-imap | add-gmail | list | check | remove | triggers
     python -m watcher defaults --user EMAIL [--timezone ...]
-    python -m watcher followup add | list | show | cancel | snooze
+    python -m watcher followup add | list | show | cancel | unconfirmed | snooze
     python -m watcher recipient list | zone
     python -m watcher rule add | list | show | edit | enable | disable | remove | dry-run
     python -m watcher stats [--user EMAIL] [--account ID] [--json]
@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     fs.add_argument("id", type=int)
     fc = fu.add_parser("cancel", help="stop a follow-up")
     fc.add_argument("id", type=int)
+    fu_unsure = fu.add_parser(
+        "unconfirmed", help="your word on a bump whose hand-over broke off (shown unconfirmed)"
+    )
+    fu_unsure.add_argument("id", type=int)
+    word = fu_unsure.add_mutually_exclusive_group(required=True)
+    word.add_argument("--went-out", action="store_true", help="it arrived: record it as sent")
+    word.add_argument("--resend", action="store_true", help="it did not arrive: send it again")
     fz = fu.add_parser("snooze", help="move the next bump later")
     fz.add_argument("id", type=int)
     fz.add_argument("--until", required=True, help="a date (2026-12-01 09:00) or a delay (3d)")
@@ -512,6 +519,18 @@ def followup_cancel(args, config: Config, store: Store, env) -> int:
     return 0
 
 
+def followup_unconfirmed(args, config: Config, store: Store, env) -> int:
+    with store.session() as s:
+        f = store.get_followup(s, args.id)
+        stage = fu_ops.settle_unconfirmed(store, s, f, went_out=args.went_out, now=now_utc())
+        if args.went_out:
+            print(f"follow-up {f.id}: bump {stage.position} recorded as sent")
+        else:
+            when = fu_ops.format_local(f.due_at, s.get(User, f.user_id).timezone)
+            print(f"follow-up {f.id}: bump {stage.position} goes out again {when}")
+    return 0
+
+
 def followup_snooze(args, config: Config, store: Store, env) -> int:
     now = now_utc()
     with store.session() as s:
@@ -568,6 +587,7 @@ FOLLOWUP_COMMANDS = {
     "list": followup_list,
     "show": followup_show,
     "cancel": followup_cancel,
+    "unconfirmed": followup_unconfirmed,
     "snooze": followup_snooze,
 }
 

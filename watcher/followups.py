@@ -290,6 +290,44 @@ def cancel_followup(store: Store, s: Session, followup: FollowUp, now: datetime)
     )
 
 
+def settle_unconfirmed(
+    store: Store, s: Session, followup: FollowUp, *, went_out: bool, now: datetime
+) -> Stage:
+    """The user's word on a bump whose hand-over broke off (stage UNCONFIRMED): it went out
+    (recorded as sent), or it did not arrive (sent again at the next chance in the window;
+    the follow-up picks up again from that bump). Replywatch never decides this alone."""
+    stage = next(
+        (st for st in reversed(followup.stages) if st.state == StageState.UNCONFIRMED), None
+    )
+    if stage is None:
+        raise ConflictError("no bump of this follow-up is waiting for your word")
+    user = followup.account.user
+    event = dict(user_id=followup.user_id, followup_id=followup.id, at=now)
+    if went_out:
+        stage.state = StageState.SENT
+        detail = f"you confirmed that bump {stage.position} went out"
+        store.add_event(s, kind="confirmed", detail=detail, message_id=stage.message_id, **event)
+        return stage
+    if followup.state not in (FollowUpState.ACTIVE, FollowUpState.COMPLETED):
+        raise ConflictError(f"follow-up {followup.id} is {followup.state}: nothing is sent again")
+    later = [st for st in followup.stages if st.position > stage.position]
+    if any(st.state != StageState.PENDING for st in later):
+        raise ConflictError("a later bump has gone out since: this one is not sent again")
+    stage.state = StageState.PENDING  # its Message-ID stays: Sent is searched before sending
+    stage.done_at = None
+    followup.state = FollowUpState.ACTIVE
+    followup.stop_reason = ""
+    followup.current_stage = stage.position
+    followup.needs_check = True  # a reply may have come meanwhile: read the thread first
+    followup.due_at = schedule.next_in_window(now, user_window(user))
+    detail = (
+        f"you said bump {stage.position} did not arrive: it goes out again "
+        f"{format_local(followup.due_at, user.timezone)} if nobody replies"
+    )
+    store.add_event(s, kind="resend", detail=detail, message_id=stage.message_id, **event)
+    return stage
+
+
 def snooze_followup(
     store: Store, s: Session, followup: FollowUp, until: datetime, now: datetime, tz: str
 ) -> None:

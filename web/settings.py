@@ -371,6 +371,31 @@ def cancel(followup_id: int):
     return redirect(url_for("settings.followup", followup_id=followup_id), 303)
 
 
+@bp.post("/followups/<int:followup_id>/unconfirmed")
+@login_required
+def unconfirmed(followup_id: int):
+    """The user's word on a bump whose hand-over broke off: it went out, or send it again."""
+    form = ConfirmForm()
+    if not form.validate_on_submit() or request.form.get("went_out") not in ("yes", "no"):
+        abort(400)
+    went_out = request.form["went_out"] == "yes"
+    store = auth.store()
+    with store.session() as s:
+        f = _own_followup(s, followup_id)
+        try:
+            stage = fu_ops.settle_unconfirmed(store, s, f, went_out=went_out, now=auth.now())
+        except ReplywatchError as e:
+            flash(_sentence(e.message), "error")
+            return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+        position = stage.position
+        when = fu_ops.format_local(f.due_at, f.account.user.timezone)
+    if went_out:
+        flash(f"Noted: bump {position} went out.", "ok")
+    else:
+        flash(f"Bump {position} goes out again {when}, unless someone replies first.", "ok")
+    return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+
+
 @bp.post("/followups/<int:followup_id>/snooze")
 @login_required
 def snooze(followup_id: int):

@@ -3,7 +3,9 @@
 1,000 follow-ups across 50 IMAP accounts on Dovecot; 3 `python -m watcher run` processes; a
 controller SIGKILLs a random watcher every couple of seconds and starts a new one. Meanwhile
 replies land on 50 follow-ups that are not due yet. At the end every due bump reached the SMTP
-server exactly once, no replied thread got a bump, and every history reads consistently.
+server exactly once (or, for a kill between recording the hand-over and SMTP's final ".", not
+at all and shown as unconfirmed: never twice), no replied thread got a bump, and every history
+reads consistently.
 """
 
 from __future__ import annotations
@@ -171,7 +173,7 @@ def test_random_sigkills_across_three_watchers_keep_exactly_once(
         tokens = {f.id: (f.token, s.get(Account, f.account_id).email) for f in followups.values()}
         histories = {fid: [e.kind for e in store.events_for(s, fid)] for fid in followups}
 
-    problems = []
+    problems, undelivered = [], []
     for fid, _user, _msgid, _, will_reply in plan:
         token, email_addr = tokens[fid]
         bump_id = bump_message_id(token, 1, email_addr)
@@ -182,7 +184,12 @@ def test_random_sigkills_across_three_watchers_keep_exactly_once(
             if state != "replied" or sink[bump_id] != 0 or "sent" in kinds:
                 problems.append((fid, "bumped after a reply", state, sink[bump_id], kinds))
             continue
-        if sink[bump_id] != 1:
+        if sink[bump_id] == 0 and stage.state == StageState.UNCONFIRMED:
+            # Killed between recording "handing over" and SMTP's final ".": the server dropped
+            # the message, and nothing can tell that from a lost "250". The one outcome SMTP
+            # leaves open, shown to the user as unconfirmed, never resent. Rare; bounded below.
+            undelivered.append(fid)
+        elif sink[bump_id] != 1:
             problems.append((fid, f"delivered {sink[bump_id]} times", state, stage.state, kinds))
         if state != "completed" or kinds.count("completed") != 1:
             problems.append((fid, "not completed once", state, kinds))
@@ -197,4 +204,9 @@ def test_random_sigkills_across_three_watchers_keep_exactly_once(
     store.dispose()
     assert not doubled, f"two copies in Sent: {doubled[:5]}"
     assert not problems, f"{len(problems)} inconsistent follow-ups, e.g. {problems[:5]}"
-    print(f"{kills} kills, {started} watcher processes, {len(mail_world.sink.messages)} messages")
+    # Each needs a kill inside a window of microseconds: a handful at most, never a pattern.
+    assert len(undelivered) <= max(2, kills // 20), f"{len(undelivered)} unconfirmed, undelivered"
+    print(
+        f"{kills} kills, {started} watcher processes, {len(mail_world.sink.messages)} messages, "
+        f"{len(undelivered)} unconfirmed and undelivered"
+    )

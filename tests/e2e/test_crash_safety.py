@@ -256,3 +256,57 @@ def test_a_database_restored_from_before_the_send_does_not_send_the_bump_again(
         details = [e.detail for e in s.get(FollowUp, fid).events]
     assert any("already in the thread" in d for d in details), details
     store.dispose()
+
+
+class DiesBeforeTheDot(WrappedMailbox):
+    """Killed between recording the hand-over and SMTP's final ".": nothing is delivered."""
+
+    def send(self, bump, before_commit=None):
+        before_commit()
+        raise RuntimeError("killed before the final dot")
+
+
+def _unconfirmed_bump(mail_world, alice, cli, config, subject):
+    bob = mail_world.new_user("bob")
+    mid = mail_world.send(alice, [bob], subject, "Hello?", date=_two_days_ago())
+    fid = add_followup(cli, alice, mid, "--after", "1d")
+    store = Store.from_config(config)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    dying = Engine(store, config, clock=lambda: later, mailbox_factory=DiesBeforeTheDot)
+    assert dying.run_pass().account_faults == 1
+    Engine(store, config, clock=lambda: later + timedelta(hours=1)).run_pass()  # recovery
+    assert stage_state(store, fid) == "unconfirmed"
+    assert bumps_sent_by(mail_world, alice) == []  # the server dropped it
+    return store, fid
+
+
+def test_an_unconfirmed_bump_is_sent_again_only_on_the_users_word(mail_world, alice, cli, config):
+    store, fid = _unconfirmed_bump(mail_world, alice, cli, config, "Lost at the dot")
+    bump_id = bump_message_id(token_of(store, fid), 1, alice.email)
+    Engine(store, config, clock=lambda: datetime.now(UTC) + timedelta(days=1)).run_pass()
+    assert bumps_sent_by(mail_world, alice) == []  # never resent on its own
+    code, out, err = cli("followup", "unconfirmed", str(fid), "--resend")
+    assert code == 0 and "goes out again" in out, err
+    Engine(store, config, clock=lambda: datetime.now(UTC) + timedelta(days=1)).run_pass()
+    assert [m.message_id for m in bumps_sent_by(mail_world, alice)] == [bump_id]
+    assert stage_state(store, fid) == "sent"
+    with store.session() as s:
+        f = s.get(FollowUp, fid)
+        assert f.state == "completed"
+        kinds = [e.kind for e in f.events]
+    assert kinds.index("unconfirmed") < kinds.index("resend") < kinds.index("sent")
+    code, _, err = cli("followup", "unconfirmed", str(fid), "--resend")
+    assert code != 0 and "waiting for your word" in err  # settled: nothing more to decide
+    store.dispose()
+
+
+def test_an_unconfirmed_bump_the_user_saw_go_out_is_recorded_as_sent(
+    mail_world, alice, cli, config
+):
+    store, fid = _unconfirmed_bump(mail_world, alice, cli, config, "It did go out")
+    code, out, err = cli("followup", "unconfirmed", str(fid), "--went-out")
+    assert code == 0 and "recorded as sent" in out, err
+    assert stage_state(store, fid) == "sent"
+    Engine(store, config, clock=lambda: datetime.now(UTC) + timedelta(days=1)).run_pass()
+    assert bumps_sent_by(mail_world, alice) == []
+    store.dispose()

@@ -201,6 +201,7 @@ def _post_routes(account_id: int, followup_id: int) -> list[tuple[str, dict]]:
         ("/settings/signout", {}),
         ("/settings/followups/new", {"account": account_id, "message_id": "<x@y>"}),
         (f"/settings/followups/{followup_id}/cancel", {}),
+        (f"/settings/followups/{followup_id}/unconfirmed", {"went_out": "no"}),
         (f"/settings/followups/{followup_id}/snooze", {"until": "3d"}),
         (
             f"/settings/followups/{followup_id}/edit",
@@ -769,3 +770,32 @@ def test_list_and_detail_say_which_trigger_set_a_followup(app):
     detail = client.get(f"/settings/followups/{by_rule}").get_data(as_text=True)
     assert "rule &#39;Cold outreach&#39; (#3)" in detail
     assert "you, by hand" in client.get(f"/settings/followups/{by_hand}").get_data(as_text=True)
+
+
+def test_an_unconfirmed_bump_asks_the_user_and_acts_on_the_answer(app):
+    uid = make_user(app, "me@example.test")
+    _, fid = seed_followup(app, uid, email="me@example.test")
+    store = app.extensions["replywatch"]["store"]
+    with store.session() as s:  # what the engine leaves after a hand-over broke off
+        f = s.get(FollowUp, fid)
+        f.stages[0].state, f.stages[0].message_id = "unconfirmed", "<rw.x.1@example.test>"
+        f.end("completed", "every stage done, no reply")
+    client = sign_in(app, "me@example.test")
+    page = client.get(f"/settings/followups/{fid}").get_data(as_text=True)
+    assert "Did bump 1 arrive?" in page and "send it again" in page
+    assert f"followups/{fid}" in client.get("/settings/followups?show=attention").get_data(
+        as_text=True
+    )
+    token = csrf_token(client, f"/settings/followups/{fid}")
+    path = f"/settings/followups/{fid}/unconfirmed"
+    assert client.post(path, data={"went_out": "no"}).status_code == 400  # no CSRF token
+    assert client.post(path, data={"csrf_token": token, "went_out": "x"}).status_code == 400
+    answer = client.post(path, data={"csrf_token": token, "went_out": "no"})
+    assert answer.status_code == 303
+    with store.session() as s:
+        f = s.get(FollowUp, fid)
+        assert (f.state, f.current_stage, f.stages[0].state) == ("active", 1, "pending")
+        assert f.due_at is not None and f.events[-1].kind == "resend"
+    assert "Did bump 1 arrive?" not in client.get(f"/settings/followups/{fid}").get_data(
+        as_text=True
+    )
