@@ -475,7 +475,8 @@ class Engine:
                         )
                         if in_thread:
                             self._judge(s, followup, account, msg, known, now, report)
-            triggers.record(self.store, s, self._trigger_context(s, account, now), every)
+            if every:  # an idle pass reads no rules
+                triggers.record(self.store, s, self._trigger_context(s, account, now), every)
             # The cursor moves in the same transaction as the decisions it led to.
             self.store.set_cursor(s, account.id, changes.cursor, now, expected=cursor)
 
@@ -627,7 +628,6 @@ class Engine:
                 + (f" ({verdict.detail})" if verdict.rule != "default-reply" else ""),
                 **event,
             )
-            self._draft_stays(s, followup, event)
         elif verdict.kind == "bounce" and self._bounce_spares(followup, msg):
             self.store.add_event(
                 s,
@@ -642,13 +642,14 @@ class Engine:
             self.store.add_event(
                 s, kind="failed", detail=f"stopped as failed: {verdict.describe()}", **event
             )
-            self._draft_stays(s, followup, event)
         elif verdict.kind == "own":
             self._own_message(s, followup, msg, verdict, event)
         else:
             self.store.add_event(
                 s, kind="not_reply", detail=f"not a reply: {verdict.describe()}", **event
             )
+        if followup.state != FollowUpState.ACTIVE:  # stopped by this message
+            self._draft_stays(s, followup, event)
 
     def _draft_stays(self, s, followup: FollowUp, event: dict) -> None:
         """The follow-up stopped with a bump written from the user's draft still to go: the
@@ -714,7 +715,6 @@ class Engine:
             self.store.add_event(
                 s, kind="stopped", detail="stopped: you wrote in the thread yourself", **event
             )
-            self._draft_stays(s, followup, event)
             return
         stage = followup.stage()
         base = msg.date or event["at"]

@@ -769,17 +769,13 @@ class Store:
         limit: int | None = None,
     ) -> list[RecipientZone]:
         """A user's correspondents by address; `search` keeps addresses containing it."""
-        query = select(RecipientZone).where(RecipientZone.user_id == user_id)
-        if search:
-            query = query.where(RecipientZone.address.contains(search.lower(), autoescape=True))
+        query = select(RecipientZone).where(*_recipients_of(user_id, search))
         query = query.order_by(RecipientZone.address).offset(offset)
         return list(s.scalars(query if limit is None else query.limit(limit)))
 
     def count_recipient_zones(self, s: Session, user_id: int, search: str = "") -> int:
-        query = select(func.count()).where(RecipientZone.user_id == user_id)
-        if search:
-            query = query.where(RecipientZone.address.contains(search.lower(), autoescape=True))
-        return s.scalar(query.select_from(RecipientZone)) or 0
+        query = select(func.count()).select_from(RecipientZone)
+        return s.scalar(query.where(*_recipients_of(user_id, search))) or 0
 
     def observe_offset(
         self, s: Session, user_id: int, address: str, at: datetime, offset_minutes: int
@@ -992,3 +988,11 @@ class Store:
         for account_id, state, count in rows:
             out.setdefault(account_id, {})[state] = count
         return out
+
+
+def _recipients_of(user_id: int, search: str) -> list:
+    """The filter of a user's correspondents, by part of the address (LIKE signs literal)."""
+    where = [RecipientZone.user_id == user_id]
+    if search:
+        where.append(RecipientZone.address.contains(search.lower(), autoescape=True))
+    return where

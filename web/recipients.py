@@ -24,6 +24,7 @@ from watcher.recipient_zone import holiday_country_of
 from . import auth
 from .auth import current_user, login_required
 from .forms import ADDRESS
+from .paging import Page
 from .settings import ZONES, bp
 
 
@@ -65,9 +66,6 @@ def _checked_zone(text: str | None) -> str | None:
     return zone
 
 
-PAGE_SIZE = 50  # correspondents per page
-
-
 def _view(row, now: datetime) -> dict:
     seen = latest_observation(row)
     return {
@@ -87,14 +85,10 @@ def _view(row, now: datetime) -> dict:
 def _render(status: int = 200, new_form: NewRecipientForm | None = None, error: str = ""):
     user, store, now = current_user(), auth.store(), auth.now()
     search = request.args.get("q", "").strip()[:320]
-    page = request.args.get("page", "1")
-    page = max(int(page), 1) if page.isdigit() else 1
     with store.session() as s:
-        total = store.count_recipient_zones(s, user.id, search)
-        pages = max(1, -(-total // PAGE_SIZE))
-        page = min(page, pages)
+        page = Page.of(store.count_recipient_zones(s, user.id, search))
         found = store.recipient_zones(
-            s, user.id, search=search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+            s, user.id, search=search, offset=page.offset, limit=page.size
         )
         rows = [_view(r, now) for r in found]
     return render_template(
@@ -102,9 +96,6 @@ def _render(status: int = 200, new_form: NewRecipientForm | None = None, error: 
         rows=rows,
         search=search,
         page=page,
-        pages=pages,
-        total=total,
-        page_size=PAGE_SIZE,
         zones=ZONES,
         new_form=new_form or NewRecipientForm(formdata=None),
         error=error,

@@ -45,6 +45,7 @@ from .forms import (
     SigninForm,
     SnoozeForm,
 )
+from .paging import Page
 
 bp = Blueprint(
     "settings",
@@ -58,7 +59,6 @@ DEFAULT_PORTS = {
     "imap": {"ssl": 993, "starttls": 143, "none": 143},
     "smtp": {"ssl": 465, "starttls": 587, "none": 25},
 }
-PAGE_SIZE = 50  # follow-ups per page of the list
 FILTERS = {  # ?show=...: label, states (None: every state; "attention": a query of its own)
     "scheduled": ("Scheduled", [FollowUpState.ACTIVE]),
     "attention": ("Needs attention", "attention"),
@@ -196,8 +196,6 @@ def followups(new_form: NewFollowupForm | None = None, status: int = 200):
     show = request.args.get("show", "scheduled")
     if show not in FILTERS:
         show = "scheduled"
-    page = request.args.get("page", "1")
-    page = max(int(page), 1) if page.isdigit() else 1
     with store.session() as s:
         attention = store.followups_needing_attention(s, user.id)
         per_state: dict[str, int] = {}
@@ -212,13 +210,12 @@ def followups(new_form: NewFollowupForm | None = None, status: int = 200):
             )
             for key, (_, st) in FILTERS.items()
         }
-        pages = max(1, -(-counts[show] // PAGE_SIZE))
-        page = min(page, pages)
+        page = Page.of(counts[show])
         states = FILTERS[show][1]
         if states == "attention":
-            items = attention[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+            items = attention[page.offset : page.offset + page.size]
         else:
-            items = store.followups_listing(s, user.id, states, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+            items = store.followups_listing(s, user.id, states, page.offset, page.size)
         accounts = _account_choices(s, user.id)
         needy_accounts = sum(
             1 for a in store.list_accounts(s, user.id) if a.status == AccountStatus.NEEDS_ATTENTION
@@ -233,8 +230,6 @@ def followups(new_form: NewFollowupForm | None = None, status: int = 200):
         items=items,
         show=show,
         page=page,
-        pages=pages,
-        page_size=PAGE_SIZE,
         filters=FILTERS,
         counts=counts,
         attention_ids=attention_ids,

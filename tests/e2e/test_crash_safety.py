@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_watcher_e2e import add_followup, bumps_sent_by, connect, state_of, token_of
-from tests.support.mailboxes import WrappedMailbox
+from tests.support.mailboxes import DiesAfterRecordingTheHandOver, WrappedMailbox
 from watcher.compose import bump_message_id
 from watcher.engine import Engine
 from watcher.models import FollowUp, Stage
@@ -258,21 +258,15 @@ def test_a_database_restored_from_before_the_send_does_not_send_the_bump_again(
     store.dispose()
 
 
-class DiesBeforeTheDot(WrappedMailbox):
-    """Killed between recording the hand-over and SMTP's final ".": nothing is delivered."""
-
-    def send(self, bump, before_commit=None):
-        before_commit()
-        raise RuntimeError("killed before the final dot")
-
-
 def _unconfirmed_bump(mail_world, alice, cli, config, subject):
     bob = mail_world.new_user("bob")
     mid = mail_world.send(alice, [bob], subject, "Hello?", date=_two_days_ago())
     fid = add_followup(cli, alice, mid, "--after", "1d")
     store = Store.from_config(config)
     later = datetime.now(UTC) + timedelta(hours=1)
-    dying = Engine(store, config, clock=lambda: later, mailbox_factory=DiesBeforeTheDot)
+    dying = Engine(
+        store, config, clock=lambda: later, mailbox_factory=DiesAfterRecordingTheHandOver
+    )
     assert dying.run_pass().account_faults == 1
     Engine(store, config, clock=lambda: later + timedelta(hours=1)).run_pass()  # recovery
     assert stage_state(store, fid) == "unconfirmed"

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.e2e import test_settings_browser as settings_browser
 from tests.e2e.test_settings_browser import STYLE_CHECK, _signed_in_page, expect, shot
 from tests.support.web import make_user
-
-browser, live = settings_browser.browser, settings_browser.live  # the same fixtures
 
 
 def test_recipients_page_sets_and_clears_a_zone_and_fits_a_phone(browser, live, clock, tmp_path):

@@ -10,12 +10,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from playwright import sync_api as playwright_api
 
-from app import create_app
-from tests.servers.chromium import LAUNCH_ARGS, LiveServer, chromium_path
-from tests.servers.dovecot import free_port
 from tests.support.results import add_account, seed
 from tests.support.web import PASSWORD, make_user
 from watcher.models import FollowUpState
@@ -36,28 +32,6 @@ LAYOUT = """() => {
     innerWidth: window.innerWidth,
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    if path is None:
-        pytest.fail("Chromium is missing: apt-get install -y chromium", pytrace=False)
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def live(config, clock):
-    port = free_port()
-    app = create_app(config.with_overrides(base_url=f"http://127.0.0.1:{port}"), clock=clock.now)
-    server = LiveServer(app, port).start()
-    server.app = app
-    yield server
-    server.stop()
-    app.extensions["replywatch"]["store"].dispose()
 
 
 def test_results_page_on_a_phone_and_a_desktop(browser, live, tmp_path):

@@ -3,12 +3,9 @@ mailbox (Dovecot) shown as a table, turned off, and laid out on a desktop and a 
 
 from __future__ import annotations
 
-from tests.e2e import test_settings_browser as settings_browser
 from tests.e2e.test_rules_e2e import CLIENT, QUESTION, STATEMENT, _hours_ago
 from tests.e2e.test_rules_http import connect
 from tests.e2e.test_settings_browser import STYLE_CHECK, _signed_in_page, expect, shot
-
-browser, live = settings_browser.browser, settings_browser.live  # the same fixtures
 
 
 def test_rule_added_dry_run_shown_and_turned_off_on_desktop_and_phone(

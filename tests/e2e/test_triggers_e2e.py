@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from tests.e2e.test_gmail_e2e import connect as connect_gmail
 from tests.e2e.test_watcher_e2e import add_followup, connect, events_of
-from tests.support.mailboxes import WrappedMailbox
+from tests.support.mailboxes import DiesAfterRecordingTheHandOver, WrappedMailbox
 from watcher.compose import bump_message_id, trigger_help_message_id
 from watcher.engine import Engine
 from watcher.errors import MailboxProtocolError, MailboxUnavailable
@@ -288,14 +288,6 @@ def test_a_crash_after_the_help_email_went_out_never_sends_it_twice(
     assert [k for k, _ in account_events(engine.store)].count("trigger_help") == 1
 
 
-class DiesBeforeSend(WrappedMailbox):
-    """The watcher dies after marking the help email as being handed over, before SMTP."""
-
-    def send(self, bump, before_commit=None):
-        before_commit()
-        raise RuntimeError("killed before the hand-over")
-
-
 def test_a_crash_before_the_help_email_went_out_leaves_it_unconfirmed_not_doubled(
     mail_world, alice, engine, clock
 ):
@@ -303,7 +295,9 @@ def test_a_crash_before_the_help_email_went_out_leaves_it_unconfirmed_not_double
     engine.run_pass()
     address = plus(alice, "2x")
     mid = send_bcc(mail_world, alice, [bob], "Crash early", bcc=[address])
-    dying = Engine(engine.store, engine.config, clock=clock.now, mailbox_factory=DiesBeforeSend)
+    dying = Engine(
+        engine.store, engine.config, clock=clock.now, mailbox_factory=DiesAfterRecordingTheHandOver
+    )
     assert dying.run_pass().account_faults == 1
     [item] = items(engine.store)
     assert item.state == "answering"

@@ -19,3 +19,12 @@ class WrappedMailbox:
 
     def __exit__(self, *exc):
         return self.inner.__exit__(*exc)
+
+
+class DiesAfterRecordingTheHandOver(WrappedMailbox):
+    """Killed between recording "handing over" (before_commit) and SMTP's final ".": the
+    server drops the message, so nothing is delivered."""
+
+    def send(self, bump, before_commit=None):
+        before_commit()
+        raise RuntimeError("killed before the final dot")

@@ -190,63 +190,44 @@ def _late_copies(s, account_id: int, late: dict[str, Candidate]) -> None:
             LATE_COPIES[row.kind](row, dataclasses.replace(candidate, refs=new))
 
 
-def pending_items(store: Store, account_id: int, limit: int = 50) -> list[int]:
-    with store.session() as s:
-        return list(
-            s.scalars(
-                select(TriggerItem.id)
-                .where(TriggerItem.account_id == account_id, TriggerItem.state == "pending")
-                .order_by(TriggerItem.id)
-                .limit(limit)
-            )
-        )
-
-
 # kind -> (state, resumer): an item left in `state` by a watcher that died mid-step (e.g. a
-# help email handed to the server) is settled by its resumer at the start of the next pass.
-# The account's lease makes the pass the only one serving the account.
+# help email handed to the server) is settled by its resumer at the next pass. The account's
+# lease makes the pass the only one serving the account.
 RESUMERS: dict[str, tuple[str, Processor]] = {}
+BATCH = 50
 
 
-def resume_interrupted(make_job: Callable[[int], Job], store: Store, account_id: int) -> None:
-    for kind, (state, resume) in RESUMERS.items():
-        with store.session() as s:
-            ids = list(
-                s.scalars(
-                    select(TriggerItem.id).where(
-                        TriggerItem.account_id == account_id,
-                        TriggerItem.kind == kind,
-                        TriggerItem.state == state,
-                    )
-                )
-            )
-        for item_id in ids:
-            resume(make_job(item_id))
+def _handler(kind: str, state: str) -> Processor | None:
+    if state == "pending":
+        return PROCESSORS.get(kind)
+    resumable = RESUMERS.get(kind)
+    return resumable[1] if resumable and resumable[0] == state else None
 
 
 def process_pending(make_job: Callable[[int], Job], store: Store, account_id: int) -> int:
-    """Act on every pending item of the account; returns how many were handled."""
-    resume_interrupted(make_job, store, account_id)
-    handled, failed = 0, set()
+    """Act on every waiting item of the account (pending, or interrupted mid-step); returns
+    how many were handled. One query when there is nothing to do: it runs every pass."""
+    states = ["pending", *{state for state, _ in RESUMERS.values()}]
+    handled, left = 0, set()  # left: (id, state) acted on that stayed so, until next pass
     while True:
-        ids = [i for i in pending_items(store, account_id) if i not in failed]
-        if not ids:
+        query = select(TriggerItem.id, TriggerItem.kind, TriggerItem.state).where(
+            TriggerItem.account_id == account_id, TriggerItem.state.in_(states)
+        )
+        if left:
+            query = query.where(TriggerItem.id.not_in([i for i, _ in left]))
+        with store.session() as s:
+            rows = s.execute(query.order_by(TriggerItem.id).limit(BATCH)).all()
+        if not rows:
             return handled
-        for item_id in ids:
-            job = make_job(item_id)
+        for item_id, kind, state in rows:
+            handler = _handler(kind, state)
+            if handler is not None:  # (an unknown kind stays for a newer watcher)
+                handler(make_job(item_id))
+                handled += 1
             with store.session() as s:
-                item = s.get(TriggerItem, item_id)
-                kind = item.kind if item is not None and item.state == "pending" else None
-            processor = PROCESSORS.get(kind) if kind else None
-            if processor is None:
-                failed.add(item_id)  # an unknown kind stays pending for a newer watcher
-                continue
-            processor(job)
-            handled += 1
-            with store.session() as s:
-                item = s.get(TriggerItem, item_id)
-                if item is not None and item.state == "pending":
-                    failed.add(item_id)  # left for the next pass (e.g. waits for a body)
+                now_in = s.scalar(select(TriggerItem.state).where(TriggerItem.id == item_id))
+            if now_in == state or handler is None:
+                left.add((item_id, state))  # e.g. waits for a body: next pass
 
 
 # Each trigger registers itself on import, in priority order: plus-address, folder, draft.
