@@ -61,7 +61,7 @@ class FakeClock:
     def __init__(self, start=None):
         from datetime import UTC, datetime
 
-        self.start = (start or datetime.now(UTC)).replace(microsecond=0)
+        self.start = (start or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         self.current = self.start
 
     def now(self):
@@ -75,8 +75,14 @@ class FakeClock:
 
 
 @pytest.fixture
-def clock():
-    return FakeClock()
+def clock(request):
+    """The test's "now". A test whose expected value depends on the date, the weekday or a DST
+    change fixes it with `@pytest.mark.now("2026-11-20T18:31:00+01:00")`; the others start at
+    the wall clock, since the mail servers they talk to stamp mail on it."""
+    from datetime import datetime
+
+    marker = request.node.get_closest_marker("now")
+    return FakeClock(datetime.fromisoformat(marker.args[0]) if marker else None)
 
 
 @pytest.fixture
@@ -91,8 +97,9 @@ def engine(config, clock):
 
 
 @pytest.fixture
-def cli(config):
-    """Run `python -m watcher ...` in-process, as a user would, on the test's instance dir."""
+def cli(config, clock):
+    """Run `python -m watcher ...` in-process, as a user would, on the test's instance dir and
+    the test's clock (never the wall clock: a test's "now" is fixed)."""
     import contextlib
     import io
 
@@ -109,7 +116,7 @@ def cli(config):
         }
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(argv), environ)
+            code = main(list(argv), environ, clock=clock.now)
         return code, out.getvalue(), err.getvalue()
 
     return run

@@ -168,8 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, environ=None) -> int:
+def main(argv: list[str] | None = None, environ=None, clock=None) -> int:
+    """`clock` is the injected "now" (tests fix it); every command reads time through
+    `args.clock`, never the wall clock directly."""
     args = build_parser().parse_args(argv)
+    args.clock = clock or now_utc
     env = os.environ if environ is None else environ
     logging.basicConfig(
         level=logging.INFO if args.command == "run" else logging.WARNING,
@@ -192,7 +195,7 @@ def main(argv: list[str] | None = None, environ=None) -> int:
 
 
 def cmd_run(args, config: Config, store: Store, env) -> int:
-    engine = Engine(store, config)
+    engine = Engine(store, config, clock=args.clock)
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     signal.signal(signal.SIGINT, lambda *_: engine.stop())
     print(
@@ -204,7 +207,7 @@ def cmd_run(args, config: Config, store: Store, env) -> int:
 
 
 def cmd_once(args, config: Config, store: Store, env) -> int:
-    report = Engine(store, config).run_pass()
+    report = Engine(store, config, clock=args.clock).run_pass()
     print(report)
     for fault in report.faults:
         print(f"  fault: {fault}")
@@ -294,7 +297,7 @@ def _check_and_save(args, config: Config, store: Store, spec: AccountSpec, check
             secret=spec.secret,
             display_name=args.name,
             aliases=args.alias,
-            now=now_utc(),
+            now=args.clock(),
         )
         print(f"connected {spec.email} as account {account.id} ({checked})")
     return 0
@@ -339,11 +342,11 @@ def account_check(args, config: Config, store: Store, env) -> int:
             account_id,
             e.message,
             permanent=isinstance(e, PermanentError),
-            now=now_utc(),
+            now=args.clock(),
             backoff=timedelta(seconds=config.account_backoff_seconds),
         )
         raise
-    store.mark_account_ok(account_id, now_utc())
+    store.mark_account_ok(account_id, args.clock())
     works = "Gmail API access works" if spec.kind == "gmail" else "IMAP and SMTP login work"
     print(f"{spec.email}: {works}")
     return 0
@@ -352,7 +355,7 @@ def account_check(args, config: Config, store: Store, env) -> int:
 def account_remove(args, config: Config, store: Store, env) -> int:
     with store.session() as s:
         account = store.find_account(s, args.account)
-        store.disable_account(s, account, now_utc())
+        store.disable_account(s, account, args.clock())
         print(f"disconnected {account.email}; its password was deleted, history kept")
     return 0
 
@@ -362,7 +365,7 @@ def account_triggers(args, config: Config, store: Store, env) -> int:
     on = args.switch == "on"
     with store.session() as s:
         account = store.find_account(s, args.account)
-        store.set_trigger_folders(s, account, on, now_utc())
+        store.set_trigger_folders(s, account, on, args.clock())
         if on:
             print(
                 f"{account.email}: folder triggers on; the watcher creates Replywatch/3 days, "
@@ -427,7 +430,7 @@ def _normalize_message_id(raw: str) -> str:
 
 def followup_add(args, config: Config, store: Store, env) -> int:
     message_id = _normalize_message_id(args.message_id)
-    now = now_utc()
+    now = args.clock()
     with store.session() as s:
         account = store.find_account(s, args.account)
         user = account.user
@@ -514,7 +517,7 @@ def followup_show(args, config: Config, store: Store, env) -> int:
 def followup_cancel(args, config: Config, store: Store, env) -> int:
     with store.session() as s:
         f = store.get_followup(s, args.id)
-        fu_ops.cancel_followup(store, s, f, now_utc())
+        fu_ops.cancel_followup(store, s, f, args.clock())
         print(f"follow-up {f.id} cancelled")
     return 0
 
@@ -522,7 +525,7 @@ def followup_cancel(args, config: Config, store: Store, env) -> int:
 def followup_unconfirmed(args, config: Config, store: Store, env) -> int:
     with store.session() as s:
         f = store.get_followup(s, args.id)
-        stage = fu_ops.settle_unconfirmed(store, s, f, went_out=args.went_out, now=now_utc())
+        stage = fu_ops.settle_unconfirmed(store, s, f, went_out=args.went_out, now=args.clock())
         if args.went_out:
             print(f"follow-up {f.id}: bump {stage.position} recorded as sent")
         else:
@@ -532,7 +535,7 @@ def followup_unconfirmed(args, config: Config, store: Store, env) -> int:
 
 
 def followup_snooze(args, config: Config, store: Store, env) -> int:
-    now = now_utc()
+    now = args.clock()
     with store.session() as s:
         f = store.get_followup(s, args.id)
         tz = s.get(User, f.user_id).timezone
@@ -546,7 +549,7 @@ def followup_snooze(args, config: Config, store: Store, env) -> int:
 
 
 def cmd_recipient(args, config: Config, store: Store, env) -> int:
-    now = now_utc()
+    now = args.clock()
     with store.session() as s:
         account = store.find_account(s, args.account)
         user = account.user

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from . import followups as fu_ops
@@ -29,10 +29,6 @@ from .triggers.by_rule import explicit_trigger, rule_ids
 
 MAX_DRY_RUN_DAYS = 90
 DRY_RUN_LIMIT = 200
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- the parser --------------------------------------------------------------------------------
@@ -111,7 +107,7 @@ def _delays(args, default: str) -> list[str]:
 
 
 def rule_add(args, config, store: Store) -> int:
-    now = now_utc()
+    now = args.clock()
     with store.session() as s:
         account = store.find_account(s, args.account)
         fields = rules.validate_fields(
@@ -161,7 +157,7 @@ def rule_edit(args, config, store: Store) -> int:
             rule.external_only = args.external_only
         if args.question_only is not None:
             rule.question_only = args.question_only
-        rule.updated_at = now_utc()
+        rule.updated_at = args.clock()
         print(describe(rule, account.email))
     return 0
 
@@ -178,7 +174,7 @@ def rule_switch(args, config, store: Store) -> int:
     with store.session() as s:
         rule = store.get_rule(s, args.id)
         rule.enabled = args.rule_cmd == "enable"
-        rule.updated_at = now_utc()
+        rule.updated_at = args.clock()
         state = "on" if rule.enabled else "off (new mail is not looked at until it is on again)"
         print(f"{rules.RuleSpec.of(rule).describe()} is {state}")
     return 0
@@ -350,7 +346,7 @@ def format_dry_run(result: DryRun) -> str:
 
 
 def rule_dry_run(args, config, store: Store) -> int:
-    result = dry_run(store, config, args.id, days=args.days, now=now_utc())
+    result = dry_run(store, config, args.id, days=args.days, now=args.clock())
     print(format_dry_run(result))
     return 0
 

@@ -343,6 +343,7 @@ def test_reply_arriving_between_claim_and_send_wins(mail_world, alice, cli, conf
     assert bumps_sent_by(mail_world, alice) == []
 
 
+@pytest.mark.now("2026-11-20T18:31:00+01:00")  # a minute after the message was sent
 def test_window_moves_a_friday_evening_bump_to_monday_morning(mail_world, cli, engine, clock):
     alice = mail_world.new_user("alice")
     connect(cli, mail_world, alice)
