@@ -3,6 +3,7 @@
 # pinned pip packages. Quick when everything is already there (a stamp per requirements hash).
 #   scripts/setup.sh run    runtime only
 #   scripts/setup.sh test   runtime + test tools + the servers the tests start (Dovecot, PostgreSQL, Chromium)
+#   scripts/setup.sh dates  as test, plus faketime (scripts/test-dates.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -28,6 +29,10 @@ apt_install() {  # apt_install PACKAGE... (only the missing ones)
 # Debian ships venv (ensurepip) separately from python3.
 if ! python3 -c "import ensurepip, venv" 2>/dev/null; then apt_install python3-venv; fi
 
+if [ "$mode" = dates ]; then
+  apt_install faketime
+  mode=test
+fi
 if [ "$mode" = test ]; then
   apt_install dovecot-imapd postgresql-15 chromium
   reqs=requirements-dev.txt

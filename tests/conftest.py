@@ -32,10 +32,11 @@ def smtp_sink(dovecot):
 
 
 @pytest.fixture
-def mail_world(dovecot, smtp_sink):
-    """People with fresh mailboxes (new_user) who mail each other through the sink."""
+def mail_world(dovecot, smtp_sink, clock):
+    """People with fresh mailboxes (new_user) who mail each other through the sink, their mail
+    dated by the test's clock."""
     smtp_sink.clear()
-    yield MailWorld(dovecot, smtp_sink)
+    yield MailWorld(dovecot, smtp_sink, clock=clock.now)
     smtp_sink.clear()
 
 

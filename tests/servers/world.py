@@ -37,9 +37,16 @@ class User:
 class MailWorld:
     domain = "example.test"
 
-    def __init__(self, dovecot: Dovecot, sink: SmtpSink):
+    def __init__(self, dovecot: Dovecot, sink: SmtpSink, clock=None):
         self.dovecot = dovecot
         self.sink = sink
+        # The test's clock: mail is dated by it, so a test that fixes "now" gets mail of its day.
+        self.clock = clock
+
+    def _date(self) -> str:
+        if self.clock is None:
+            return email.utils.formatdate(localtime=False)
+        return email.utils.format_datetime(self.clock())
 
     # -- people ----------------------------------------------------------------------------
 
@@ -94,7 +101,7 @@ class MailWorld:
         if cc_addrs:
             msg["Cc"] = ", ".join(_named(a) for a in cc)
         msg["Subject"] = subject
-        msg["Date"] = date or email.utils.formatdate(localtime=False)
+        msg["Date"] = date or self._date()
         message_id = message_id or email.utils.make_msgid(domain=self.domain)
         msg["Message-ID"] = message_id
         if in_reply_to:
@@ -155,7 +162,7 @@ class MailWorld:
         if list(bcc):
             msg["Bcc"] = ", ".join(_named(a) for a in bcc)
         msg["Subject"] = subject
-        msg["Date"] = email.utils.formatdate(localtime=False)
+        msg["Date"] = self._date()
         message_id = message_id or email.utils.make_msgid(domain=self.domain)
         msg["Message-ID"] = message_id
         if in_reply_to:

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The test suite on other days than today: the machine's clock is moved (faketime) to a DST
+# change in Europe, a leap day and the last minute of a year, so a test that depends on today's
+# date fails here before it fails on the calendar.
+#   scripts/test-dates.sh                       the default dates, the whole suite
+#   scripts/test-dates.sh -- tests/unit         the default dates, some tests (pytest arguments)
+#   DATES="2027-01-01 00:00:00" scripts/test-dates.sh
+# The clock is moved by an offset (faketime -f "+N"), not started at a date: with a start date
+# every process (Dovecot, PostgreSQL, each watcher subprocess) restarts the clock at that date
+# when it starts, so processes started a minute apart disagree by a minute and leases shared
+# between them no longer mean anything. With an offset they share one clock, as real machines do.
+# Only the calendar clock moves; why the monotonic one stays real: scripts/faketime/sitecustomize.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh dates
+
+default_dates=$'2027-03-28 01:30:00\n2028-02-29 23:30:00\n2026-12-31 23:59:00'
+[ "${1:-}" = "--" ] && shift
+failed=()
+while IFS= read -r when; do
+  [ -n "$when" ] || continue
+  offset=$(( $(date -ud "$when" +%s) - $(date -u +%s) ))
+  echo "== tests with the clock at $when UTC (offset ${offset}s)"
+  if ! PYTHONPATH=scripts/faketime faketime --exclude-monotonic -f "+${offset}" \
+      .venv/bin/python -m pytest -q -p no:cacheprovider "$@"; then
+    failed+=("$when")
+  fi
+done <<< "${DATES:-$default_dates}"
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'failed at: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "passed at every date"
