@@ -455,7 +455,7 @@ class Engine:
                     )
             # Drafts are never judged (an unsent draft is not the user writing in the thread);
             # triggers still see them (a draft filed in Replywatch/Bumps).
-            every = sorted(changes.messages, key=_date_key)
+            every = sorted(changes.messages, key=_sent_first)
             messages = [m for m in every if not m.is_draft]
             report.messages += len(messages)
             if messages:
@@ -551,7 +551,7 @@ class Engine:
     ) -> None:
         known = self.store.tracked_ids(s, followup.id)
         now = self.clock()
-        for msg in sorted(thread, key=_date_key):
+        for msg in sorted(thread, key=_sent_first):
             if followup.state != FollowUpState.ACTIVE:
                 return
             if followup.thread_ref is None and msg.thread_ref:
@@ -584,6 +584,7 @@ class Engine:
         if (
             verdict.kind != "own"
             and msg.from_addr
+            and msg.from_addr not in account.own_addresses  # a forged From: teaches nothing
             and msg.date
             and msg.date_offset_minutes is not None
         ):
@@ -878,7 +879,7 @@ class Engine:
         """Compose the bump from stored values and the thread as it is now."""
         user = s.get(User, followup.user_id)
         stage = followup.stage()
-        own = [m for m in thread if m.from_addr in account.own_addresses or m.in_sent]
+        own = [m for m in thread if m.in_sent]  # a From: line alone proves nothing
         anchor = next(
             (m for m in thread if m.message_id == followup.anchor_message_id),
             MessageSummary(ref="", message_id=followup.anchor_message_id, subject=followup.subject),
@@ -1099,3 +1100,10 @@ class Engine:
 
 def _date_key(msg: MessageSummary) -> datetime:
     return msg.date or datetime.min.replace(tzinfo=UTC)
+
+
+def _sent_first(msg: MessageSummary) -> tuple[datetime, bool]:
+    """By date, and of two copies of one message (the Sent copy of a Bcc to oneself and the
+    inbox copy) the Sent one first: it is judged as the user's own, and the inbox copy, with
+    the same Message-ID, is then already known."""
+    return _date_key(msg), not msg.in_sent
