@@ -249,6 +249,38 @@ def test_a_forged_message_filed_into_a_trigger_folder_is_put_back(mail_world, al
     assert "not in your sent mail" in detail
 
 
+def test_a_draft_answering_a_forged_message_sets_no_followup(mail_world, alice, cli, engine):
+    """Alice drafts an answer (in Replywatch/Bumps) to what looks like her own message: it is
+    only in her inbox, so no follow-up is made on it, and nothing goes to its recipients."""
+    code, _, err = cli("account", "triggers", alice.email, "on")
+    assert code == 0, err
+    engine.run_pass()
+    mid = "<f00dfeed.1@mx.evil.example>"
+    raw = forged(alice.email, alice.name, alice.email, VICTIMS, "Contract", datetime.now(UTC))
+    mail_world.deliver(alice, raw, "INBOX")
+    engine.run_pass()
+    mail_world.save_draft(
+        alice, VICTIMS, "Re: Contract", "Signed?", folder="Replywatch/Bumps", in_reply_to=mid
+    )
+    engine.run_pass()
+    assert followups(engine.store) == []
+    [detail] = [d for k, d in account_events(engine.store) if k == "trigger_ignored"]
+    assert "not in your sent" in detail
+
+
+def test_a_rule_for_any_recipient_still_takes_a_big_send(mail_world, alice, cli, engine):
+    """The bulk limit of triggers is the rules' own: a rule the user opened to bulk sends
+    (--any-recipient) keeps that choice."""
+    code, _, err = cli("rule", "add", "--account", alice.email, "--name", "All", "--any-recipient")
+    assert code == 0, err
+    engine.run_pass()
+    crowd = [f"guest{n}@party.example" for n in range(11)]
+    mail_world.send(alice, crowd, "Summer party", "See you?")
+    engine.run_pass()
+    [followup] = followups(engine.store)
+    assert len(followup.to_addrs) == 11
+
+
 # -- Gmail: the emulator ---------------------------------------------------------------------
 
 
@@ -335,3 +367,19 @@ def test_gmail_more_than_ten_recipients_by_plus_address_is_refused(google, galic
     assert followups(gengine.store) == []
     [detail] = [d for k, d in account_events(gengine.store) if k == "trigger_ignored"]
     assert "bulk: 11 recipients (more than 10)" in detail
+
+
+def test_gmail_forged_mail_given_a_trigger_label_is_put_back(google, galice, gcli, gengine):
+    """A filter of Alice's (or the attacker's guess of one) labels received mail: it has no
+    SENT label, so no follow-up, and the label is taken off again."""
+    code, _, err = gcli("account", "triggers", galice.email, "on")
+    assert code == 0, err
+    gengine.run_pass()  # creates the labels
+    raw = forged(galice.email, galice.name, galice.email, VICTIMS, "Wire", datetime.now(UTC))
+    msg = google.gmail.deliver(galice.email, raw)
+    google.gmail.add_label(galice.email, msg.id, "Replywatch/1 week")
+    gengine.run_pass()
+    assert followups(gengine.store) == []
+    assert labels_of(google, galice, msg) == {"INBOX", "UNREAD"}
+    [detail] = [d for k, d in account_events(gengine.store) if k == "trigger_ignored"]
+    assert "not in your sent mail" in detail

@@ -155,17 +155,20 @@ def create(
     *,
     origin: str,
     mode: str | None = None,
+    recipients_judged: bool = False,
 ) -> FollowUp:
     """A follow-up created by a trigger (raises ValidationError/ConflictError like the faces).
 
     Nobody clicked, so what made it must be the user's own sent mail (a Sent copy or the
-    SENT label: MessageSummary.sent_by_user), and a mass mailing gets none (rules' limit)."""
+    SENT label: MessageSummary.sent_by_user), and a mass mailing gets none: the bulk limit of
+    rules (rules.bulk_reason), unless the caller judged the recipients itself
+    (`recipients_judged`: a rule, whose own filters the user set, e.g. --any-recipient)."""
     own = job.account.own_addresses
     if not anchor.sent_by_user(own):
         raise ValidationError(
             "it is not in your sent mail, and only a message you sent can set a follow-up"
         )
-    bulk = bulk_reason(fu_ops.theirs((*anchor.to, *anchor.cc), own))
+    bulk = None if recipients_judged else bulk_reason(fu_ops.theirs((*anchor.to, *anchor.cc), own))
     if bulk:
         raise ValidationError(f"{bulk}: a mass mailing gets no follow-up")
     account = s.get(Account, job.account.id)
