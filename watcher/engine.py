@@ -474,7 +474,9 @@ class Engine:
                             msg.thread_ref is not None and msg.thread_ref == followup.thread_ref
                         )
                         if in_thread:
-                            self._judge(s, followup, account, msg, known, now, report)
+                            self._judge(
+                                s, followup, account, msg, known, now, report, defer_unproven=True
+                            )
             if every:  # an idle pass reads no rules
                 triggers.record(self.store, s, self._trigger_context(s, account, now), every)
             # The cursor moves in the same transaction as the decisions it led to.
@@ -567,8 +569,16 @@ class Engine:
         known: set[str],
         now: datetime,
         report: PassReport,
+        defer_unproven: bool = False,
     ) -> None:
-        """Decide what one new message in a tracked thread means, and act on it."""
+        """Decide what one new message in a tracked thread means, and act on it.
+
+        `defer_unproven` (new mail from changes()): a message From: the user that is not in
+        their Sent (classify's "not-in-sent") is left for the thread read right before the
+        bump: the Sent copy of the user's own message may land a moment after its inbox copy
+        (IDLE wakes a pass on the inbox), and it must be judged as hers, not the copy as a
+        reply. By then a forgery is still only in the inbox, and is judged as the outsider's
+        message it is."""
         key = msg.message_id or f"ref:{msg.ref}"
         if key in known:
             return  # already judged (or part of the thread before the follow-up began)
@@ -578,9 +588,11 @@ class Engine:
             known.add(key)
             self.store.track(s, followup.id, [key])
             return  # older than the message being followed up: not an answer to it
+        verdict = classify(msg, ClassifyContext(account.own_addresses, frozenset(bump_ids)))
+        if defer_unproven and verdict.rule == "not-in-sent":
+            return  # not tracked: judged when the thread is read before the bump
         known.add(key)
         self.store.track(s, followup.id, [key])
-        verdict = classify(msg, ClassifyContext(account.own_addresses, frozenset(bump_ids)))
         if (
             verdict.kind != "own"
             and msg.from_addr

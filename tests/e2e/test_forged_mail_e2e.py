@@ -169,10 +169,12 @@ def test_forged_own_message_in_a_thread_is_judged_as_someone_elses(
     mail_world, alice, cli, engine, clock
 ):
     """Safe verdict: a stranger's "From: Alice" is a message from someone else in the thread.
-    It never restarts the clock (nor stops the follow-up as her own); like any outsider's
-    message it counts as a reply where the replier policy lets anyone answer, so Replywatch
-    stops: a bump after a real reply is the worst failure, a missed bump the lesser one."""
+    It never restarts the clock (nor stops the follow-up as her own). It is judged when the
+    thread is read before the bump (her own Sent copy would be there by then): still only in
+    her inbox, it counts like any outsider's message, a reply where anyone may answer, so no
+    bump goes out. A bump after a real reply is the worst failure, a missed bump the lesser."""
     bob, mid, fid = start(mail_world, alice, cli, engine)
+    before = due_at(engine.store, fid)
     clock.advance(days=1)
     raw = forged(
         alice.email,
@@ -185,9 +187,14 @@ def test_forged_own_message_in_a_thread_is_judged_as_someone_elses(
     )
     mail_world.deliver(alice, raw, "INBOX")
     engine.run_pass()
+    assert state_of(engine.store, fid) == "active"
+    assert due_at(engine.store, fid) == before  # the clock did not restart
+    assert "own_message" not in [k for k, _ in events_of(engine.store, fid)]
+
+    clock.advance(days=3)  # the bump is due: the thread is read fresh
+    engine.run_pass()
     assert state_of(engine.store, fid) == "replied"
-    kinds = [k for k, _ in events_of(engine.store, fid)]
-    assert "own_message" not in kinds
+    assert "own_message" not in [k for k, _ in events_of(engine.store, fid)]
     [stop] = [d for k, d in events_of(engine.store, fid) if k == "stopped"]
     assert "not in your sent mail" in stop
     clock.advance(days=5)
@@ -219,16 +226,41 @@ def test_forged_own_message_restarts_nothing_and_the_bump_answers_her_real_messa
     engine.run_pass()
     assert state_of(engine.store, fid) == "active"
     assert due_at(engine.store, fid) == before  # the clock did not restart
-    kinds = [k for k, _ in events_of(engine.store, fid)]
-    assert "own_message" not in kinds and "reply_ignored" in kinds
     clock.advance(days=3)
     engine.run_pass()
+    kinds = [k for k, _ in events_of(engine.store, fid)]
+    assert "own_message" not in kinds and "reply_ignored" in kinds
     with engine.store.session() as s:
         token = s.get(FollowUp, fid).token
     [bump] = mail_world.sink.find(bump_message_id(token, 1, alice.email))
     assert bump.rcpt_tos == [bob.email]
     text = bump.content.decode()
     assert f"In-Reply-To: {mid}" in text and "f00dfeed" not in text
+
+
+def test_her_own_reply_whose_sent_copy_comes_a_pass_later_is_still_hers(
+    mail_world, alice, cli, engine, clock
+):
+    """She answers in the thread with a Cc to herself; the inbox copy wakes a pass before her
+    client saved the Sent copy. The copy alone proves nothing yet, so it is not judged; the
+    Sent copy then restarts the clock, as her own message does (no 'reply from herself')."""
+    bob, mid, fid = start(mail_world, alice, cli, engine)
+    before = due_at(engine.store, fid)
+    clock.advance(days=1)
+    raw = (
+        f"From: Alice <{alice.email}>\r\nTo: {bob.email}\r\nCc: {alice.email}\r\n"
+        f"Subject: Re: Proposal\r\nDate: {email.utils.format_datetime(clock.now())}\r\n"
+        f"Message-ID: <own-2@example.test>\r\nIn-Reply-To: {mid}\r\nReferences: {mid}\r\n"
+        "\r\nOne more thing.\r\n"
+    ).encode()
+    mail_world.deliver(alice, b"Return-Path: <" + alice.email.encode() + b">\r\n" + raw)
+    engine.run_pass()
+    assert state_of(engine.store, fid) == "active" and due_at(engine.store, fid) == before
+    mail_world.deliver(alice, raw, "Sent", flags=[b"\\Seen"])
+    engine.run_pass()
+    assert state_of(engine.store, fid) == "active"
+    assert due_at(engine.store, fid) > before
+    assert [k for k, _ in events_of(engine.store, fid)].count("own_message") == 1
 
 
 def test_a_forged_message_filed_into_a_trigger_folder_is_put_back(mail_world, alice, cli, engine):
@@ -335,8 +367,13 @@ def test_gmail_forged_own_message_in_a_thread_restarts_nothing(
     gengine.run_pass()
     assert state_of(gengine.store, fid) == "active"
     assert due_at(gengine.store, fid) == before
+    clock.advance(days=3)
+    gengine.run_pass()
     kinds = [k for k, _ in events_of(gengine.store, fid)]
     assert "own_message" not in kinds and "reply_ignored" in kinds
+    followup = followups(gengine.store)[0]
+    [bump] = google.gmail.find(bob.email, bump_message_id(followup.token, 1, galice.email))
+    assert bump.header("In-Reply-To") == sent.message_id
 
 
 def test_gmail_own_message_in_the_thread_still_restarts_the_clock(
