@@ -17,6 +17,11 @@ Lifecycle of one follow-up::
        ▼
     Event for every decision (what, when, why)
 
+Own means found in the user's Sent (folder or SENT label), never a From: line: inbound mail
+can claim any sender. A message From: the user that is only in the inbox waits for the thread
+read before the bump (her Sent copy may still be on its way) and is then judged as someone
+else's message (see _judge).
+
 Exactly once: a stage found in SENDING after a crash is resolved by find_sent; if the copy is not
 in Sent, the hand-over may or may not have happened, and the stage becomes UNCONFIRMED rather
 than risk a second bump. The clock is injected, so tests never sleep.
