@@ -347,3 +347,11 @@ def test_a_help_email_on_its_way_is_left_alone_by_a_late_copy(store, account):
     with store.session() as s:
         row = s.scalars(select(TriggerItem)).one()
         assert (row.state, row.refs) == ("answering", [])
+
+
+def test_only_a_sent_copy_from_one_of_my_addresses_is_mine():
+    assert msg().sent_by_user(OWN)
+    assert msg(from_addr=" Alice@Example.com ").sent_by_user(OWN)
+    assert not msg(in_sent=False).sent_by_user(OWN)  # From: says so, the inbox copy cannot
+    assert not msg(from_addr="").sent_by_user(OWN)  # an empty or unparsable From: nobody
+    assert not msg(from_addr="bob@example.net").sent_by_user(OWN)
