@@ -206,15 +206,33 @@ def _points_into_thread(message: MessageSummary, context: ClassifyContext) -> bo
 
 
 def _own(message: MessageSummary, context: ClassifyContext) -> Verdict | None:
+    """The user's own message: a bump Replywatch sent, or anything in the user's Sent (folder
+    or label). A From: line alone proves nothing: inbound mail can claim any sender."""
     if message.message_id and message.message_id in context.own_message_ids:
         return Verdict("own", "own-bump", f"a follow-up Replywatch sent ({message.message_id})")
+    if not message.in_sent:
+        return None
     sender = (message.from_addr or "").strip().lower()
-    own = {a.strip().lower() for a in context.own_addresses}
-    if sender and sender in own:
-        return Verdict("own", "own-address", f"from your address {sender}")
-    if message.in_sent:
-        return Verdict("own", "sent-folder", "found among your sent mail")
-    return None
+    if sender and sender in _own_set(context):
+        return Verdict("own", "own-address", f"from your address {sender}, in your sent mail")
+    return Verdict("own", "sent-folder", "found among your sent mail")
+
+
+def _own_set(context: ClassifyContext) -> set[str]:
+    return {a.strip().lower() for a in context.own_addresses}
+
+
+def _claims_to_be_you(message: MessageSummary, context: ClassifyContext) -> str | None:
+    """The note for a message From: one of the user's addresses that is not in their Sent: a
+    forgery (or a copy of theirs whose Sent copy is missing). It is judged as what it is, a
+    message from someone else in the thread: never as the user's own."""
+    sender = (message.from_addr or "").strip().lower()
+    if message.in_sent or not sender or sender not in _own_set(context):
+        return None
+    return (
+        f"it says it is from your address {sender} but is not in your sent mail, and a From "
+        "line proves nothing, so it is judged as someone else's message"
+    )
 
 
 def _auto_reply_signal(headers: dict[str, str]) -> Verdict | None:
@@ -618,6 +636,9 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
             "leaning to reply (stopping is the safe side)"
         )
     who = message.from_addr or "an unknown sender"
+    claim = _claims_to_be_you(message, context)
+    if claim is not None:
+        return Verdict("reply", "not-in-sent", "; ".join([f"from {who}", claim, *notes]))
     return Verdict("reply", "default-reply", "; ".join([f"from {who}", *notes]))
 
 

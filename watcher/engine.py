@@ -17,6 +17,11 @@ Lifecycle of one follow-up::
        ▼
     Event for every decision (what, when, why)
 
+Own means found in the user's Sent (folder or SENT label), never a From: line: inbound mail
+can claim any sender. A message From: the user that is only in the inbox waits for the thread
+read before the bump (her Sent copy may still be on its way) and is then judged as someone
+else's message (see _judge).
+
 Exactly once: a stage found in SENDING after a crash is resolved by find_sent; if the copy is not
 in Sent, the hand-over may or may not have happened, and the stage becomes UNCONFIRMED rather
 than risk a second bump. The clock is injected, so tests never sleep.
@@ -455,7 +460,7 @@ class Engine:
                     )
             # Drafts are never judged (an unsent draft is not the user writing in the thread);
             # triggers still see them (a draft filed in Replywatch/Bumps).
-            every = sorted(changes.messages, key=_date_key)
+            every = sorted(changes.messages, key=_sent_first)
             messages = [m for m in every if not m.is_draft]
             report.messages += len(messages)
             if messages:
@@ -474,7 +479,9 @@ class Engine:
                             msg.thread_ref is not None and msg.thread_ref == followup.thread_ref
                         )
                         if in_thread:
-                            self._judge(s, followup, account, msg, known, now, report)
+                            self._judge(
+                                s, followup, account, msg, known, now, report, defer_unproven=True
+                            )
             if every:  # an idle pass reads no rules
                 triggers.record(self.store, s, self._trigger_context(s, account, now), every)
             # The cursor moves in the same transaction as the decisions it led to.
@@ -551,7 +558,7 @@ class Engine:
     ) -> None:
         known = self.store.tracked_ids(s, followup.id)
         now = self.clock()
-        for msg in sorted(thread, key=_date_key):
+        for msg in sorted(thread, key=_sent_first):
             if followup.state != FollowUpState.ACTIVE:
                 return
             if followup.thread_ref is None and msg.thread_ref:
@@ -567,8 +574,16 @@ class Engine:
         known: set[str],
         now: datetime,
         report: PassReport,
+        defer_unproven: bool = False,
     ) -> None:
-        """Decide what one new message in a tracked thread means, and act on it."""
+        """Decide what one new message in a tracked thread means, and act on it.
+
+        `defer_unproven` (new mail from changes()): a message From: the user that is not in
+        their Sent (classify's "not-in-sent") is left for the thread read right before the
+        bump: the Sent copy of the user's own message may land a moment after its inbox copy
+        (IDLE wakes a pass on the inbox), and it must be judged as hers, not the copy as a
+        reply. By then a forgery is still only in the inbox, and is judged as the outsider's
+        message it is."""
         key = msg.message_id or f"ref:{msg.ref}"
         if key in known:
             return  # already judged (or part of the thread before the follow-up began)
@@ -578,12 +593,15 @@ class Engine:
             known.add(key)
             self.store.track(s, followup.id, [key])
             return  # older than the message being followed up: not an answer to it
+        verdict = classify(msg, ClassifyContext(account.own_addresses, frozenset(bump_ids)))
+        if defer_unproven and verdict.rule == "not-in-sent":
+            return  # not tracked: judged when the thread is read before the bump
         known.add(key)
         self.store.track(s, followup.id, [key])
-        verdict = classify(msg, ClassifyContext(account.own_addresses, frozenset(bump_ids)))
         if (
             verdict.kind != "own"
             and msg.from_addr
+            and msg.from_addr not in account.own_addresses  # a forged From: teaches nothing
             and msg.date
             and msg.date_offset_minutes is not None
         ):
@@ -878,7 +896,7 @@ class Engine:
         """Compose the bump from stored values and the thread as it is now."""
         user = s.get(User, followup.user_id)
         stage = followup.stage()
-        own = [m for m in thread if m.from_addr in account.own_addresses or m.in_sent]
+        own = [m for m in thread if m.in_sent]  # a From: line alone proves nothing
         anchor = next(
             (m for m in thread if m.message_id == followup.anchor_message_id),
             MessageSummary(ref="", message_id=followup.anchor_message_id, subject=followup.subject),
@@ -1099,3 +1117,10 @@ class Engine:
 
 def _date_key(msg: MessageSummary) -> datetime:
     return msg.date or datetime.min.replace(tzinfo=UTC)
+
+
+def _sent_first(msg: MessageSummary) -> tuple[datetime, bool]:
+    """By date, and of two copies of one message (the Sent copy of a Bcc to oneself and the
+    inbox copy) the Sent one first: it is judged as the user's own, and the inbox copy, with
+    the same Message-ID, is then already known."""
+    return _date_key(msg), not msg.in_sent

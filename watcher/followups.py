@@ -154,6 +154,11 @@ def plan_stage(
     return DuePlan(at, note, late)
 
 
+def theirs(addresses: Iterable[str], own: frozenset[str]) -> list[str]:
+    """Who a bump goes to of these addresses: never the user, nor their plus-addresses."""
+    return [a for a in addresses if a not in own and plus_tag(a, own) is None]
+
+
 def create_followup(
     store: Store,
     s: Session,
@@ -189,11 +194,7 @@ def create_followup(
             "follow-ups go on messages you sent"
         )
     own = account.own_addresses
-
-    def theirs(addresses) -> list[str]:  # never the user, nor their plus-addresses (me+2w@…)
-        return [a for a in addresses if a not in own and plus_tag(a, own) is None]
-
-    recipients = theirs((*anchor.to, *anchor.cc))
+    recipients = theirs((*anchor.to, *anchor.cc), own)
     if not recipients and mode == Mode.SEND:
         raise ValidationError("that message has no recipients other than you")
     if store.active_followup_for_anchor(s, account.id, anchor.message_id):
@@ -210,8 +211,8 @@ def create_followup(
         anchor_at=anchor_at,
         thread_ref=anchor.thread_ref,
         subject=anchor.subject,
-        to_addrs=theirs(anchor.to),
-        cc_addrs=theirs(anchor.cc),
+        to_addrs=theirs(anchor.to, own),
+        cc_addrs=theirs(anchor.cc, own),
         recipient_name=anchor.names.get(recipients[0], "") if recipients else "",
         mode=mode,
         state=FollowUpState.ACTIVE,

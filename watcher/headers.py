@@ -182,6 +182,14 @@ def is_bump_marked(summary: MessageSummary, own_addresses: Iterable[str]) -> boo
     return any(a in wanted for a in (*summary.to, *summary.cc, *summary.bcc))
 
 
+def has_delivery_trace(summary: MessageSummary) -> bool:
+    """Did a mail server deliver this message (it came in), rather than the user's client
+    save it? RFC 5321 4.4: the server that makes the final delivery inserts Return-Path, and
+    delivery agents add Delivered-To / X-Original-To (Dovecot LMTP and LDA, Postfix local and
+    virtual). A sender cannot keep them off, and a client saving to Sent does not write them."""
+    return bool(summary.delivered_to) or "return-path" in summary.headers
+
+
 def may_be_report(summary: MessageSummary) -> bool:
     """Worth reading the body for the id of the message it reports on (a bounce, a DSN)?"""
     local = summary.from_addr.split("@", 1)[0]

@@ -52,6 +52,7 @@ from watcher.headers import (
     MSGID_RE,
     SUMMARY_FIELDS,
     body_text,
+    has_delivery_trace,
     is_bump_marked,
     may_be_auto_reply,
     may_be_report,
@@ -82,6 +83,8 @@ LOGICAL_NAMES: dict[str, str] = {
     **{role: logical for logical, role in TRIGGER_ROLES.items()},
     FILED: FILED_FOLDER,
 }
+# The folders a sent message is moved into to get a follow-up (not Bumps: drafts go there).
+SENT_TRIGGER_ROLES = frozenset(TRIGGER_ROLES[logical] for logical in TRIGGER_FOLDERS)
 CORE_ROLES = (INBOX, SENT)  # a change of these resets the cursor; of the others, a baseline
 CURSOR_VERSION = 1
 SECURITY = ("ssl", "starttls", "none")
@@ -390,8 +393,9 @@ class ImapMailbox:
             self._move(c, uid, target)
 
     def release_trigger(self, ref: str) -> None:
-        """Back to Sent if one of the user's addresses sent it, else to INBOX. On Gmail the
-        trigger folder is a label: expunging there only removes that label."""
+        """Back to Sent if the user sent it (From one of their addresses and no delivery
+        trace: see _saved_by_user), else to INBOX. On Gmail the trigger folder is a label:
+        expunging there only removes that label."""
         with self._imap("take a message out of a Replywatch folder") as c:
             uid = self._open_ref(c, ref, readonly=False)
             if uid is None:
@@ -400,13 +404,15 @@ class ImapMailbox:
                 c.add_flags([uid], [DELETED], silent=True)
                 self._expunge(c, uid)
                 return
-            items = c.fetch([uid], [b"BODY.PEEK[HEADER.FIELDS (FROM)]"]).get(uid)
+            items = c.fetch([uid], [HEADER_ITEM]).get(uid)
             if not items:
                 return
             header = next((v for k, v in items.items() if k.startswith(b"BODY[HEADER")), b"")
-            sender = summarize(ref, header or b"").from_addr
+            summary = summarize(ref, header or b"")
+            saved = self._saved_by_user(ref.rsplit("/", 2)[0], summary)
             names = self._folder_names(c)
-            self._move(c, uid, names[SENT] if sender in self.own_addresses else names[INBOX])
+            sent = replace(summary, in_sent=saved).sent_by_user(self.own_addresses)
+            self._move(c, uid, names[SENT] if sent else names[INBOX])
 
     def discard_draft(self, ref: str) -> None:
         """\\Deleted + UID EXPUNGE (without UIDPLUS the draft is only marked \\Deleted: a
@@ -684,10 +690,22 @@ class ImapMailbox:
                 )
                 if flagged:
                     flags = {_bytes(f).lower() for f in item.get(b"FLAGS", ())}
-                    draft = role in (DRAFTS, "Bumps") or DRAFT.lower() in flags
-                    summary = replace(summary, folder=folder, is_draft=draft)
+                    # Delivered mail is nobody's draft, even where a server filed it (Drafts,
+                    # Bumps): a sender cannot set \Draft, nor keep the delivery trace off.
+                    saved = not has_delivery_trace(summary)
+                    draft = DRAFT.lower() in flags or (role in (DRAFTS, "Bumps") and saved)
+                    sent = summary.in_sent or self._saved_by_user(role, summary)
+                    summary = replace(summary, folder=folder, is_draft=draft, in_sent=sent)
                 out.append((uid, summary))
         return self._with_reported_ids(c, out)
+
+    def _saved_by_user(self, role: str, summary: MessageSummary) -> bool:
+        """A message in a trigger folder that the user moved there from Sent, not one a
+        server delivered there (some file mail to user+folder@… into that folder): only the
+        former is the user's own sent mail. On Gmail the \\Sent label says it instead."""
+        if self._gmail or role not in SENT_TRIGGER_ROLES:
+            return False
+        return not has_delivery_trace(summary)
 
     def _with_reported_ids(
         self, c: IMAPClient, found: list[tuple[int, MessageSummary]]

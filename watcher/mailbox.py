@@ -66,7 +66,11 @@ class MessageSummary:
     in_reply_to: tuple[str, ...] = ()  # "<...>" ids
     references: tuple[str, ...] = ()  # "<...>" ids, oldest first
     thread_ref: str | None = None  # provider thread id (Gmail threadId / X-GM-THRID) if known
-    in_sent: bool = False  # found in the Sent folder / has the SENT label
+    # The user's own sent mail: found in the Sent folder (IMAP SPECIAL-USE \Sent), or carrying
+    # Gmail's SENT label (API or IMAP \Sent label); on plain IMAP also a message in a Replywatch
+    # trigger folder with no delivery trace (moved there from Sent, headers.has_delivery_trace).
+    # The one proof of "the user sent this": inbound mail can forge any header, From included.
+    in_sent: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)  # CLASSIFY_HEADERS present, lower-case
     names: Mapping[str, str] = field(default_factory=dict)  # address -> display name (From/To/Cc)
     # For a delivery report: the Message-IDs of the message it reports on. DSNs rarely carry
@@ -86,6 +90,12 @@ class MessageSummary:
     # BUMPS_FOLDER), "" for everything else.
     folder: str = ""
     is_draft: bool = False  # an unsent draft (\Draft flag / DRAFT label): never judged
+
+    def sent_by_user(self, own_addresses: frozenset[str]) -> bool:
+        """Really the user's sent mail, from one of their addresses: what may create a
+        follow-up. `in_sent` decides; an empty or unparsable From is never the user."""
+        sender = self.from_addr.strip().lower()
+        return self.in_sent and bool(sender) and sender in own_addresses
 
     @property
     def linked_ids(self) -> frozenset[str]:

@@ -214,6 +214,15 @@ def exclusion_of(address: str, spec: RuleSpec) -> str | None:
     return None
 
 
+def bulk_reason(recipients: Iterable[str]) -> str | None:
+    """Why a message to these addresses (To and Cc) is a bulk send, or None: the limit rules
+    and triggers share, so nothing automatic follows up a mass mailing."""
+    count = len({a.strip().lower() for a in recipients if a and a.strip()})
+    if count > MAX_RECIPIENTS:
+        return f"bulk: {count} recipients (more than {MAX_RECIPIENTS})"
+    return None
+
+
 def sent_by_replywatch(msg: MessageSummary, own_addresses: frozenset[str]) -> str | None:
     """What Replywatch itself sent for this account: "a follow-up" (compose.bump_message_id),
     "a help notice" (compose.trigger_help_message_id), or None for the user's own mail."""
@@ -247,7 +256,7 @@ def check_headers(
     own = frozenset(a.lower() for a in own_addresses)
     if msg.is_draft:
         return Decision(False, "a draft, not sent")
-    if not msg.in_sent or msg.from_addr.lower() not in own:
+    if not msg.sent_by_user(own):
         return Decision(False, "not sent by you")
     if not msg.message_id:
         return Decision(False, "it has no Message-ID, so replies could not be matched")
@@ -271,8 +280,9 @@ def check_headers(
             return Decision(False, f"subject contains {phrase!r} (excluded)")
     counted = others
     if spec.external_only:
-        if len(everyone) > MAX_RECIPIENTS:
-            return Decision(False, f"bulk: {len(everyone)} recipients (more than {MAX_RECIPIENTS})")
+        bulk = bulk_reason(everyone)
+        if bulk:
+            return Decision(False, bulk)
         external = [a for a in others if not is_internal(a, own)]
         if not external:
             return Decision(False, "every recipient is internal (your own domain)")

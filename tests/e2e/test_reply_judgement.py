@@ -330,7 +330,9 @@ def test_own_message_from_another_device_is_own(mail_world, alice, cli, engine, 
         f"In-Reply-To: {mid}\nReferences: {mid}\nX-Mailer: iPhone Mail (21D61)\n\n"
         "One more thing.\n\nSent from my iPhone\n"
     )
+    # Her phone saves it in Sent; the Cc to herself lands in her inbox (judged once, as hers).
     mail_world.deliver(alice, raw)
+    mail_world.deliver(alice, raw, "Sent", flags=[b"\\Seen"])
     engine.run_pass()
     assert state_of(engine.store, fid) == "active"
     assert due_at(engine.store, fid) > before  # the default policy restarts the clock

@@ -838,6 +838,10 @@ class GmailEmulator:
         if bcc:
             for value in bcc:
                 parsed["Bcc"] = value
+        # SENT is "applied automatically to messages that are sent with drafts.send or
+        # messages.send ... or sent by the user through the web interface" and can never be
+        # applied by hand (developers.google.com/gmail/api/guides/labels, system labels), so
+        # mail delivered from outside (deliver()) never carries it, whatever its From says.
         labels = {"SENT"}
         if box.email in map(_base_address, recipients):  # to oneself (me+2w@ too): one copy
             labels |= {"INBOX", "UNREAD"}

@@ -156,6 +156,37 @@ def test_trigger_folder_messages_carry_flags_and_a_foreign_one_goes_back_to_the_
     ]
 
 
+def test_delivered_mail_in_a_replywatch_folder_is_never_the_users_own(mail_world, config):
+    """Some servers file mail to user+folder@… into that folder: what a server delivered (it
+    carries Return-Path / Delivered-To, RFC 5321 4.4) is no sent message and no draft there,
+    whatever its From says; what the user moved from Sent or saved as a draft is."""
+    alice, bob = mail_world.new_user("alice"), mail_world.new_user("bob")
+    trace = f"Return-Path: <x@evil.example>\r\nDelivered-To: {alice.email}\r\n".encode()
+    with imap(mail_world, alice, config) as mb:
+        mb.ensure_trigger_folders()
+        cursor = mb.changes(None).cursor
+        moved = raw_message(alice.email, bob.email, "moved from Sent")
+        mail_world.deliver(alice, moved, "Replywatch/3 days")
+        mail_world.deliver(
+            alice, trace + raw_message(alice.email, bob.email, "filed"), "Replywatch/3 days"
+        )
+        bump = trace + raw_message(alice.email, bob.email, "Re: delivered bump text")
+        mail_world.deliver(alice, bump, BUMPS_FOLDER)
+        flagged = trace + raw_message(alice.email, bob.email, "Re: flagged")
+        mail_world.deliver(alice, flagged, BUMPS_FOLDER, flags=[b"\\Draft"])
+        got = {m.subject: m for m in mb.changes(cursor).messages}
+        assert {s: (m.in_sent, m.is_draft) for s, m in got.items()} == {
+            "moved from Sent": (True, False),
+            "filed": (False, False),
+            "Re: delivered bump text": (False, False),
+            "Re: flagged": (False, True),  # \Draft: only the user's client sets it
+        }
+        mb.release_trigger(got["filed"].ref)
+        mb.release_trigger(got["moved from Sent"].ref)
+    assert [m["Subject"] for m in mail_world.messages(alice)] == ["filed"]
+    assert [m["Subject"] for m in mail_world.messages(alice, "Sent")] == ["moved from Sent"]
+
+
 def test_file_away_without_archive_creates_the_filed_folder_marked_read(mail_world, config):
     alice, bob = mail_world.new_user("alice"), mail_world.new_user("bob")
     with imap(mail_world, alice, config) as mb:

@@ -81,9 +81,10 @@ def header_block(raw: bytes) -> bytes:
     return raw if end < 0 else raw[: end + 1]
 
 
-def summary_of(path: Path) -> MessageSummary:
+def summary_of(path: Path, in_sent: bool = False) -> MessageSummary:
+    """`in_sent`: found in the user's Sent (how the user's own messages are known)."""
     raw = path.read_bytes()
-    summary = summarize(f"corpus/{path.name}", header_block(raw))
+    summary = summarize(f"corpus/{path.name}", header_block(raw), in_sent=in_sent)
     if may_be_report(summary):
         summary = replace(summary, reported_ids=reported_message_ids(raw))
     if may_be_report(summary) or may_be_auto_reply(summary):

@@ -54,9 +54,27 @@ def msg(
 
 CASES = [
     # --- own --------------------------------------------------------------------------------
-    ("own-address", msg(from_addr="me@example.com"), CTX, "own", "own-address"),
-    ("own-alias", msg(from_addr="me.alias@example.org"), CTX, "own", "own-address"),
-    ("own-alias-mixed-case", msg(from_addr="Me.Alias@Example.ORG"), CTX, "own", "own-address"),
+    ("own-address", msg(from_addr="me@example.com", in_sent=True), CTX, "own", "own-address"),
+    ("own-alias", msg(from_addr="me.alias@example.org", in_sent=True), CTX, "own", "own-address"),
+    (
+        "own-alias-mixed-case",
+        msg(from_addr="Me.Alias@Example.ORG", in_sent=True),
+        CTX,
+        "own",
+        "own-address",
+    ),
+    # A From: line proves nothing: not in Sent, "me" is someone else's message in the thread.
+    ("forged-own-address", msg(from_addr="me@example.com"), CTX, "reply", "not-in-sent"),
+    ("forged-own-alias", msg(from_addr="Me.Alias@Example.ORG"), CTX, "reply", "not-in-sent"),
+    (
+        "forged-own-address-auto-reply",
+        msg(from_addr="me@example.com", headers={"auto-submitted": "auto-replied"}),
+        CTX,
+        "auto_reply",
+        "auto-submitted",
+    ),
+    ("empty-from-not-in-sent", msg(from_addr=""), CTX, "reply", "default-reply"),
+    ("empty-from-in-sent", msg(from_addr="", in_sent=True), CTX, "own", "sent-folder"),
     (
         "own-bump-id-from-unlisted-alias",
         msg(from_addr="me@old-domain.example", message_id=BUMP),
@@ -73,7 +91,7 @@ CASES = [
     ),
     (
         "own-vacation-is-still-own",
-        msg(from_addr="me@example.com", headers={"auto-submitted": "auto-replied"}),
+        msg(from_addr="me@example.com", headers={"auto-submitted": "auto-replied"}, in_sent=True),
         CTX,
         "own",
         "own-address",

@@ -33,7 +33,7 @@ def test_corpus_is_complete_and_every_file_has_a_row():
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.file.removesuffix(".eml") for r in ROWS])
 def test_corpus_message(row):
-    summary = summary_of(CORPUS / row.file)
+    summary = summary_of(CORPUS / row.file, in_sent=row.kind == "own")
     verdict = classify(summary, CONTEXT)
     assert verdict.kind == (row.accepted or row.kind), verdict.describe()
     assert verdict.rule.startswith(row.rule), verdict.describe()
@@ -48,3 +48,14 @@ def test_corpus_message(row):
             assert got == row.return_date, f"{found} from {summary.text[:300]!r}"
         else:
             assert row.return_date == ""
+
+
+OWN = [r for r in ROWS if r.kind == "own"]
+
+
+@pytest.mark.parametrize("row", OWN, ids=[r.file.removesuffix(".eml") for r in OWN])
+def test_the_users_message_outside_sent_is_never_her_own(row):
+    """The same headers arriving from outside (a forged From: or a copy with no Sent copy)
+    prove nothing: never "own", so they can neither restart the clock nor be skipped."""
+    verdict = classify(summary_of(CORPUS / row.file, in_sent=False), CONTEXT)
+    assert verdict.kind != "own" or verdict.rule == "own-bump", verdict.describe()

@@ -12,6 +12,7 @@ from watcher.followups import MAX_STAGES
 from watcher.mailbox import MessageSummary
 from watcher.rules import (
     RuleSpec,
+    bulk_reason,
     check_headers,
     check_text,
     find_question,
@@ -524,3 +525,10 @@ def test_explicit_trigger_is_named_for_the_dry_run():
         "the folder Replywatch/3 days sets its follow-up"
     )
     assert explicit_trigger(sent(cc=("bob+x@client.example",)), OWN) is None
+
+
+def test_bulk_is_more_than_ten_distinct_addresses():
+    ten = [f"p{n}@x.example" for n in range(10)]
+    assert bulk_reason(ten) is None
+    assert bulk_reason([*ten, "P0@X.example", ""]) is None  # the same person twice, an empty one
+    assert bulk_reason([*ten, "p10@x.example"]) == "bulk: 11 recipients (more than 10)"

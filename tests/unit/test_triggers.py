@@ -52,7 +52,11 @@ INBOX_COPY = msg(ref="INBOX/1/3", in_sent=False, delivered_to=("alice+2w@example
     "message, expected",
     [
         (SENT_BCC, ("plus", "<m1@example.com>", "alice+2w@example.com", [])),
-        (INBOX_COPY, ("plus", "<m1@example.com>", "alice+2w@example.com", ["INBOX/1/3"])),
+        # an inbox copy From: the user proves nothing: held (unverified) for its Sent copy
+        (INBOX_COPY, ("plus", "<m1@example.com>", "alice+2w@example.com", ["INBOX/1/3"], False)),
+        # a From: that says nobody is never the user
+        (msg(from_addr="", bcc=("alice+2w@example.com",)), None),
+        (msg(ref="INBOX/1/4", from_addr="", in_sent=False, delivered_to=(ME,)), None),
         (
             msg(cc=("Alice+1W-Remind@Example.com",)),
             ("plus", None, "alice+1w-remind@example.com", []),
@@ -88,8 +92,9 @@ def test_plus_recogniser(message, expected):
     if expected is None:
         assert got is None
         return
-    kind, key, spec, refs = expected
+    kind, key, spec, refs, *verified = expected
     assert (got.kind, got.key, got.spec, got.refs) == (kind, key or message.message_id, spec, refs)
+    assert got.verified == (verified or [True])[0]
 
 
 @pytest.mark.parametrize(
@@ -244,11 +249,52 @@ def test_plus_and_folder_on_one_message_make_two_items_plus_first(store, account
     in_folder = msg(
         ref="RW/1/1", folder="Replywatch/1 week", in_sent=False, bcc=("alice+2w@example.com",)
     )
-    assert record(store, account, [INBOX_COPY, in_folder]) == 2
+    assert record(store, account, [INBOX_COPY, SENT_BCC, in_folder]) == 2
     assert [(kind, key) for kind, key, *_ in items(store)] == [
         ("plus", "<m1@example.com>"),
         ("folder", "folder:<m1@example.com>"),
     ]
+
+
+def test_an_inbox_copy_alone_is_held_and_never_pending(store, account):
+    """A stranger's "From: alice" to alice+2w@… with no copy in her Sent: nothing to act on."""
+    assert record(store, account, [INBOX_COPY]) == 0
+    assert items(store) == [
+        ("plus", "<m1@example.com>", "alice+2w@example.com", ["INBOX/1/3"], "unverified")
+    ]
+    again = msg(ref="INBOX/1/5", in_sent=False, delivered_to=("alice+2w@example.com",))
+    assert record(store, account, [again]) == 0  # another forged copy: still held
+    assert items(store)[0][3:] == (["INBOX/1/3", "INBOX/1/5"], "unverified")
+
+
+def test_the_sent_copy_that_comes_later_decides_the_held_item(store, account):
+    forged = msg(
+        ref="INBOX/1/3",
+        in_sent=False,
+        to=("victim@elsewhere.example",),
+        delivered_to=("alice+1d@example.com",),
+    )
+    assert record(store, account, [forged]) == 0
+    assert record(store, account, [SENT_BCC]) == 1  # her own Sent copy: now it is pending
+    with store.session() as s:
+        row = s.scalars(select(TriggerItem)).one()
+        assert (row.state, row.spec, row.refs) == ("pending", "alice+2w@example.com", ["INBOX/1/3"])
+        # what the Sent copy says, not the inbox copy: its recipients, its plus-address
+        assert row.summary["to"] == ["bob@example.net"] and row.summary["in_sent"] is True
+
+
+def test_in_one_pass_the_sent_copy_decides_whatever_the_order(store, account):
+    forged = msg(
+        ref="INBOX/1/3",
+        in_sent=False,
+        to=("victim@elsewhere.example",),
+        delivered_to=("alice+1d@example.com",),
+    )
+    assert record(store, account, [forged, SENT_BCC]) == 1
+    with store.session() as s:
+        row = s.scalars(select(TriggerItem)).one()
+        assert (row.state, row.spec, row.refs) == ("pending", "alice+2w@example.com", ["INBOX/1/3"])
+        assert row.summary["to"] == ["bob@example.net"] and row.summary["ref"] == "Sent/1/7"
 
 
 def test_two_versions_of_a_draft_are_two_items(store, account):
@@ -301,3 +347,11 @@ def test_a_help_email_on_its_way_is_left_alone_by_a_late_copy(store, account):
     with store.session() as s:
         row = s.scalars(select(TriggerItem)).one()
         assert (row.state, row.refs) == ("answering", [])
+
+
+def test_only_a_sent_copy_from_one_of_my_addresses_is_mine():
+    assert msg().sent_by_user(OWN)
+    assert msg(from_addr=" Alice@Example.com ").sent_by_user(OWN)
+    assert not msg(in_sent=False).sent_by_user(OWN)  # From: says so, the inbox copy cannot
+    assert not msg(from_addr="").sent_by_user(OWN)  # an empty or unparsable From: nobody
+    assert not msg(from_addr="bob@example.net").sent_by_user(OWN)

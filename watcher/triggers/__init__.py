@@ -51,6 +51,13 @@ class Candidate:
     key: str  # Message-ID, or "draft:<ref>"
     spec: str = ""
     refs: list[str] = field(default_factory=list)  # copies to file away / move back
+    # False for a copy that only claims to be the user's (an inbox copy From: them, not in
+    # Sent): it is held, never acted on, until the Sent copy of the same message turns up.
+    verified: bool = True
+
+
+# The state of an item made only of unverified copies: no follow-up, no email, nothing moved.
+UNVERIFIED = "unverified"
 
 
 @dataclass
@@ -137,57 +144,70 @@ def record(store: Store, s, ctx: TriggerContext, messages: Iterable[MessageSumma
             candidate = recognise(ctx, msg)
             if candidate is None:
                 continue
-            if candidate.key in wanted:  # another copy of the same message: keep both refs
-                first = wanted[candidate.key][0]
-                first.refs.extend(r for r in candidate.refs if r not in first.refs)
-            else:
+            held = wanted.get(candidate.key)
+            if held is None:
                 wanted[candidate.key] = (candidate, msg)
+            elif candidate.verified and not held[0].verified:
+                # The Sent copy decides what the item is (its To, Cc and plus-address); the
+                # inbox copy seen first only adds its ref (to be filed away).
+                candidate.refs[:0] = [r for r in held[0].refs if r not in candidate.refs]
+                wanted[candidate.key] = (candidate, msg)
+            else:  # another copy of the same message: keep both refs
+                first = held[0]
+                first.refs.extend(r for r in candidate.refs if r not in first.refs)
             break  # the first trigger that wants a message owns it
     if not wanted:
         return 0
-    seen = set(
-        s.scalars(
-            select(TriggerItem.key).where(
+    rows = {
+        row.key: row
+        for row in s.scalars(
+            select(TriggerItem).where(
                 TriggerItem.account_id == ctx.account_id, TriggerItem.key.in_(list(wanted))
             )
         )
-    )
-    late = {k: c for k, (c, _) in wanted.items() if k in seen and c.refs and c.kind in LATE_COPIES}
-    if late:
-        _late_copies(s, ctx.account_id, late)
+    }
     added = 0
     for key, (candidate, msg) in wanted.items():
-        if key in seen:
-            continue  # already asked for (another copy, another pass): never twice
-        s.add(
-            TriggerItem(
-                user_id=ctx.user_id,
-                account_id=ctx.account_id,
-                key=key,
-                kind=candidate.kind,
-                spec=candidate.spec,
-                summary=summary_to_json(msg),
-                refs=candidate.refs,
-                state="pending",
-                outcome="",
-                created_at=ctx.now,
+        row = rows.get(key)
+        if row is None:
+            s.add(
+                TriggerItem(
+                    user_id=ctx.user_id,
+                    account_id=ctx.account_id,
+                    key=key,
+                    kind=candidate.kind,
+                    spec=candidate.spec,
+                    summary=summary_to_json(msg),
+                    refs=candidate.refs,
+                    state="pending" if candidate.verified else UNVERIFIED,
+                    outcome="",
+                    created_at=ctx.now,
+                )
             )
-        )
-        added += 1
+            added += candidate.verified
+        elif row.state == UNVERIFIED and row.kind == candidate.kind:
+            added += _hold_or_verify(row, candidate, msg)
+        else:  # already asked for (another copy, another pass): never twice
+            _late_copy(row, candidate)
     return added
 
 
-def _late_copies(s, account_id: int, late: dict[str, Candidate]) -> None:
-    rows = s.scalars(
-        select(TriggerItem).where(
-            TriggerItem.account_id == account_id, TriggerItem.key.in_(list(late))
-        )
-    )
-    for row in rows:
-        candidate = late[row.key]
-        new = [r for r in candidate.refs if r not in (row.refs or [])]
-        if new and row.kind == candidate.kind:
-            LATE_COPIES[row.kind](row, dataclasses.replace(candidate, refs=new))
+def _hold_or_verify(row: TriggerItem, candidate: Candidate, msg: MessageSummary) -> int:
+    """An item held for want of its Sent copy: one more inbox copy is only kept; the Sent copy
+    makes it pending, as that copy says (the inbox copies never decide anything)."""
+    row.refs = [*(row.refs or []), *(r for r in candidate.refs if r not in (row.refs or []))]
+    if not candidate.verified:
+        return 0
+    row.spec = candidate.spec
+    row.summary = summary_to_json(msg)
+    row.state = "pending"
+    return 1
+
+
+def _late_copy(row: TriggerItem, candidate: Candidate) -> None:
+    new = [r for r in candidate.refs if r not in (row.refs or [])]
+    if new and row.kind == candidate.kind and row.kind in LATE_COPIES:
+        LATE_COPIES[row.kind](row, dataclasses.replace(candidate, refs=new))
 
 
 # kind -> (state, resumer): an item left in `state` by a watcher that died mid-step (e.g. a

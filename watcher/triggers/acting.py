@@ -17,6 +17,7 @@ from .. import followups as fu_ops
 from ..errors import ConflictError, ReplywatchError, ValidationError
 from ..mailbox import MessageSummary
 from ..models import Account, FollowUp, TriggerItem
+from ..rules import bulk_reason
 from . import Candidate, Job, summary_from_json
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,22 @@ def create(
     *,
     origin: str,
     mode: str | None = None,
+    recipients_judged: bool = False,
 ) -> FollowUp:
-    """A follow-up created by a trigger (raises ValidationError/ConflictError like the faces)."""
+    """A follow-up created by a trigger (raises ValidationError/ConflictError like the faces).
+
+    Nobody clicked, so what made it must be the user's own sent mail (a Sent copy or the
+    SENT label: MessageSummary.sent_by_user), and a mass mailing gets none: the bulk limit of
+    rules (rules.bulk_reason), unless the caller judged the recipients itself
+    (`recipients_judged`: a rule, whose own filters the user set, e.g. --any-recipient)."""
+    own = job.account.own_addresses
+    if not anchor.sent_by_user(own):
+        raise ValidationError(
+            "it is not in your sent mail, and only a message you sent can set a follow-up"
+        )
+    bulk = None if recipients_judged else bulk_reason(fu_ops.theirs((*anchor.to, *anchor.cc), own))
+    if bulk:
+        raise ValidationError(f"{bulk}: a mass mailing gets no follow-up")
     account = s.get(Account, job.account.id)
     return fu_ops.create_followup(
         job.store,

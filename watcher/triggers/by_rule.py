@@ -116,8 +116,12 @@ def process(job: Job) -> None:
             return
         try:
             stages = [fu_ops.StageSpec(delay=schedule.parse_delay(d)) for d in spec.delays]
-            followup = acting.create(s, job, msg, stages, origin=spec.describe(), mode=spec.mode)
+            followup = acting.create(
+                s, job, msg, stages, origin=spec.describe(), mode=spec.mode, recipients_judged=True
+            )
         except (ValidationError, ConflictError) as e:
+            why = f"{spec.describe()} matched {msg.subject!r}, but no follow-up was set"
+            acting.account_event(s, job, "trigger_ignored", f"{why}: {e.message}", msg.message_id)
             acting.settle(s, job, row, "ignored", f"{spec.describe()} matched, but {e.message}")
             return
         acting.followup_event(

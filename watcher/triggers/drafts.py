@@ -194,11 +194,12 @@ def start_followup(job: Job, item: Item, text: str) -> None:
         why = "it does not reply to a message" if not ids else "the message it answers is gone"
         _ignore(job, f"your draft {msg.subject!r} was not used: {why}")
         return
-    if anchor.from_addr not in job.account.own_addresses:
+    if not anchor.sent_by_user(job.account.own_addresses):
         _ignore(
             job,
             f"your draft {msg.subject!r} answers a message from "
-            f"{anchor.from_addr or 'someone else'}, not one you sent, so no follow-up was set",
+            f"{anchor.from_addr or 'someone else'}, not one you sent (it is not in your sent "
+            "mail), so no follow-up was set",
         )
         return
     origin = origin_of(item)

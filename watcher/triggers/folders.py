@@ -1,9 +1,13 @@
 """Folder trigger: a sent message moved into "Replywatch/1 week" (IMAP folder) or labelled so
 (Gmail) gets a follow-up with that delay; then it goes back where it was (release_trigger).
 
-Only for accounts that opted in (Account.trigger_folders). The key is "folder:<Message-ID>",
-not the bare Message-ID, so a message that is also Bcc'd to me+2w@… still gets its folder copy
-moved back: that item then finds the follow-up the address made and says so.
+Only for accounts that opted in (Account.trigger_folders), and only for the user's sent mail:
+on Gmail the message keeps its SENT label; on IMAP it carries no delivery trace (ImapMailbox
+marks it in_sent), so mail a server filed there itself (user+folder@…) is put back unused.
+
+The key is "folder:<Message-ID>", not the bare Message-ID, so a message that is also Bcc'd to
+me+2w@… still gets its folder copy moved back: that item then finds the follow-up the address
+made and says so.
 """
 
 from __future__ import annotations
@@ -64,13 +68,14 @@ def set_followup(job: Job, item: Item) -> None:
         row = pending_row(s, job)
         if row is None:
             return
-        if msg.from_addr not in job.account.own_addresses:
+        if not msg.sent_by_user(job.account.own_addresses):
             account_event(
                 s,
                 job,
                 "trigger_ignored",
                 f"{msg.subject!r} from {msg.from_addr or 'an unknown sender'} was put in "
-                f"{item.spec}, but follow-ups go on messages you sent; it was put back",
+                f"{item.spec}, but it is not in your sent mail and follow-ups go on messages "
+                "you sent; it was put back",
                 msg.message_id,
             )
             decide(s, job, row, "ignored", "not sent by you")

@@ -1,9 +1,13 @@
 """Plus-address trigger: Bcc (or Cc) me+2w@example.com on a message to put a follow-up on it.
 
 The tag is read by schedule.parse_plus_tag (3d, 2w, 5bd, 12h, fri, tomorrow, 3d-1w, …-remind,
-…-send). Only messages the user sent count: a newsletter to me+news@… is no trigger. The
-Sent copy (Bcc visible) and the inbox copy (delivered to me+2w@…) share one Message-ID, so they
-make one item; the inbox copy is filed away, never judged as a reply.
+…-send). Only messages the user sent count: the copy in Sent (IMAP \\Sent folder, Gmail SENT
+label) with the plus-address in its Bcc, Cc or To, and From one of the user's addresses. A
+newsletter to me+news@… is no trigger, and neither is an inbox copy alone: anyone can send
+"From: you" to you+1d@… (with To: whoever they like). The Sent copy and the inbox copy
+(delivered to me+2w@…) share one Message-ID, so they make one item, decided by the Sent copy;
+an inbox copy seen first is held (UNVERIFIED) and left in the inbox until its Sent copy comes,
+then filed away, never judged as a reply.
 
 A tag that cannot be read gets no follow-up but one short email to the user's plain address
 explaining the valid forms; it goes out at most once (deterministic Message-ID, find_sent first,
@@ -88,11 +92,15 @@ def recognise(ctx: TriggerContext, msg: MessageSummary) -> Candidate | None:
     # Drafts belong to the draft trigger; a copy in a trigger folder to the folder trigger.
     if msg.is_draft or msg.folder or not msg.message_id:
         return None
-    if msg.from_addr not in ctx.own_addresses:
+    if not msg.from_addr or msg.from_addr not in ctx.own_addresses:
         return None  # newsletters and shops write to plus-addresses too
     address = find_plus_address(msg, ctx.own_addresses)
     if address is None:
         return None
+    if not msg.sent_by_user(ctx.own_addresses):
+        # An inbox copy From: the user, but anyone can write that From: held until the Sent
+        # copy of the same message shows the user sent it; alone it does nothing.
+        return Candidate(KIND, msg.message_id, spec=address, refs=[msg.ref], verified=False)
     refs = [msg.ref] if is_inbox_copy(msg) else []
     return Candidate(KIND, msg.message_id, spec=address, refs=refs)
 
