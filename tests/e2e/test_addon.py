@@ -336,7 +336,8 @@ def test_structurally_malformed_events_get_400(world):
         b"not json",
         b"[]",
         b'{"commonEventObject": 3}',
-        json.dumps({**good, "gmail": {"messageId": "msg-f:notanumber"}}).encode(),
+        json.dumps({**good, "gmail": {"messageId": 1234567}}).encode(),  # not a string
+        json.dumps({**good, "gmail": {"messageId": "msg-f:1\n2"}}).encode(),  # no Gmail id
         json.dumps({**good, "authorizationEventObject": {}}).encode(),
     ]
     for raw in cases:
@@ -501,3 +502,114 @@ def test_allow_list_keeps_out_addresses_not_on_it(gmail_config, google):
         assert store.list_accounts(s) == []
         assert s.query(User).count() == 0
     store.dispose()
+
+
+# -- Gmail's id forms (msg-a:r… for sent, msg-f:… for received) -------------------------------
+
+
+@pytest.fixture
+def timed_world(gmail_config, google, clock):
+    """The add-on and the watcher on one database and one injected clock."""
+    from watcher.engine import Engine
+
+    config = gmail_config.with_overrides(**addon_overrides())
+    app = create_app(config, clock=clock.now)
+    store = app.extensions["replywatch"]["store"]
+    world = World(app, store, google)
+    world.engine = Engine(store, config, clock=clock.now)
+    yield world
+    store.dispose()
+
+
+def test_sent_and_received_ids_card_followup_bump_in_the_same_thread(timed_world, clock):
+    """Bob writes (msg-f:… / thread-f:…), Alice answers (msg-a:r… in thread-f:…): the card on
+    her answer sets the follow-up; on Bob's message the card snoozes and edits it; the bump
+    goes out in that thread. Every id the add-on passed is one Gmail's add-on gives."""
+    world = timed_world
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    with world.store.session() as s:
+        user = world.store.get_or_create_user(s, alice.email)
+        user.send_days, user.send_hours = "mon-sun", "00:00-24:00"
+    first_id = world.google.send(bob, [alice], "Offer", "Would you like the offer?")
+    [received] = world.google.gmail.find(alice.email, first_id)
+    answer_id = world.google.send(
+        alice, [bob], "Re: Offer", "Here are my questions.", in_reply_to=first_id
+    )
+    [answer] = world.google.gmail.find(alice.email, answer_id)
+    assert answer.thread_id == received.thread_id
+    sent_ids = world.google.gmail.addon_ids(alice.email, answer)
+    received_ids = world.google.gmail.addon_ids(alice.email, received)
+    assert sent_ids[0].startswith("msg-a:r") and received_ids[0].startswith("msg-f:")
+    assert sent_ids[1] == received_ids[1] and received_ids[1].startswith("thread-f:")
+
+    on_answer = world.addon.event(alice.email, msg=answer)
+    assert on_answer["gmail"]["messageId"] == sent_ids[0]
+    card = trigger_card(world.addon.post("on-message", on_answer).get_json())
+    assert "Follow up if no reply" in card_text(card)
+    create = world.addon.event(alice.email, msg=answer, form=_create_form("3d"))
+    _, note = action_parts(world.addon.post("create", create).get_json())
+    assert note.startswith("Follow-up set")
+    with world.store.session() as s:
+        [f] = s.query(FollowUp).all()
+        # Stored as Gmail's REST answer names them, never the add-on's forms.
+        assert (f.thread_ref, f.anchor_message_id) == (answer.thread_id, answer_id)
+        fid = f.id
+
+    on_received = world.addon.event(alice.email, msg=received)
+    card = trigger_card(world.addon.post("on-message", on_received).get_json())
+    assert {"Snooze 1 day", "Edit", "Cancel follow-up"} <= {b["text"] for b in buttons(card)}
+    snooze = world.addon.event(alice.email, msg=received, params={"id": str(fid), "until": "1w"})
+    _, note = action_parts(world.addon.post("snooze", snooze).get_json())
+    assert note.startswith("Snoozed until")
+    edit = world.addon.event(alice.email, msg=received, params={"id": str(fid)})
+    [edit_card], _ = action_parts(world.addon.post("edit", edit).get_json())
+    assert "Edit follow-up" in card_text(edit_card)
+    save = world.addon.event(
+        alice.email, msg=received, params={"id": str(fid)}, form={"text": text("Any news?")}
+    )
+    _, note = action_parts(world.addon.post("save", save).get_json())
+    assert note == "Follow-up saved"
+
+    clock.advance(days=2)
+    world.engine.run_pass()
+    assert world.followups()[0][1] == "active"  # snoozed from day 3 to day 7
+    clock.advance(days=6)
+    world.engine.run_pass()
+    mine = world.google.gmail.thread_of(alice.email, answer.thread_id)
+    [bump] = [m for m in mine if "Any news?" in m.text()]
+    assert "SENT" in bump.labels and bump.header("In-Reply-To") == answer_id
+
+
+def test_cancel_on_a_sent_message_card(world):
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    msg = world.sent(alice, [bob])
+    event = world.addon.event(alice.email, msg=msg, form=_create_form("1w"))
+    action_parts(world.addon.post("create", event).get_json())
+    [(fid, *_)] = world.followups()
+    cancel = world.addon.event(alice.email, msg=msg, params={"id": str(fid), "view": "followup"})
+    assert cancel["gmail"]["messageId"].startswith("msg-a:r")
+    _, note = action_parts(world.addon.post("cancel", cancel).get_json())
+    assert note == "Follow-up cancelled" and world.followups()[0][1] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "message_id, says",
+    [
+        ("msg-z:some-form-nobody-knows", "Invalid id value"),  # Gmail: 400
+        ("msg-a:r-1234567890", "no longer has this message"),  # a known form naming nothing: 404
+    ],
+)
+def test_an_id_gmail_does_not_take_comes_back_as_a_card(world, message_id, says):
+    """Never refused by us: the id goes to Gmail, and Gmail's 400 or 404 becomes a card."""
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    msg = world.sent(alice, [bob])
+    event = world.addon.event(alice.email, msg=msg)
+    event["gmail"]["messageId"] = message_id
+    response = world.addon.post("on-message", event)
+    assert response.status_code == 200
+    card = trigger_card(response.get_json())
+    assert says in card_text(card)
+    assert world.google.gmail.calls(alice.email)["messages.get"] == 1  # Gmail was asked

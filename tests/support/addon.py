@@ -76,6 +76,58 @@ class Addon:
         params: dict | None = None,
         tz: str | None = "Europe/Berlin",
     ) -> dict:
+        """An event as Google POSTs it, built from Google's published shapes:
+        - the skeleton (commonEventObject hostApp/platform; authorizationEventObject
+          userOAuthToken/systemIdToken/userIdToken; gmail messageId/threadId/accessToken) is the
+          message-open example event of "Build a Google Workspace add-on using HTTP endpoints";
+        - userLocale and timeZone {id, offset in ms} are its JSON schema's commonEventObject
+          (present with useLocaleFromApp and script.locale, which the descriptor sets);
+        - a homepage event has no gmail object ("Event objects": "fields pertaining to widgets
+          and contextual information are omitted");
+        - a card action carries formInputs {name: {stringInputs: {value: [...]}}} next to the
+          open message's gmail ids, and the ids of a message the user sent are msg-a:r… /
+          thread-a:r… (googleworkspace/gws-genai-addon-sample
+          sample_data_delete_before_prod/generate_reply_post.json); received ones msg-f:… /
+          thread-f:… (the page's example). The emulator hands out the right form per message.
+        """
+        event = self._skeleton(email, form, params, tz)
+        if msg is not None:
+            user_token, message_token = tokens or self.google.gmail.addon_tokens(email, msg.id)
+            event["authorizationEventObject"]["userOAuthToken"] = user_token
+            message_id, thread_id = self.google.gmail.addon_ids(email, msg)
+            event["gmail"] = {
+                "messageId": message_id,
+                "threadId": thread_id,
+                "accessToken": message_token,
+            }
+        return event
+
+    def compose_event(
+        self,
+        email: str,
+        *,
+        form: dict | None = None,
+        params: dict | None = None,
+        to: tuple[str, ...] = (),
+        cc: tuple[str, ...] = (),
+        bcc: tuple[str, ...] = (),
+        tz: str | None = "Europe/Berlin",
+    ) -> dict:
+        """A compose-trigger (or compose card action) event. With draftAccess NONE Gmail sends
+        `"gmail": {}` (googleworkspace/gws-genai-addon-sample
+        sample_data_delete_before_prod/compose_post.json); with METADATA, as our descriptor
+        asks, the draft's toRecipients / ccRecipients / bccRecipients (lists of addresses: the
+        gmailEventObject JSON schema of "Build a Google Workspace add-on using HTTP endpoints")."""
+        event = self._skeleton(email, form, params, tz)
+        event["authorizationEventObject"]["userOAuthToken"] = "ya29.compose-" + _sub(email)
+        gmail: dict = {}
+        for key, values in (("toRecipients", to), ("ccRecipients", cc), ("bccRecipients", bcc)):
+            if values:
+                gmail[key] = list(values)
+        event["gmail"] = gmail
+        return event
+
+    def _skeleton(self, email, form, params, tz) -> dict:
         common: dict = {"hostApp": "GMAIL", "platform": "WEB", "userLocale": "en-US"}
         if tz:
             common["timeZone"] = {"id": tz, "offset": 3600000}
@@ -83,7 +135,7 @@ class Addon:
             common["formInputs"] = form
         if params:
             common["parameters"] = params
-        event = {
+        return {
             "commonEventObject": common,
             "authorizationEventObject": {
                 "userOAuthToken": "ya29.none",
@@ -91,15 +143,6 @@ class Addon:
                 "systemIdToken": "unused",
             },
         }
-        if msg is not None:
-            user_token, message_token = tokens or self.google.gmail.addon_tokens(email, msg.id)
-            event["authorizationEventObject"]["userOAuthToken"] = user_token
-            event["gmail"] = {
-                "messageId": f"msg-f:{int(msg.id, 16)}",
-                "threadId": f"thread-f:{int(msg.thread_id, 16)}",
-                "accessToken": message_token,
-            }
-        return event
 
     def post(self, name: str, event, token: str | None = "sign", raw: bytes | None = None):
         headers = {}
