@@ -36,6 +36,7 @@ bp = Blueprint("addon", __name__, url_prefix="/addon")
 
 MAX_BODY = 256 * 1024  # an event with a 5,000-character text is ~15 KB
 MESSAGE_SCOPE = "https://www.googleapis.com/auth/gmail.addons.current.message.metadata"
+COMPOSE_SCOPE = "https://www.googleapis.com/auth/gmail.addons.current.action.compose"
 
 
 def register(app: Flask) -> None:
@@ -58,6 +59,11 @@ class _Refused(Exception):
         self.status, self.reason = status, reason
 
 
+class NotAllowed(ReplywatchError):
+    """A verified Google user this deployment does not serve (REPLYWATCH_ALLOWED_USERS): a card
+    that says so, with HTTP 200, since Gmail shows any other status as a generic error."""
+
+
 # -- the pipeline every endpoint shares -------------------------------------------------------
 
 
@@ -78,8 +84,12 @@ def _base() -> str:
     return _config().base_url.rstrip("/")
 
 
-def endpoint(name: str, *, trigger: bool = False):
-    """Register `fn(event, identity) -> response dict` as POST /addon/<name>."""
+def endpoint(name: str, *, trigger: bool = False, scopes: tuple[str, ...] = ()):
+    """Register `fn(event, identity) -> response dict` as POST /addon/<name>. `scopes` are the
+    ones the endpoint cannot work without: under granular consent a user may not have granted
+    them, and the answer is then Google's `requesting_google_scopes` response ("Build a Google
+    Workspace add-on using HTTP endpoints", "Manage granular permissions"); Gmail asks the user
+    and repeats the action."""
 
     def decorator(fn: Callable[[AddonEvent, Identity], dict]):
         @google_signed(
@@ -92,10 +102,16 @@ def endpoint(name: str, *, trigger: bool = False):
             request.max_content_length = MAX_BODY
             try:
                 event = parse_event(request.get_json(silent=True))
+                missing = _missing(event, scopes)
+                if missing:
+                    return jsonify({"requesting_google_scopes": {"scopes": missing}})
                 identity = _identify(event)
                 return jsonify(fn(event, identity))
             except _Refused as exc:
                 return _error(exc.status, exc.reason)
+            except NotAllowed as exc:
+                card = cards.notice("Not available to you", exc.message)
+                return jsonify(cards.navigate(card) if trigger else cards.render(card))
             except BadEvent as exc:
                 return _error(400, exc.message)
             except ReplywatchError as exc:  # nothing was written: the transaction rolled back
@@ -108,6 +124,13 @@ def endpoint(name: str, *, trigger: bool = False):
         return fn
 
     return decorator
+
+
+def _missing(event: AddonEvent, scopes: tuple[str, ...]) -> list[str]:
+    """The needed scopes the user did not grant (authorizedScopes absent: all granted)."""
+    if event.authorized_scopes is None:
+        return []
+    return [scope for scope in scopes if scope not in event.authorized_scopes]
 
 
 def _identify(event: AddonEvent) -> Identity:
@@ -137,7 +160,10 @@ def _error(status: int, reason: str):
 def _user(s: Session, identity: Identity) -> tuple[User, Account | None]:
     """The user (by verified email) and their connected Google account, if any."""
     if not current_app.extensions["replywatch"]["config"].may_sign_in(identity.email):
-        raise _Refused(403, "this address may not use this deployment (REPLYWATCH_ALLOWED_USERS)")
+        raise NotAllowed(
+            f"{identity.email} may not use this Replywatch deployment: its operator lets only "
+            "some addresses in (REPLYWATCH_ALLOWED_USERS). Ask them to add yours."
+        )
     user = _store().get_or_create_user(s, identity.email)
     known_sub = getattr(user, "google_sub", None)  # set by the settings page's sign-in
     if known_sub and known_sub != identity.sub:
@@ -168,7 +194,7 @@ def homepage(event: AddonEvent, identity: Identity) -> dict:
     return cards.navigate(card)
 
 
-@endpoint("on-message", trigger=True)
+@endpoint("on-message", trigger=True, scopes=(MESSAGE_SCOPE,))
 def on_message(event: AddonEvent, identity: Identity) -> dict:
     if event.message_id is None:
         card = cards.notice("Open a message", "Open a message you sent to follow up on it.")
@@ -177,8 +203,6 @@ def on_message(event: AddonEvent, identity: Identity) -> dict:
         user, account = _user(s, identity)
         if account is None:
             return cards.navigate(cards.connect(_base(), identity.email))
-    if event.authorized_scopes is not None and MESSAGE_SCOPE not in event.authorized_scopes:
-        return {"requesting_google_scopes": {"scopes": [MESSAGE_SCOPE]}}
     anchor = _read_message(event)
     now = _now()
     with _store().session() as s:
@@ -209,7 +233,7 @@ def on_message(event: AddonEvent, identity: Identity) -> dict:
 # -- widget actions ---------------------------------------------------------------------------
 
 
-@endpoint("create")
+@endpoint("create", scopes=(MESSAGE_SCOPE,))
 def create(event: AddonEvent, identity: Identity) -> dict:
     with _store().session() as s:
         user, account = _user(s, identity)
@@ -417,3 +441,6 @@ def _render(template: str, user: User, f: FollowUp) -> str:
         )
     except ValidationError:
         return template
+
+
+from . import addon_compose  # noqa: E402, F401 (registers the compose-time endpoints)

@@ -32,6 +32,8 @@ MAX_TOKEN = 8192  # characters of one token (ID tokens are ~1 KB)
 MAX_TEXT = 5000  # characters of the bump text
 MAX_PARAM = 200  # characters of one action parameter
 MAX_FORM_FIELDS = 30
+MAX_RECIPIENTS = 100  # addresses in one of a draft's recipient lists
+MAX_ADDRESS = 320  # characters of one address (RFC 5321: 64 + 1 + 255)
 MAX_GMAIL_ID = 200  # characters of gmail.messageId / threadId (seen: ~30)
 # Printable ASCII without spaces: any form Gmail may use, nothing that could break a URL path
 # (the id is percent-encoded into it anyway).
@@ -57,6 +59,9 @@ class AddonEvent:
     authorized_scopes: tuple[str, ...] | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
     form: Mapping[str, Any] = field(default_factory=dict)  # name -> raw Inputs object
+    # The draft's Bcc in a compose event (gmail.bccRecipients, sent with draftAccess METADATA;
+    # an empty list is left out, as proto3 JSON leaves out empty repeated fields).
+    bcc_recipients: tuple[str, ...] = ()
 
     def param(self, name: str) -> str | None:
         return self.parameters.get(name)
@@ -139,7 +144,21 @@ def parse_event(body: Any) -> AddonEvent:
         authorized_scopes=tuple(scopes) if scopes is not None else None,
         parameters=dict(params),
         form=dict(form),
+        bcc_recipients=_addresses(gmail, "bccRecipients"),
     )
+
+
+def _addresses(gmail: dict, name: str) -> tuple[str, ...]:
+    value = gmail.get(name)
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_RECIPIENTS
+        or not all(isinstance(a, str) and 0 < len(a) <= MAX_ADDRESS for a in value)
+    ):
+        raise BadEvent(f"gmail.{name} is not a short list of addresses")
+    return tuple(value)
 
 
 def gmail_id(raw: str | None) -> str | None:

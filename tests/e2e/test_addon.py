@@ -490,14 +490,22 @@ def test_missing_granular_consent_asks_for_the_message_scope(world):
 
 
 def test_allow_list_keeps_out_addresses_not_on_it(gmail_config, google):
-    """REPLYWATCH_ALLOWED_USERS: a verified Google user not on it gets 403 and no user row."""
+    """REPLYWATCH_ALLOWED_USERS: a verified Google user not on it gets a card that says so
+    (HTTP 200: Gmail shows any other status as a generic error) and no user row."""
     config = gmail_config.with_overrides(**addon_overrides(), allowed_users=("@corp.example",))
     app = create_app(config)
     store = app.extensions["replywatch"]["store"]
     world = World(app, store, google)
     outsider = google.new_user("mallory")
     response = world.addon.post("homepage", world.addon.event(outsider.email))
-    assert response.status_code == 403
+    assert response.status_code == 200
+    card = trigger_card(response.get_json())
+    assert f"{outsider.email} may not use this Replywatch deployment" in card_text(card)
+    cancel = world.addon.event(outsider.email, params={"id": "1"})
+    [card], note = action_parts(world.addon.post("cancel", cancel).get_json())
+    assert note is None and "REPLYWATCH_ALLOWED_USERS" in card_text(card)
+    compose = world.addon.post("compose", world.addon.compose_event(outsider.email))
+    assert "may not use" in card_text(trigger_card(compose.get_json()))
     with store.session() as s:
         assert store.list_accounts(s) == []
         assert s.query(User).count() == 0

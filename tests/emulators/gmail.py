@@ -278,6 +278,44 @@ class GmailEmulator:
             box.drafts["r" + format(next(self._ids), "x")[-15:]] = msg.id
             return msg
 
+    def update_draft(self, address: str, draft_id: str, markup: dict) -> Msg:
+        """What Gmail's compose window does with an add-on's `updateDraftActionMarkup`: each
+        update set replaces that part of the draft ("Package apps.extensions.markup",
+        UpdateDraftActionMarkup: "If set, replaces the existing Bcc recipients of the draft the
+        user is currently editing"; likewise To, Cc and Subject)."""
+        with self.lock:
+            box = self.users[address.lower()]
+            msg = box.messages[box.drafts[draft_id]]
+            for key, header, field_name in (
+                ("updateToRecipients", "To", "toRecipients"),
+                ("updateCcRecipients", "Cc", "ccRecipients"),
+                ("updateBccRecipients", "Bcc", "bccRecipients"),
+            ):
+                if key in markup:
+                    del msg.parsed[header]
+                    emails = [r["email"] for r in markup[key].get(field_name, [])]
+                    if emails:
+                        msg.parsed[header] = ", ".join(emails)
+            if "updateSubject" in markup:
+                del msg.parsed["Subject"]
+                msg.parsed["Subject"] = markup["updateSubject"]["subject"]
+            msg.raw = msg.parsed.as_bytes()
+            return msg
+
+    def send_draft(self, address: str, draft_id: str) -> Msg:
+        """The user presses Send on a draft: it leaves Drafts and goes out like any message
+        (into its thread when it is a reply there)."""
+        with self.lock:
+            box = self.users[address.lower()]
+            msg = box.messages[box.drafts.pop(draft_id)]
+            del box.messages[msg.id]
+            box.threads[msg.thread_id].remove(msg.id)
+            thread = msg.thread_id if box.threads[msg.thread_id] else None
+            if not box.threads[msg.thread_id]:
+                del box.threads[msg.thread_id]
+            self._record(box, msg, "messagesDeleted")
+            return self._send(box, msg.raw, thread)
+
     def add_label(self, address: str, msg_id: str, name: str) -> None:
         """Put a label on a message by its name, as the user does in Gmail (the label is
         created if missing); records labelsAdded history. `msg_id` is the Gmail message id."""

@@ -276,3 +276,104 @@ def test_parse_event_keeps_only_known_zones():
     assert event(tz="America/Los_Angeles").time_zone == "America/Los_Angeles"
     assert event(tz="Mars/Olympus").time_zone is None
     assert event(tz="../../etc/passwd").time_zone is None
+
+
+# -- the compose card (pure) ------------------------------------------------------------------
+
+
+def test_compose_cards_are_valid_cards_and_say_how_to_remove_the_tag():
+    from gmail import compose_card
+    from gmail.forms import read_compose_tag
+
+    choose = compose_card.choose(
+        BASE, tz="Europe/Berlin", now=NOW, default_delay="2w", email="Me+x@Ex.test"
+    )
+    check_card(choose)
+    assert "me+2w@ex.test" in card_text(choose)
+    tag = read_compose_tag(
+        event({"when": text("1w"), "mode": text("remind")}), NOW, "UTC", "me@ex.test"
+    )
+    added = check_card(compose_card.added(BASE, tag))
+    assert "me+1w-remind@ex.test" in card_text(added) and "remind you in 1 week" in card_text(added)
+    assert {b["text"] for b in buttons(added)} == {"Remove", "Change"}
+    check_card(compose_card.removed())
+
+
+@pytest.mark.parametrize(
+    "form, tz, address",
+    [
+        ({"when": text("3d")}, "UTC", "me+3d@ex.test"),
+        ({"when": text("2w"), "mode": text("send")}, "UTC", "me+2w@ex.test"),
+        ({"when": text("1w"), "mode": text("remind")}, "UTC", "me+1w-remind@ex.test"),
+        (  # 2026-04-07 06:00 UTC: the 7th in Berlin, 11 days after Friday 27 March (DST between)
+            {"when": text("date"), "at": {"dateTimeInput": {"msSinceEpoch": 1775541600000}}},
+            "Europe/Berlin",
+            "me+11d@ex.test",
+        ),
+        (  # the same instant is still the 6th in Los Angeles: 10 days
+            {"when": text("date"), "at": {"dateTimeInput": {"msSinceEpoch": 1775541600000}}},
+            "America/Los_Angeles",
+            "me+10d@ex.test",
+        ),
+    ],
+)
+def test_compose_choices_become_plus_tags_the_trigger_reads(form, tz, address):
+    from gmail.forms import read_compose_tag
+    from watcher import schedule
+    from watcher.followups import plus_tag
+
+    tag = read_compose_tag(event(form), NOW, tz, "me@ex.test")
+    assert tag.address == address
+    assert schedule.parse_plus_tag(plus_tag(address, ["me@ex.test"])) == tag.tag
+
+
+@pytest.mark.parametrize(
+    "form, error",
+    [
+        ({}, ValidationError),
+        ({"when": text("date")}, ValidationError),
+        (
+            {"when": text("date"), "at": {"dateInput": {"msSinceEpoch": 1774569600000}}},
+            ValidationError,
+        ),
+        ({"when": text("5w")}, BadEvent),
+        ({"when": text("1w"), "mode": text("shout")}, BadEvent),
+    ],
+)
+def test_compose_choices_that_make_no_tag(form, error):
+    from gmail.forms import read_compose_tag
+
+    with pytest.raises(error):
+        read_compose_tag(event(form), NOW, "UTC", "me@ex.test")
+
+
+def test_only_this_users_schedule_tags_are_taken_out_of_bcc():
+    from gmail.forms import without_tags
+
+    bcc = ["me+2w@ex.test", "me+bump@ex.test", "me+news@ex.test", "boss@ex.test", "you+1w@ex.test"]
+    assert without_tags(bcc, "me@ex.test") == bcc[1:]
+
+
+def test_the_draft_update_matches_googles_shape_and_the_check_can_fail():
+    from gmail import compose_card
+    from tests.support.addon import draft_update
+
+    card = compose_card.removed()
+    body = compose_card.update_bcc(card, ["a@x.test"], "done")
+    assert draft_update(body) == (["a@x.test"], [card], "done")
+    wrong = json_copy(body)
+    markup = wrong["renderActions"]["hostAppAction"]["gmailAction"]
+    markup["updateDraftActions"] = markup.pop("updateDraftActionMarkup")  # not Google's name
+    with pytest.raises(AssertionError):
+        draft_update(wrong)
+    wrong = json_copy(body)
+    bcc = wrong["renderActions"]["hostAppAction"]["gmailAction"]["updateDraftActionMarkup"]
+    bcc["updateBccRecipients"] = {"bccRecipients": ["a@x.test"]}  # recipients are {email}
+    with pytest.raises(AssertionError):
+        draft_update(wrong)
+
+
+def json_copy(value):
+    import json
+
+    return json.loads(json.dumps(value))
