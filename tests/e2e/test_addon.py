@@ -20,6 +20,7 @@ from tests.support.addon import (
     addon_overrides,
     buttons,
     card_text,
+    draft_update,
     text,
     trigger_card,
     when,
@@ -356,7 +357,19 @@ _json = st.recursive(
     ),
     max_leaves=8,
 )
-_names = st.sampled_from(["homepage", "on-message", "create", "cancel", "snooze", "save", "page"])
+ENDPOINTS = [
+    "homepage",
+    "on-message",
+    "create",
+    "cancel",
+    "snooze",
+    "save",
+    "page",
+    "compose",
+    "compose-tag",
+    "compose-untag",
+]
+_names = st.sampled_from(ENDPOINTS)
 _fields = st.sampled_from(["when", "at", "then_1", "then_2", "mode", "text", "snooze_at"])
 _odd_text = st.sampled_from(
     [
@@ -410,7 +423,7 @@ def test_thousands_of_malformed_events_never_500_never_write(malformed_world):
     world, eve, msg = malformed_world
     tokens = world.google.gmail.addon_tokens(eve.email, msg.id)
     base = world.addon.event(eve.email, msg=msg, tokens=tokens, form=_create_form("3d"))
-    names = ["homepage", "on-message", "create", "cancel", "snooze", "save", "page"]
+    names = ENDPOINTS
     system = {name: world.addon.system_token(name) for name in names}
     before = world.snapshot()
     seen: dict = {"count": 0}
@@ -462,6 +475,8 @@ def test_thousands_of_malformed_events_never_500_never_write(malformed_world):
             body = response.get_json()
             if "action" in body:
                 trigger_card(body)
+            elif "hostAppAction" in body.get("renderActions", {}):
+                draft_update(body)
             else:
                 action_parts(body)
 
