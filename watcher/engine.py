@@ -972,7 +972,10 @@ class Engine:
                 if self.store.holds_lease(s, followup, self.owner, self.clock()):
                     self._reset_stage(followup)
             raise
-        if record(StageState.SENT, sent_ref, "sent"):
+        # A mailbox that had to send otherwise than asked (Gmail: a new conversation because
+        # the old thread is refused) leaves a note for the follow-up's history.
+        how = getattr(mailbox, "send_notes", {}).pop(bump.message_id, "sent")
+        if record(StageState.SENT, sent_ref, how):
             report.sent += 1
 
     def _recover(self, mailbox, followup_id, position, message_id, report) -> None:

@@ -636,3 +636,27 @@ def test_an_id_gmail_does_not_take_comes_back_as_a_card(world, message_id, says)
     card = trigger_card(response.get_json())
     assert says in card_text(card)
     assert world.google.gmail.calls(alice.email)["messages.get"] == 1  # Gmail was asked
+
+
+def test_a_thread_gmail_no_longer_accepts_gets_the_bump_unthreaded_with_an_event(
+    timed_world, clock
+):
+    world = timed_world
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    with world.store.session() as s:
+        user = world.store.get_or_create_user(s, alice.email)
+        user.send_days, user.send_hours = "mon-sun", "00:00-24:00"
+    msg = world.sent(alice, [bob], "Old thread")
+    event = world.addon.event(alice.email, msg=msg, form=_create_form("3d"))
+    action_parts(world.addon.post("create", event).get_json())
+    world.google.gmail.reject_thread(alice.email, msg.thread_id)
+    clock.advance(days=4)
+    world.engine.run_pass()
+    [(fid, state, *_)] = world.followups()
+    assert state == "completed"
+    with world.store.session() as s:
+        [sent] = [e.detail for e in s.query(Event).filter_by(followup_id=fid, kind="sent")]
+    assert "new conversation" in sent and "Invalid thread_id value" in sent
+    [bump] = [m for m in world.google.gmail.messages(bob.email) if m.header("In-Reply-To")]
+    assert bump.header("In-Reply-To") == msg.message_id  # still a reply for Bob
