@@ -29,7 +29,7 @@ from watcher.store import Store
 
 from . import cards, forms
 from .current_message import read_open_message
-from .events import AddonEvent, BadEvent, parse_event
+from .events import EMAIL_SCOPE, AddonEvent, BadEvent, NoIdentityScope, parse_event
 from .verify import TokenRejected, email_verified, google_signed, verify_id_token
 
 bp = Blueprint("addon", __name__, url_prefix="/addon")
@@ -109,6 +109,8 @@ def endpoint(name: str, *, trigger: bool = False, scopes: tuple[str, ...] = ()):
                 return jsonify(fn(event, identity))
             except _Refused as exc:
                 return _error(exc.status, exc.reason)
+            except NoIdentityScope:
+                return jsonify({"requesting_google_scopes": {"scopes": [EMAIL_SCOPE, *scopes]}})
             except NotAllowed as exc:
                 card = cards.notice("Not available to you", exc.message)
                 return jsonify(cards.navigate(card) if trigger else cards.render(card))

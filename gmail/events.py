@@ -48,6 +48,14 @@ class BadEvent(ValidationError):
     status_code = 400
 
 
+EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"
+
+
+class NoIdentityScope(BadEvent):
+    """Under granular consent the user left userinfo.email unticked, so Google sent no
+    userIdToken: answered with Google's requesting_google_scopes, not an error."""
+
+
 @dataclass(frozen=True)
 class AddonEvent:
     user_id_token: str
@@ -118,13 +126,15 @@ def parse_event(body: Any) -> AddonEvent:
     auth = _obj(body, "authorizationEventObject")
     gmail = _obj(body, "gmail")
     user_token = _str(auth, "userIdToken", MAX_TOKEN)
-    if not user_token:
-        raise BadEvent("the event has no userIdToken: the add-on needs the userinfo.email scope")
     scopes = auth.get("authorizedScopes")
     if scopes is not None and (
         not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)
     ):
         raise BadEvent("authorizedScopes is not a list of strings")
+    if not user_token:
+        if scopes is not None and EMAIL_SCOPE not in scopes:
+            raise NoIdentityScope("the user did not grant userinfo.email")
+        raise BadEvent("the event has no userIdToken: the add-on needs the userinfo.email scope")
     params = common.get("parameters") or {}
     if not isinstance(params, dict) or len(params) > MAX_FORM_FIELDS:
         raise BadEvent("parameters is not a small string map")

@@ -660,3 +660,38 @@ def test_a_thread_gmail_no_longer_accepts_gets_the_bump_unthreaded_with_an_event
     assert "new conversation" in sent and "Invalid thread_id value" in sent
     [bump] = [m for m in world.google.gmail.messages(bob.email) if m.header("In-Reply-To")]
     assert bump.header("In-Reply-To") == msg.message_id  # still a reply for Bob
+
+
+@pytest.mark.parametrize(
+    "name, granted, asked",
+    [
+        # userinfo.email left unticked: Google sends no userIdToken; ask for it, no 400.
+        ("homepage", [], ["https://www.googleapis.com/auth/userinfo.email"]),
+        (
+            "create",
+            [],
+            [
+                "https://www.googleapis.com/auth/userinfo.email",
+                "https://www.googleapis.com/auth/gmail.addons.current.message.metadata",
+            ],
+        ),
+        (
+            "create",
+            ["https://www.googleapis.com/auth/userinfo.email"],
+            ["https://www.googleapis.com/auth/gmail.addons.current.message.metadata"],
+        ),
+    ],
+)
+def test_every_endpoint_asks_for_the_scopes_it_lacks(world, name, granted, asked):
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    msg = world.sent(alice, [bob])
+    event = world.addon.event(alice.email, msg=msg, form=_create_form("3d"))
+    auth = event["authorizationEventObject"]
+    auth["authorizedScopes"] = ["https://www.googleapis.com/auth/gmail.addons.execute", *granted]
+    if "https://www.googleapis.com/auth/userinfo.email" not in granted:
+        del auth["userIdToken"]  # Google sends it only with that scope
+    response = world.addon.post(name, event)
+    assert response.status_code == 200
+    assert response.get_json() == {"requesting_google_scopes": {"scopes": asked}}
+    assert world.followups() == [] and world.google.gmail.calls(alice.email)["messages.get"] == 0
