@@ -4,12 +4,16 @@ Every endpoint is a POST from Google and goes through the same steps, in this or
 1. `verify.google_signed`: the bearer token is Google's, for this exact endpoint URL
    (`{base_url}/addon/<name>`), from this deployment's add-on service account (else 401/403);
 2. `events.parse_event`: the body has the shape Google sends (else 400);
-3. the user is the verified `userIdToken` (audience = the add-on's OAuth client id; else 401),
-   their Replywatch User found by that email, their Google account as the gmail Account;
-4. one job: show a card, or create / cancel / snooze / edit through watcher.followups in one
+3. the scopes the endpoint needs were granted (granular consent; else Google's
+   `requesting_google_scopes` answer, and Gmail asks the user);
+4. the user is the verified `userIdToken` (audience = the add-on's OAuth client id; else 401),
+   their Replywatch User found by that email (not on REPLYWATCH_ALLOWED_USERS: a card saying
+   so), their Google account as the gmail Account;
+5. one job: show a card, or create / cancel / snooze / edit through watcher.followups in one
    transaction, then answer with cards.* (triggers: navigations; actions: renderActions).
 A mistake the user can fix (a date in the past, an unknown or someone else's follow-up) comes
 back as a notification and writes nothing. The only mail I/O is reading the open message.
+The compose-time endpoints (the Bcc tag while writing) are in addon_compose.py.
 """
 
 from __future__ import annotations
