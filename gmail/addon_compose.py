@@ -15,7 +15,18 @@ it might not edit the draft": reference google.apps.script.type.gmail, ComposeTr
 from __future__ import annotations
 
 from . import cards, compose_card, forms
-from .addon import COMPOSE_SCOPE, AddonEvent, Identity, _base, _now, _store, _tz, _user, endpoint
+from .addon import (
+    COMPOSE_SCOPE,
+    MESSAGE_SCOPE,
+    AddonEvent,
+    Identity,
+    _base,
+    _now,
+    _store,
+    _tz,
+    _user,
+    endpoint,
+)
 
 
 @endpoint("compose", trigger=True, scopes=(COMPOSE_SCOPE,))
@@ -42,7 +53,13 @@ def _choice(event: AddonEvent, identity: Identity) -> dict:
         )
 
 
-@endpoint("compose-tag", scopes=(COMPOSE_SCOPE,))
+# The two that replace the draft's Bcc also need the draft's current Bcc, which Gmail sends
+# under draftAccess METADATA: asked with the metadata scope too, so a partial grant can never
+# make them drop a Bcc the user typed.
+DRAFT_SCOPES = (COMPOSE_SCOPE, MESSAGE_SCOPE)
+
+
+@endpoint("compose-tag", scopes=DRAFT_SCOPES)
 def compose_tag(event: AddonEvent, identity: Identity) -> dict:
     with _store().session() as s:
         user, account = _user(s, identity)
@@ -50,11 +67,11 @@ def compose_tag(event: AddonEvent, identity: Identity) -> dict:
             return cards.render(cards.connect(_base(), identity.email))
         tag = forms.read_compose_tag(event, _now(), _tz(event, user), account.email)
         bcc = [*forms.without_tags(event.bcc_recipients, account.email), tag.address]
-    card = compose_card.added(_base(), tag)
+    card = compose_card.added(_base(), tag, bcc)
     return compose_card.update_bcc(card, bcc, f"Added {tag.address} to Bcc")
 
 
-@endpoint("compose-untag", scopes=(COMPOSE_SCOPE,))
+@endpoint("compose-untag", scopes=DRAFT_SCOPES)
 def compose_untag(event: AddonEvent, identity: Identity) -> dict:
     with _store().session() as s:
         _, account = _user(s, identity)

@@ -57,8 +57,9 @@ def choose(base: str, *, tz: str, now: datetime, default_delay: str, email: str)
     }
 
 
-def added(base: str, tag: forms.BccTag) -> dict:
-    """What the user sees after choosing: the tag in Bcc and how to take it out again."""
+def added(base: str, tag: forms.BccTag, bcc: list[str]) -> dict:
+    """What the user sees after choosing: the tag in Bcc, the whole Bcc now (Gmail replaces it
+    with what we send, so the user can see nothing else went), and how to take the tag out."""
     first = tag.tag.steps[0]
     when = WHAT.get(str(first), f"in {first}")
     what = "remind you" if tag.remind else "send a follow-up"
@@ -73,6 +74,7 @@ def added(base: str, tag: forms.BccTag) -> dict:
                         f"<b>{address}</b> is now in Bcc. If nobody replies, Replywatch will "
                         f"{what} {html.escape(when)} after you send."
                     ),
+                    _para(f"Bcc is now: {html.escape(', '.join(bcc))}"),
                     _para(
                         "To go without a follow-up, delete that address from Bcc before you "
                         "send, or press <b>Remove</b>. Choosing again replaces it."

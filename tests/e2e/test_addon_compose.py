@@ -27,6 +27,7 @@ from watcher.engine import Engine
 from watcher.models import FollowUp
 
 COMPOSE_SCOPE = "https://www.googleapis.com/auth/gmail.addons.current.action.compose"
+METADATA = "https://www.googleapis.com/auth/gmail.addons.current.message.metadata"
 
 
 @pytest.fixture
@@ -136,9 +137,12 @@ def test_compose_asks_for_the_compose_scope_when_it_was_not_granted(world):
         "https://www.googleapis.com/auth/gmail.addons.execute",
         "https://www.googleapis.com/auth/userinfo.email",
     ]
-    for name in ("compose", "compose-tag", "compose-untag", "compose-choose"):
+    for name in ("compose", "compose-choose"):
         body = world.addon.post(name, event).get_json()
         assert body == {"requesting_google_scopes": {"scopes": [COMPOSE_SCOPE]}}, name
+    for name in ("compose-tag", "compose-untag"):  # these replace the Bcc: they need it sent
+        body = world.addon.post(name, event).get_json()
+        assert body == {"requesting_google_scopes": {"scopes": [COMPOSE_SCOPE, METADATA]}}, name
 
 
 def test_compose_without_a_connected_account_offers_to_connect(world):

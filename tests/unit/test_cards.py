@@ -293,7 +293,8 @@ def test_compose_cards_are_valid_cards_and_say_how_to_remove_the_tag():
     tag = read_compose_tag(
         event({"when": text("1w"), "mode": text("remind")}), NOW, "UTC", "me@ex.test"
     )
-    added = check_card(compose_card.added(BASE, tag))
+    added = check_card(compose_card.added(BASE, tag, ["boss@ex.test", tag.address]))
+    assert "Bcc is now: boss@ex.test, me+1w-remind@ex.test" in card_text(added)
     assert "me+1w-remind@ex.test" in card_text(added) and "remind you in 1 week" in card_text(added)
     assert {b["text"] for b in buttons(added)} == {"Remove", "Change"}
     check_card(compose_card.removed())
