@@ -4,12 +4,16 @@ Every endpoint is a POST from Google and goes through the same steps, in this or
 1. `verify.google_signed`: the bearer token is Google's, for this exact endpoint URL
    (`{base_url}/addon/<name>`), from this deployment's add-on service account (else 401/403);
 2. `events.parse_event`: the body has the shape Google sends (else 400);
-3. the user is the verified `userIdToken` (audience = the add-on's OAuth client id; else 401),
-   their Replywatch User found by that email, their Google account as the gmail Account;
-4. one job: show a card, or create / cancel / snooze / edit through watcher.followups in one
+3. the scopes the endpoint needs were granted (granular consent; else Google's
+   `requesting_google_scopes` answer, and Gmail asks the user);
+4. the user is the verified `userIdToken` (audience = the add-on's OAuth client id; else 401),
+   their Replywatch User found by that email (not on REPLYWATCH_ALLOWED_USERS: a card saying
+   so), their Google account as the gmail Account;
+5. one job: show a card, or create / cancel / snooze / edit through watcher.followups in one
    transaction, then answer with cards.* (triggers: navigations; actions: renderActions).
 A mistake the user can fix (a date in the past, an unknown or someone else's follow-up) comes
 back as a notification and writes nothing. The only mail I/O is reading the open message.
+The compose-time endpoints (the Bcc tag while writing) are in addon_compose.py.
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ from watcher.store import Store
 
 from . import cards, forms
 from .current_message import read_open_message
-from .events import AddonEvent, BadEvent, parse_event
+from .events import EMAIL_SCOPE, AddonEvent, BadEvent, NoIdentityScope, parse_event
 from .verify import TokenRejected, email_verified, google_signed, verify_id_token
 
 bp = Blueprint("addon", __name__, url_prefix="/addon")
 
 MAX_BODY = 256 * 1024  # an event with a 5,000-character text is ~15 KB
 MESSAGE_SCOPE = "https://www.googleapis.com/auth/gmail.addons.current.message.metadata"
+COMPOSE_SCOPE = "https://www.googleapis.com/auth/gmail.addons.current.action.compose"
 
 
 def register(app: Flask) -> None:
@@ -58,6 +63,11 @@ class _Refused(Exception):
         self.status, self.reason = status, reason
 
 
+class NotAllowed(ReplywatchError):
+    """A verified Google user this deployment does not serve (REPLYWATCH_ALLOWED_USERS): a card
+    that says so, with HTTP 200, since Gmail shows any other status as a generic error."""
+
+
 # -- the pipeline every endpoint shares -------------------------------------------------------
 
 
@@ -78,8 +88,12 @@ def _base() -> str:
     return _config().base_url.rstrip("/")
 
 
-def endpoint(name: str, *, trigger: bool = False):
-    """Register `fn(event, identity) -> response dict` as POST /addon/<name>."""
+def endpoint(name: str, *, trigger: bool = False, scopes: tuple[str, ...] = ()):
+    """Register `fn(event, identity) -> response dict` as POST /addon/<name>. `scopes` are the
+    ones the endpoint cannot work without: under granular consent a user may not have granted
+    them, and the answer is then Google's `requesting_google_scopes` response ("Build a Google
+    Workspace add-on using HTTP endpoints", "Manage granular permissions"); Gmail asks the user
+    and repeats the action."""
 
     def decorator(fn: Callable[[AddonEvent, Identity], dict]):
         @google_signed(
@@ -92,10 +106,18 @@ def endpoint(name: str, *, trigger: bool = False):
             request.max_content_length = MAX_BODY
             try:
                 event = parse_event(request.get_json(silent=True))
+                missing = _missing(event, scopes)
+                if missing:
+                    return jsonify({"requesting_google_scopes": {"scopes": missing}})
                 identity = _identify(event)
                 return jsonify(fn(event, identity))
             except _Refused as exc:
                 return _error(exc.status, exc.reason)
+            except NoIdentityScope:
+                return jsonify({"requesting_google_scopes": {"scopes": [EMAIL_SCOPE, *scopes]}})
+            except NotAllowed as exc:
+                card = cards.notice("Not available to you", exc.message)
+                return jsonify(cards.navigate(card) if trigger else cards.render(card))
             except BadEvent as exc:
                 return _error(400, exc.message)
             except ReplywatchError as exc:  # nothing was written: the transaction rolled back
@@ -108,6 +130,13 @@ def endpoint(name: str, *, trigger: bool = False):
         return fn
 
     return decorator
+
+
+def _missing(event: AddonEvent, scopes: tuple[str, ...]) -> list[str]:
+    """The needed scopes the user did not grant (authorizedScopes absent: all granted)."""
+    if event.authorized_scopes is None:
+        return []
+    return [scope for scope in scopes if scope not in event.authorized_scopes]
 
 
 def _identify(event: AddonEvent) -> Identity:
@@ -137,7 +166,10 @@ def _error(status: int, reason: str):
 def _user(s: Session, identity: Identity) -> tuple[User, Account | None]:
     """The user (by verified email) and their connected Google account, if any."""
     if not current_app.extensions["replywatch"]["config"].may_sign_in(identity.email):
-        raise _Refused(403, "this address may not use this deployment (REPLYWATCH_ALLOWED_USERS)")
+        raise NotAllowed(
+            f"{identity.email} may not use this Replywatch deployment: its operator lets only "
+            "some addresses in (REPLYWATCH_ALLOWED_USERS). Ask them to add yours."
+        )
     user = _store().get_or_create_user(s, identity.email)
     known_sub = getattr(user, "google_sub", None)  # set by the settings page's sign-in
     if known_sub and known_sub != identity.sub:
@@ -168,7 +200,7 @@ def homepage(event: AddonEvent, identity: Identity) -> dict:
     return cards.navigate(card)
 
 
-@endpoint("on-message", trigger=True)
+@endpoint("on-message", trigger=True, scopes=(MESSAGE_SCOPE,))
 def on_message(event: AddonEvent, identity: Identity) -> dict:
     if event.message_id is None:
         card = cards.notice("Open a message", "Open a message you sent to follow up on it.")
@@ -177,8 +209,6 @@ def on_message(event: AddonEvent, identity: Identity) -> dict:
         user, account = _user(s, identity)
         if account is None:
             return cards.navigate(cards.connect(_base(), identity.email))
-    if event.authorized_scopes is not None and MESSAGE_SCOPE not in event.authorized_scopes:
-        return {"requesting_google_scopes": {"scopes": [MESSAGE_SCOPE]}}
     anchor = _read_message(event)
     now = _now()
     with _store().session() as s:
@@ -209,7 +239,7 @@ def on_message(event: AddonEvent, identity: Identity) -> dict:
 # -- widget actions ---------------------------------------------------------------------------
 
 
-@endpoint("create")
+@endpoint("create", scopes=(MESSAGE_SCOPE,))
 def create(event: AddonEvent, identity: Identity) -> dict:
     with _store().session() as s:
         user, account = _user(s, identity)
@@ -417,3 +447,6 @@ def _render(template: str, user: User, f: FollowUp) -> str:
         )
     except ValidationError:
         return template
+
+
+from . import addon_compose  # noqa: E402, F401 (registers the compose-time endpoints)

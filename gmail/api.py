@@ -152,6 +152,8 @@ class GmailMailbox:
         self.own_addresses = frozenset(a.lower() for a in (spec.email, *spec.aliases))
         self.trigger_folders = bool(spec.trigger_folders)
         self._trigger_labels: dict[str, str] | None = None  # label id -> logical folder name
+        # Message-ID -> how a send went other than asked (the engine puts it in the Event).
+        self.send_notes: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"GmailMailbox({self.email!r})"
@@ -310,12 +312,20 @@ class GmailMailbox:
                 if before_commit is not None:
                     before_commit()
                 response = self._post_send(session, body, bump)
-                if response.status_code == 404 and "threadId" in body:
-                    # The thread is gone from the user's Gmail (deleted): nothing was sent.
-                    # Recipients thread by In-Reply-To/References, so send it on its own.
-                    log.info("%s: thread %s is gone, sending unthreaded", self.email, body)
-                    del body["threadId"]
+                refused = _thread_refused(response) if "threadId" in body else None
+                if refused:
+                    # Gmail will not put it in that thread: 404 when the thread is gone
+                    # (deleted), 400 "Invalid thread_id value" when it no longer takes it.
+                    # Nothing was sent. Recipients thread by In-Reply-To/References, so it goes
+                    # out on its own, and the follow-up's history says so.
+                    log.info("%s: thread %s refused (%s), unthreaded", self.email, body, refused)
+                    thread = body.pop("threadId")
                     response = self._post_send(session, body, bump)
+                    if response.status_code == 200:
+                        self.send_notes[bump.message_id] = (
+                            f"as a new conversation in your Gmail: Gmail no longer accepts "
+                            f"thread {thread} ({refused}); the recipients still see it as a reply"
+                        )
             except ReplywatchError:
                 raise
             except Exception as exc:
@@ -735,6 +745,19 @@ class GmailMailbox:
 
 
 # -- small helpers -------------------------------------------------------------------------
+
+
+def _thread_refused(response) -> str | None:
+    """Gmail's answer when it will not send into the given thread, else None."""
+    if response.status_code == 404:
+        return "404 the thread is gone"
+    if response.status_code != 400:
+        return None
+    try:
+        message = str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return f"400 {message[:80]}" if "thread" in message.lower() else None
 
 
 def _refresh_token(secret: str) -> str:

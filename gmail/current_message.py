@@ -1,8 +1,10 @@
 """Read the message open in Gmail with the add-on's own tokens (the one mail read a request does).
 
 One `users.messages.get(format=metadata)` with `Authorization: Bearer <userOAuthToken>` and
-`X-Goog-Gmail-Access-Token: <gmail.accessToken>` (reference/addon-http-runtime.md section 5);
-the headers become a MessageSummary exactly as GmailMailbox builds them, so the follow-up is
+`X-Goog-Gmail-Access-Token: <gmail.accessToken>` (reference/addon-http-runtime.md section 5),
+for `gmail.messageId` exactly as the event gave it (msg-f:…, msg-a:r…: see events.py); Gmail's
+answer names the message by its REST `id` and `threadId`, and those are what is stored. The
+headers become a MessageSummary exactly as GmailMailbox builds them, so the follow-up is
 anchored on the same Message-ID and threadId the watcher will look for.
 """
 
@@ -49,7 +51,14 @@ def read_open_message(
     if response.status_code in (401, 403):
         raise AuthFailed("Gmail did not let the add-on read this message: reopen it and retry")
     if response.status_code == 404:
-        raise NotFoundError("this message is gone from Gmail")
+        raise NotFoundError("Gmail no longer has this message: it was deleted or moved away")
+    if response.status_code == 400:
+        # Gmail's word on an id it cannot read ("Invalid id value"): the id is passed as Google
+        # gave it, so this names a form Gmail itself does not accept here. Say so, plainly.
+        raise NotFoundError(
+            f"Gmail could not open this message ({_gmail_message(response)}): reopen it in "
+            "Gmail and try again"
+        )
     if response.status_code != 200:
         raise MailboxUnavailable(f"Gmail answered {response.status_code}: try again in a moment")
     try:
@@ -66,6 +75,17 @@ def read_open_message(
         what = type(exc).__name__
         raise MailboxProtocolError(f"Gmail's answer could not be read ({what})") from None
     return summary
+
+
+def _gmail_message(response: requests.Response) -> str:
+    """error.message of Google's JSON error body, clipped; the status code if there is none."""
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = None
+    if not isinstance(message, str) or not message.strip():
+        return f"it answered {response.status_code}"
+    return " ".join(message.split())[:120]
 
 
 def _utc(stamp: float) -> datetime:

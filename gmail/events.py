@@ -2,8 +2,18 @@
 
 Google's HTTP delivery is read defensively (reference/addon-http-runtime.md section 2): form
 inputs with or without the Apps-Script `""` wrapper, numbers as ints, floats or strings
-("1.7E12"), `msg-f:<decimal>` / `thread-f:<decimal>` ids turned into the hex ids the Gmail REST
-API uses. Every limit is explicit, so a huge or odd event is a 400, never a crash.
+("1.7E12"). Every limit is explicit, so a huge or odd event is a 400, never a crash.
+
+Gmail ids are opaque and kept exactly as Google sent them. The add-on's `gmail.messageId` has
+several forms: `msg-f:<decimal>` for a received message (Google's "Build a Google Workspace
+add-on using HTTP endpoints" example event), `msg-a:r<signed decimal>` for one the user sent,
+with `thread-a:r<decimal>` as its thread (the captured event
+googleworkspace/gws-genai-addon-sample sample_data_delete_before_prod/generate_reply_post.json).
+Google's samples pass it unchanged to users.messages.get (that sample's
+modules/utils/gmail_utils.js; the page's "Extract the information" code), and so do we: Gmail
+answers for every form it issued, and its answer carries the REST `id` and `threadId` that are
+stored. So no form is refused here; an id Gmail does not know comes back from Gmail as a 404 or
+400 and becomes a card that says so.
 """
 
 from __future__ import annotations
@@ -22,8 +32,12 @@ MAX_TOKEN = 8192  # characters of one token (ID tokens are ~1 KB)
 MAX_TEXT = 5000  # characters of the bump text
 MAX_PARAM = 200  # characters of one action parameter
 MAX_FORM_FIELDS = 30
-_HEX_ID = re.compile(r"[0-9a-f]{1,16}")
-_DECIMAL_ID = re.compile(r"[0-9]{1,20}")
+MAX_RECIPIENTS = 100  # addresses in one of a draft's recipient lists
+MAX_ADDRESS = 320  # characters of one address (RFC 5321: 64 + 1 + 255)
+MAX_GMAIL_ID = 200  # characters of gmail.messageId / threadId (seen: ~30)
+# Printable ASCII without spaces: any form Gmail may use, nothing that could break a URL path
+# (the id is percent-encoded into it anyway).
+_GMAIL_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_GMAIL_ID}}}")
 _ZONE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 _MIN_MS, _MAX_MS = 0, 253402300799000  # 1970 .. 9999-12-31
 
@@ -34,17 +48,28 @@ class BadEvent(ValidationError):
     status_code = 400
 
 
+EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"
+
+
+class NoIdentityScope(BadEvent):
+    """Under granular consent the user left userinfo.email unticked, so Google sent no
+    userIdToken: answered with Google's requesting_google_scopes, not an error."""
+
+
 @dataclass(frozen=True)
 class AddonEvent:
     user_id_token: str
-    message_id: str | None = None  # Gmail REST (hex) id of the open message
-    thread_id: str | None = None
+    message_id: str | None = None  # gmail.messageId as sent (msg-f:…, msg-a:r…, or other)
+    thread_id: str | None = None  # gmail.threadId as sent (thread-f:…, thread-a:r…)
     gmail_token: str | None = None  # gmail.accessToken: X-Goog-Gmail-Access-Token
     user_oauth_token: str | None = None
     time_zone: str | None = None  # IANA id from commonEventObject.timeZone, when valid
     authorized_scopes: tuple[str, ...] | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
     form: Mapping[str, Any] = field(default_factory=dict)  # name -> raw Inputs object
+    # The draft's Bcc in a compose event (gmail.bccRecipients, sent with draftAccess METADATA;
+    # an empty list is left out, as proto3 JSON leaves out empty repeated fields).
+    bcc_recipients: tuple[str, ...] = ()
 
     def param(self, name: str) -> str | None:
         return self.parameters.get(name)
@@ -101,13 +126,15 @@ def parse_event(body: Any) -> AddonEvent:
     auth = _obj(body, "authorizationEventObject")
     gmail = _obj(body, "gmail")
     user_token = _str(auth, "userIdToken", MAX_TOKEN)
-    if not user_token:
-        raise BadEvent("the event has no userIdToken: the add-on needs the userinfo.email scope")
     scopes = auth.get("authorizedScopes")
     if scopes is not None and (
         not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)
     ):
         raise BadEvent("authorizedScopes is not a list of strings")
+    if not user_token:
+        if scopes is not None and EMAIL_SCOPE not in scopes:
+            raise NoIdentityScope("the user did not grant userinfo.email")
+        raise BadEvent("the event has no userIdToken: the add-on needs the userinfo.email scope")
     params = common.get("parameters") or {}
     if not isinstance(params, dict) or len(params) > MAX_FORM_FIELDS:
         raise BadEvent("parameters is not a small string map")
@@ -119,29 +146,39 @@ def parse_event(body: Any) -> AddonEvent:
         raise BadEvent("formInputs is not a small map")
     return AddonEvent(
         user_id_token=user_token,
-        message_id=gmail_id(_str(gmail, "messageId", 64), "msg-f:"),
-        thread_id=gmail_id(_str(gmail, "threadId", 64), "thread-f:"),
+        message_id=gmail_id(_str(gmail, "messageId", MAX_GMAIL_ID)),
+        thread_id=gmail_id(_str(gmail, "threadId", MAX_GMAIL_ID)),
         gmail_token=_str(gmail, "accessToken", MAX_TOKEN),
         user_oauth_token=_str(auth, "userOAuthToken", MAX_TOKEN),
         time_zone=_zone(common.get("timeZone")),
         authorized_scopes=tuple(scopes) if scopes is not None else None,
         parameters=dict(params),
         form=dict(form),
+        bcc_recipients=_addresses(gmail, "bccRecipients"),
     )
 
 
-def gmail_id(raw: str | None, prefix: str) -> str | None:
-    """`msg-f:1234` (decimal, as the add-on gives it) or a hex REST id -> the hex REST id."""
+def _addresses(gmail: dict, name: str) -> tuple[str, ...]:
+    value = gmail.get(name)
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_RECIPIENTS
+        or not all(isinstance(a, str) and 0 < len(a) <= MAX_ADDRESS for a in value)
+    ):
+        raise BadEvent(f"gmail.{name} is not a short list of addresses")
+    return tuple(value)
+
+
+def gmail_id(raw: str | None) -> str | None:
+    """The id as Google sent it, whatever its form; only a control character, a space or a
+    non-ASCII character (never in a Gmail id) makes it a BadEvent."""
     if raw is None:
         return None
-    if raw.startswith(prefix):
-        digits = raw[len(prefix) :]
-        if not _DECIMAL_ID.fullmatch(digits) or int(digits) >= 1 << 64:
-            raise BadEvent(f"{raw!r} is not a Gmail id")
-        return format(int(digits), "x")
-    if _HEX_ID.fullmatch(raw):
-        return raw
-    raise BadEvent(f"{raw!r} is not a Gmail id")
+    if not _GMAIL_ID.fullmatch(raw):
+        raise BadEvent(f"{raw[:40]!r} is not a Gmail id")
+    return raw
 
 
 def picked_time(ms: int, has_time: bool, tz: str) -> datetime:

@@ -7,12 +7,14 @@ notification; a form that Google would never send is events.BadEvent (400).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from watcher import schedule
 from watcher.errors import ValidationError
-from watcher.followups import StageSpec
+from watcher.followups import StageSpec, plus_tag
 from watcher.models import Mode
 
 from .events import MAX_TEXT, AddonEvent, BadEvent, picked_time
@@ -117,3 +119,70 @@ def read_offset(event: AddonEvent) -> int:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 7:
         raise BadEvent("offset is not a small number")
     return int(raw)
+
+
+# -- the compose card: a plus-address tag in Bcc ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BccTag:
+    address: str  # you+2w@example.com
+    tag: schedule.PlusTag  # as the plus-address trigger will read it
+
+    @property
+    def remind(self) -> bool:
+        return self.tag.mode == "remind"
+
+
+def read_compose_tag(event: AddonEvent, now: datetime, tz: str, account_email: str) -> BccTag:
+    """The compose card's choice -> the user's plus-address, in the one grammar the
+    plus-address trigger reads (schedule.parse_plus_tag): 3d / 1w / 2w, a date as whole days
+    from today in the user's zone ("10d"), then "-remind" for remind-only (send is the default
+    and needs no word)."""
+    when = event.text(WHEN)
+    if when is None:
+        raise ValidationError("choose when to follow up")
+    if when == ON_DATE:
+        picked = event.ms(AT)
+        if picked is None:
+            raise ValidationError("pick a date for the follow-up")
+        zone = ZoneInfo(tz)
+        day = picked_time(*picked, tz).astimezone(zone).date()
+        days = (day - now.astimezone(zone).date()).days
+        if days < 1:
+            raise ValidationError("pick a day after today")
+        words = [f"{days}d"]
+    elif when in dict(PRESETS):
+        words = [when]
+    else:
+        raise BadEvent(f"{when!r} is not one of the offered choices")
+    if read_mode(event) == Mode.REMIND.value:
+        words.append("remind")
+    tag = "-".join(words)
+    parsed = schedule.parse_plus_tag(tag)  # a day out of range is the user's ValidationError
+    address = tag_address(account_email, tag)
+    if plus_tag(address, [account_email]) != tag:  # the trigger must read back what we wrote
+        raise ValidationError(f"{account_email} cannot carry a follow-up tag")
+    return BccTag(address, parsed)
+
+
+def tag_address(account_email: str, tag: str) -> str:
+    """me@example.com + "2w" -> me+2w@example.com."""
+    local, _, domain = account_email.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}+{tag}@{domain}"
+
+
+def without_tags(bcc: Iterable[str], account_email: str) -> list[str]:
+    """The draft's Bcc without any follow-up tag of this user (a choice replaces the last one;
+    "Remove" takes it out). Other addresses stay as the user typed them."""
+    kept = []
+    for address in bcc:
+        tag = plus_tag(address, [account_email])
+        if tag is not None and tag != schedule.PLUS_RESERVED:
+            try:
+                schedule.parse_plus_tag(tag)
+                continue
+            except ValidationError:
+                pass  # not a schedule: not ours to remove
+        kept.append(address)
+    return kept

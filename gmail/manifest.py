@@ -1,6 +1,6 @@
 """The add-on's deployment descriptor (for `gcloud workspace-add-ons deployments create`).
 
-Every URL comes from one base URL (REPLYWATCH_BASE_URL): the two trigger endpoints, the widget
+Every URL comes from one base URL (REPLYWATCH_BASE_URL): the three trigger endpoints, the widget
 action endpoints (buttons name them in cards.py, so they are not listed here) and the settings
 page prefix the cards may open. Print it for a deployment with
 
@@ -11,8 +11,17 @@ Scopes, and why each is needed (reference/addon-http-runtime.md section 1.2):
 - gmail.addons.current.message.metadata: the headers of the open message (From, To, Subject,
   Message-ID, References), with the per-message token; never the body;
 - userinfo.email: Google then sends the userIdToken that identifies the user;
-- script.locale (with useLocaleFromApp): the user's time zone for the date pickers.
+- script.locale (with useLocaleFromApp): the user's time zone for the date pickers;
+- gmail.addons.current.action.compose: the compose trigger ("All compose time add-ons must have
+  the gmail.addons.current.action.compose scope even though it might not edit the draft":
+  reference google.apps.script.type.gmail, ComposeTrigger); it lets the card put the
+  follow-up tag in the open draft's Bcc, and nothing else.
 Sending and watching use the user's own OAuth grant from the settings page, not these.
+
+The compose trigger is the HTTP form, `actions[{label, runFunction, logoUrl}]` (Apps Script's
+`selectActions` is another runtime's: reference/addon-http-runtime.md section 1.1), with
+draftAccess METADATA: Gmail then sends the draft's recipient lists, and the Bcc already there
+is kept when the tag is added (Google's Bcc update replaces the whole list).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ SCOPES = (
     "https://www.googleapis.com/auth/gmail.addons.current.message.metadata",
     "https://www.googleapis.com/auth/userinfo.email",
     "https://www.googleapis.com/auth/script.locale",
+    "https://www.googleapis.com/auth/gmail.addons.current.action.compose",
 )
 LOGO_URL = "https://www.gstatic.com/images/icons/material/system/1x/schedule_black_48dp.png"
 DEFAULT_BASE_URL = "https://replywatch.example.com"
@@ -55,7 +65,17 @@ def build(base_url: str, name: str = "Replywatch") -> dict:
             "gmail": {
                 "contextualTriggers": [
                     {"unconditional": {}, "onTriggerFunction": endpoint(base, "on-message")}
-                ]
+                ],
+                "composeTrigger": {
+                    "actions": [
+                        {
+                            "label": "Follow up if no reply",
+                            "runFunction": endpoint(base, "compose"),
+                            "logoUrl": LOGO_URL,
+                        }
+                    ],
+                    "draftAccess": "METADATA",
+                },
             },
             "httpOptions": {
                 "authorizationHeader": "SYSTEM_ID_TOKEN",

@@ -152,7 +152,12 @@ def _exchange(pending: dict, code: str):
         flow.fetch_token(code=code, timeout=TIMEOUT)
     except OAuth2Error as e:
         raise GoogleFlowFailed(f"Google did not accept the sign-in ({e.error}).") from None
-    except (requests.RequestException, Warning) as e:
+    except Warning as w:
+        if getattr(w, "new_scope", None) is not None:  # oauthlib: "Scope has changed from ..."
+            _partial_grant(cfg, pending, w)
+        log.warning("token exchange failed: %s", type(w).__name__)
+        raise GoogleFlowFailed("Google could not be reached to finish signing in.") from None
+    except requests.RequestException as e:
         log.warning("token exchange failed: %s", type(e).__name__)
         raise GoogleFlowFailed("Google could not be reached to finish signing in.") from None
     creds = flow.credentials
@@ -175,6 +180,35 @@ def _exchange(pending: dict, code: str):
     if not claims.get("email") or not claims.get("email_verified"):
         raise GoogleFlowFailed("Google did not confirm an e-mail address for that account.")
     return creds, claims
+
+
+# gmail.modify as Google's consent screen names it (Google's client libraries' scope text, e.g.
+# GmailScopes.GMAIL_MODIFY: "Read, compose, and send emails from your Gmail account").
+GMAIL_BOX = "Read, compose, and send emails from your Gmail account"
+
+
+def _partial_grant(cfg: Config, pending: dict, w: Warning) -> None:
+    """Under granular consent the user may untick scopes: Google then grants fewer than asked,
+    and oauthlib says so with a Warning carrying the token. Without Gmail access Replywatch can
+    do nothing, so the partial grant is revoked (nothing half-connected stays at Google) and
+    the user is told which box to tick."""
+    granted = set(getattr(w, "new_scope", None) or ())
+    token = getattr(w, "token", None) or {}
+    if pending["purpose"] != "connect" or set(GMAIL_SCOPES) <= granted:
+        return
+    grant = token.get("refresh_token") or token.get("access_token")
+    withdrawn = bool(grant) and revoke_refresh_token(cfg, grant)
+    raise GoogleFlowFailed(
+        "Nothing was connected: on Google's permission screen the box "
+        f'"{GMAIL_BOX}" was not ticked, and Replywatch needs it to see replies and send your '
+        "follow-ups. "
+        + (
+            "The partial permission was withdrawn. "
+            if withdrawn
+            else "Remove Replywatch at myaccount.google.com/permissions. "
+        )
+        + "Press Connect Google again and tick that box."
+    )
 
 
 def _user_for(claims: dict):

@@ -83,7 +83,9 @@ log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)  # mail older than the anchor by more than this predates it
 UNCONFIRMED_RECHECK = timedelta(minutes=10)  # before retrying a send that Sent says never left
-WATCH_RENEW_BEFORE = timedelta(days=1)  # renew Gmail's users.watch this long before it ends
+# Gmail's users.watch lasts 7 days; Google recommends calling it once per day (Gmail API guide
+# "Push Notifications", "Renewing mailbox watch"): renewed when under 6 days are left.
+WATCH_RENEW_BEFORE = timedelta(days=6)
 WATCH_RETRY = timedelta(hours=1)  # after a failed users.watch (it costs 100 quota units)
 IDLE_LOCK_KEY = 0x52574944  # PostgreSQL advisory lock: the process that holds IMAP IDLE
 
@@ -338,7 +340,7 @@ class Engine:
         self.store.mark_account_ok(account_id, self.clock())
 
     def _keep_watch(self, account: AccountView, mailbox: Mailbox) -> None:
-        """Gmail push: (re)start users.watch when none is known or it ends within a day.
+        """Gmail push: (re)start users.watch when none is known or it was last called a day ago.
 
         Done before reading changes, so nothing falls between the read and the watch. A failure
         is an account Event (once per distinct reason) and a wait of WATCH_RETRY before the
@@ -990,7 +992,10 @@ class Engine:
                 if self.store.holds_lease(s, followup, self.owner, self.clock()):
                     self._reset_stage(followup)
             raise
-        if record(StageState.SENT, sent_ref, "sent"):
+        # A mailbox that had to send otherwise than asked (Gmail: a new conversation because
+        # the old thread is refused) leaves a note for the follow-up's history.
+        how = getattr(mailbox, "send_notes", {}).pop(bump.message_id, "sent")
+        if record(StageState.SENT, sent_ref, how):
             report.sent += 1
 
     def _recover(self, mailbox, followup_id, position, message_id, report) -> None:

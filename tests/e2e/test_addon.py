@@ -20,6 +20,7 @@ from tests.support.addon import (
     addon_overrides,
     buttons,
     card_text,
+    draft_update,
     text,
     trigger_card,
     when,
@@ -336,7 +337,8 @@ def test_structurally_malformed_events_get_400(world):
         b"not json",
         b"[]",
         b'{"commonEventObject": 3}',
-        json.dumps({**good, "gmail": {"messageId": "msg-f:notanumber"}}).encode(),
+        json.dumps({**good, "gmail": {"messageId": 1234567}}).encode(),  # not a string
+        json.dumps({**good, "gmail": {"messageId": "msg-f:1\n2"}}).encode(),  # no Gmail id
         json.dumps({**good, "authorizationEventObject": {}}).encode(),
     ]
     for raw in cases:
@@ -355,7 +357,19 @@ _json = st.recursive(
     ),
     max_leaves=8,
 )
-_names = st.sampled_from(["homepage", "on-message", "create", "cancel", "snooze", "save", "page"])
+ENDPOINTS = [
+    "homepage",
+    "on-message",
+    "create",
+    "cancel",
+    "snooze",
+    "save",
+    "page",
+    "compose",
+    "compose-tag",
+    "compose-untag",
+]
+_names = st.sampled_from(ENDPOINTS)
 _fields = st.sampled_from(["when", "at", "then_1", "then_2", "mode", "text", "snooze_at"])
 _odd_text = st.sampled_from(
     [
@@ -409,7 +423,7 @@ def test_thousands_of_malformed_events_never_500_never_write(malformed_world):
     world, eve, msg = malformed_world
     tokens = world.google.gmail.addon_tokens(eve.email, msg.id)
     base = world.addon.event(eve.email, msg=msg, tokens=tokens, form=_create_form("3d"))
-    names = ["homepage", "on-message", "create", "cancel", "snooze", "save", "page"]
+    names = ENDPOINTS
     system = {name: world.addon.system_token(name) for name in names}
     before = world.snapshot()
     seen: dict = {"count": 0}
@@ -461,6 +475,8 @@ def test_thousands_of_malformed_events_never_500_never_write(malformed_world):
             body = response.get_json()
             if "action" in body:
                 trigger_card(body)
+            elif "hostAppAction" in body.get("renderActions", {}):
+                draft_update(body)
             else:
                 action_parts(body)
 
@@ -489,15 +505,193 @@ def test_missing_granular_consent_asks_for_the_message_scope(world):
 
 
 def test_allow_list_keeps_out_addresses_not_on_it(gmail_config, google):
-    """REPLYWATCH_ALLOWED_USERS: a verified Google user not on it gets 403 and no user row."""
+    """REPLYWATCH_ALLOWED_USERS: a verified Google user not on it gets a card that says so
+    (HTTP 200: Gmail shows any other status as a generic error) and no user row."""
     config = gmail_config.with_overrides(**addon_overrides(), allowed_users=("@corp.example",))
     app = create_app(config)
     store = app.extensions["replywatch"]["store"]
     world = World(app, store, google)
     outsider = google.new_user("mallory")
     response = world.addon.post("homepage", world.addon.event(outsider.email))
-    assert response.status_code == 403
+    assert response.status_code == 200
+    card = trigger_card(response.get_json())
+    assert f"{outsider.email} may not use this Replywatch deployment" in card_text(card)
+    cancel = world.addon.event(outsider.email, params={"id": "1"})
+    [card], note = action_parts(world.addon.post("cancel", cancel).get_json())
+    assert note is None and "REPLYWATCH_ALLOWED_USERS" in card_text(card)
+    compose = world.addon.post("compose", world.addon.compose_event(outsider.email))
+    assert "may not use" in card_text(trigger_card(compose.get_json()))
     with store.session() as s:
         assert store.list_accounts(s) == []
         assert s.query(User).count() == 0
     store.dispose()
+
+
+# -- Gmail's id forms (msg-a:r… for sent, msg-f:… for received) -------------------------------
+
+
+@pytest.fixture
+def timed_world(gmail_config, google, clock):
+    """The add-on and the watcher on one database and one injected clock."""
+    from watcher.engine import Engine
+
+    config = gmail_config.with_overrides(**addon_overrides())
+    app = create_app(config, clock=clock.now)
+    store = app.extensions["replywatch"]["store"]
+    world = World(app, store, google)
+    world.engine = Engine(store, config, clock=clock.now)
+    yield world
+    store.dispose()
+
+
+def test_sent_and_received_ids_card_followup_bump_in_the_same_thread(timed_world, clock):
+    """Bob writes (msg-f:… / thread-f:…), Alice answers (msg-a:r… in thread-f:…): the card on
+    her answer sets the follow-up; on Bob's message the card snoozes and edits it; the bump
+    goes out in that thread. Every id the add-on passed is one Gmail's add-on gives."""
+    world = timed_world
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    with world.store.session() as s:
+        user = world.store.get_or_create_user(s, alice.email)
+        user.send_days, user.send_hours = "mon-sun", "00:00-24:00"
+    first_id = world.google.send(bob, [alice], "Offer", "Would you like the offer?")
+    [received] = world.google.gmail.find(alice.email, first_id)
+    answer_id = world.google.send(
+        alice, [bob], "Re: Offer", "Here are my questions.", in_reply_to=first_id
+    )
+    [answer] = world.google.gmail.find(alice.email, answer_id)
+    assert answer.thread_id == received.thread_id
+    sent_ids = world.google.gmail.addon_ids(alice.email, answer)
+    received_ids = world.google.gmail.addon_ids(alice.email, received)
+    assert sent_ids[0].startswith("msg-a:r") and received_ids[0].startswith("msg-f:")
+    assert sent_ids[1] == received_ids[1] and received_ids[1].startswith("thread-f:")
+
+    on_answer = world.addon.event(alice.email, msg=answer)
+    assert on_answer["gmail"]["messageId"] == sent_ids[0]
+    card = trigger_card(world.addon.post("on-message", on_answer).get_json())
+    assert "Follow up if no reply" in card_text(card)
+    create = world.addon.event(alice.email, msg=answer, form=_create_form("3d"))
+    _, note = action_parts(world.addon.post("create", create).get_json())
+    assert note.startswith("Follow-up set")
+    with world.store.session() as s:
+        [f] = s.query(FollowUp).all()
+        # Stored as Gmail's REST answer names them, never the add-on's forms.
+        assert (f.thread_ref, f.anchor_message_id) == (answer.thread_id, answer_id)
+        fid = f.id
+
+    on_received = world.addon.event(alice.email, msg=received)
+    card = trigger_card(world.addon.post("on-message", on_received).get_json())
+    assert {"Snooze 1 day", "Edit", "Cancel follow-up"} <= {b["text"] for b in buttons(card)}
+    snooze = world.addon.event(alice.email, msg=received, params={"id": str(fid), "until": "1w"})
+    _, note = action_parts(world.addon.post("snooze", snooze).get_json())
+    assert note.startswith("Snoozed until")
+    edit = world.addon.event(alice.email, msg=received, params={"id": str(fid)})
+    [edit_card], _ = action_parts(world.addon.post("edit", edit).get_json())
+    assert "Edit follow-up" in card_text(edit_card)
+    save = world.addon.event(
+        alice.email, msg=received, params={"id": str(fid)}, form={"text": text("Any news?")}
+    )
+    _, note = action_parts(world.addon.post("save", save).get_json())
+    assert note == "Follow-up saved"
+
+    clock.advance(days=2)
+    world.engine.run_pass()
+    assert world.followups()[0][1] == "active"  # snoozed from day 3 to day 7
+    clock.advance(days=6)
+    world.engine.run_pass()
+    mine = world.google.gmail.thread_of(alice.email, answer.thread_id)
+    [bump] = [m for m in mine if "Any news?" in m.text()]
+    assert "SENT" in bump.labels and bump.header("In-Reply-To") == answer_id
+
+
+def test_cancel_on_a_sent_message_card(world):
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    msg = world.sent(alice, [bob])
+    event = world.addon.event(alice.email, msg=msg, form=_create_form("1w"))
+    action_parts(world.addon.post("create", event).get_json())
+    [(fid, *_)] = world.followups()
+    cancel = world.addon.event(alice.email, msg=msg, params={"id": str(fid), "view": "followup"})
+    assert cancel["gmail"]["messageId"].startswith("msg-a:r")
+    _, note = action_parts(world.addon.post("cancel", cancel).get_json())
+    assert note == "Follow-up cancelled" and world.followups()[0][1] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "message_id, says",
+    [
+        ("msg-z:some-form-nobody-knows", "Invalid id value"),  # Gmail: 400
+        ("msg-a:r-1234567890", "no longer has this message"),  # a known form naming nothing: 404
+    ],
+)
+def test_an_id_gmail_does_not_take_comes_back_as_a_card(world, message_id, says):
+    """Never refused by us: the id goes to Gmail, and Gmail's 400 or 404 becomes a card."""
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    msg = world.sent(alice, [bob])
+    event = world.addon.event(alice.email, msg=msg)
+    event["gmail"]["messageId"] = message_id
+    response = world.addon.post("on-message", event)
+    assert response.status_code == 200
+    card = trigger_card(response.get_json())
+    assert says in card_text(card)
+    assert world.google.gmail.calls(alice.email)["messages.get"] == 1  # Gmail was asked
+
+
+def test_a_thread_gmail_no_longer_accepts_gets_the_bump_unthreaded_with_an_event(
+    timed_world, clock
+):
+    world = timed_world
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    with world.store.session() as s:
+        user = world.store.get_or_create_user(s, alice.email)
+        user.send_days, user.send_hours = "mon-sun", "00:00-24:00"
+    msg = world.sent(alice, [bob], "Old thread")
+    event = world.addon.event(alice.email, msg=msg, form=_create_form("3d"))
+    action_parts(world.addon.post("create", event).get_json())
+    world.google.gmail.reject_thread(alice.email, msg.thread_id)
+    clock.advance(days=4)
+    world.engine.run_pass()
+    [(fid, state, *_)] = world.followups()
+    assert state == "completed"
+    with world.store.session() as s:
+        [sent] = [e.detail for e in s.query(Event).filter_by(followup_id=fid, kind="sent")]
+    assert "new conversation" in sent and "Invalid thread_id value" in sent
+    [bump] = [m for m in world.google.gmail.messages(bob.email) if m.header("In-Reply-To")]
+    assert bump.header("In-Reply-To") == msg.message_id  # still a reply for Bob
+
+
+@pytest.mark.parametrize(
+    "name, granted, asked",
+    [
+        # userinfo.email left unticked: Google sends no userIdToken; ask for it, no 400.
+        ("homepage", [], ["https://www.googleapis.com/auth/userinfo.email"]),
+        (
+            "create",
+            [],
+            [
+                "https://www.googleapis.com/auth/userinfo.email",
+                "https://www.googleapis.com/auth/gmail.addons.current.message.metadata",
+            ],
+        ),
+        (
+            "create",
+            ["https://www.googleapis.com/auth/userinfo.email"],
+            ["https://www.googleapis.com/auth/gmail.addons.current.message.metadata"],
+        ),
+    ],
+)
+def test_every_endpoint_asks_for_the_scopes_it_lacks(world, name, granted, asked):
+    alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
+    world.connect(alice)
+    msg = world.sent(alice, [bob])
+    event = world.addon.event(alice.email, msg=msg, form=_create_form("3d"))
+    auth = event["authorizationEventObject"]
+    auth["authorizedScopes"] = ["https://www.googleapis.com/auth/gmail.addons.execute", *granted]
+    if "https://www.googleapis.com/auth/userinfo.email" not in granted:
+        del auth["userIdToken"]  # Google sends it only with that scope
+    response = world.addon.post(name, event)
+    assert response.status_code == 200
+    assert response.get_json() == {"requesting_google_scopes": {"scopes": asked}}
+    assert world.followups() == [] and world.google.gmail.calls(alice.email)["messages.get"] == 0

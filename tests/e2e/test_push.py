@@ -420,22 +420,26 @@ def test_the_first_pass_turns_push_on_and_stores_the_expiry(watch_world, google)
     assert google.gmail.calls(alice.email)["watch"] == 1  # still valid: not called again
 
 
-def test_the_watch_is_renewed_within_a_day_of_its_end(watch_world, google, clock):
+def test_the_watch_is_renewed_daily(watch_world, google, clock):
+    """Google recommends calling users.watch once per day (it lasts 7)."""
     engine, store, alice, _, account_id = watch_world
     engine.run_pass()
     first = watch_expiry(store, account_id)
-    clock.advance(days=5, hours=12)  # 1.5 days left
+    clock.advance(hours=20)
     engine.run_pass()
-    assert google.gmail.calls(alice.email)["watch"] == 1
-    clock.advance(days=1)  # half a day left
+    assert google.gmail.calls(alice.email)["watch"] == 1  # the same day: not yet
+    clock.advance(hours=5)  # a day and an hour after the first call
     engine.run_pass()
     assert google.gmail.calls(alice.email)["watch"] == 2
     renewed = watch_expiry(store, account_id)
     assert renewed >= first
     # (the emulator counts its 7 days from the real time, so bring the clock back to it)
-    clock.current = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    clock.current = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=12)
     engine.run_pass()
-    assert google.gmail.calls(alice.email)["watch"] == 2  # the new watch is good for days
+    assert google.gmail.calls(alice.email)["watch"] == 2  # renewed less than a day ago
+    clock.current = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1, hours=1)
+    engine.run_pass()
+    assert google.gmail.calls(alice.email)["watch"] == 3  # and again the next day
     assert [k for k, _ in account_events(store, account_id)] == ["push_watch"]  # no noise
 
 

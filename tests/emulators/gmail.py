@@ -23,6 +23,20 @@ reference/mail-mechanics.md 1-2. What it does like Gmail:
   units-per-minute limit (403 userRateLimitExceeded) and a concurrent-request limit (429).
 - Faults per method (`fail()`): an HTTP error in Google's shape (with Retry-After if asked), a
   dropped connection before or after the request was carried out, or a delay.
+- Ids in every form Gmail uses. The REST id is hex; the Gmail add-on names the same message
+  `msg-f:<decimal of the hex id>` when it was received (Google's example event in "Build a
+  Google Workspace add-on using HTTP endpoints") and `msg-a:r<signed decimal>` when the user
+  sent it, its thread then being `thread-a:r<signed decimal>` (the event Google captured in
+  googleworkspace/gws-genai-addon-sample sample_data_delete_before_prod/generate_reply_post.json:
+  "msg-a:r-762107668661183924", "thread-a:r8302010144516718545"). `addon_ids()` gives the
+  forms the add-on sees; messages.get/modify and threads.get/modify accept every form (Google's
+  samples pass gmail.messageId unchanged to users.messages.get) and answer with the hex `id`
+  and `threadId`. An id in no known form is 400 "Invalid id value", a known form naming
+  nothing 404 notFound.
+- messages.send with a threadId Gmail will not take answers 400 "Invalid thread_id value"
+  (`reject_thread()`, or a threadId in no known form): Gmail's own words as applications
+  report them (e.g. PipedreamHQ/pipedream#15223, "Gmail reply error: Invalid thread_id value");
+  a threadId in a known form that names no thread is 404 notFound.
 """
 
 from __future__ import annotations
@@ -138,6 +152,7 @@ class Msg:
     internal_date: int  # epoch ms
     history_id: int
     parsed: Message = field(repr=False)
+    addon_id: str = ""  # gmail.messageId as the add-on sees it (msg-f:… or msg-a:r…)
 
     def header(self, name: str) -> str:
         return str(self.parsed.get(name, "") or "")
@@ -179,6 +194,10 @@ class UserBox:
     drafts: dict[str, str] = field(default_factory=dict)  # draft id -> message id
     watch: dict | None = None
     label_seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    aliases: dict[str, str] = field(default_factory=dict)  # msg-f:… / msg-a:r… -> hex id
+    thread_aliases: dict[str, str] = field(default_factory=dict)  # thread-f/a:… -> hex id
+    thread_addon: dict[str, str] = field(default_factory=dict)  # hex thread id -> add-on form
+    rejected_threads: set[str] = field(default_factory=set)  # send answers 400 for these
 
 
 @dataclass
@@ -259,6 +278,44 @@ class GmailEmulator:
             box.drafts["r" + format(next(self._ids), "x")[-15:]] = msg.id
             return msg
 
+    def update_draft(self, address: str, draft_id: str, markup: dict) -> Msg:
+        """What Gmail's compose window does with an add-on's `updateDraftActionMarkup`: each
+        update set replaces that part of the draft ("Package apps.extensions.markup",
+        UpdateDraftActionMarkup: "If set, replaces the existing Bcc recipients of the draft the
+        user is currently editing"; likewise To, Cc and Subject)."""
+        with self.lock:
+            box = self.users[address.lower()]
+            msg = box.messages[box.drafts[draft_id]]
+            for key, header, field_name in (
+                ("updateToRecipients", "To", "toRecipients"),
+                ("updateCcRecipients", "Cc", "ccRecipients"),
+                ("updateBccRecipients", "Bcc", "bccRecipients"),
+            ):
+                if key in markup:
+                    del msg.parsed[header]
+                    emails = [r["email"] for r in markup[key].get(field_name, [])]
+                    if emails:
+                        msg.parsed[header] = ", ".join(emails)
+            if "updateSubject" in markup:
+                del msg.parsed["Subject"]
+                msg.parsed["Subject"] = markup["updateSubject"]["subject"]
+            msg.raw = msg.parsed.as_bytes()
+            return msg
+
+    def send_draft(self, address: str, draft_id: str) -> Msg:
+        """The user presses Send on a draft: it leaves Drafts and goes out like any message
+        (into its thread when it is a reply there)."""
+        with self.lock:
+            box = self.users[address.lower()]
+            msg = box.messages[box.drafts.pop(draft_id)]
+            del box.messages[msg.id]
+            box.threads[msg.thread_id].remove(msg.id)
+            thread = msg.thread_id if box.threads[msg.thread_id] else None
+            if not box.threads[msg.thread_id]:
+                del box.threads[msg.thread_id]
+            self._record(box, msg, "messagesDeleted")
+            return self._send(box, msg.raw, thread)
+
     def add_label(self, address: str, msg_id: str, name: str) -> None:
         """Put a label on a message by its name, as the user does in Gmail (the label is
         created if missing); records labelsAdded history. `msg_id` is the Gmail message id."""
@@ -316,6 +373,17 @@ class GmailEmulator:
     def history_id(self, address: str) -> int:
         with self.lock:
             return self.users[address.lower()].history_id
+
+    def addon_ids(self, address: str, msg: Msg) -> tuple[str, str]:
+        """(gmail.messageId, gmail.threadId) as Gmail hands them to the add-on for `msg`."""
+        with self.lock:
+            box = self.users[address.lower()]
+            return msg.addon_id, box.thread_addon[msg.thread_id]
+
+    def reject_thread(self, address: str, thread_id: str) -> None:
+        """From now on messages.send into this thread answers 400 "Invalid thread_id value"."""
+        with self.lock:
+            self.users[address.lower()].rejected_threads.add(thread_id)
 
     # -- test API: the Gmail add-on's per-request tokens -------------------------------------
 
@@ -506,7 +574,12 @@ class GmailEmulator:
         with self.lock:
             bound = self.message_tokens.get(req.headers.get("X-Goog-Gmail-Access-Token", ""))
         fmt = req.arg("format") or "full"
-        return bound == (grant.email, match["id"]) and fmt in formats
+        with self.lock:
+            box = self.users[grant.email]
+            wanted = box.aliases.get(match["id"], match["id"])
+            if wanted not in box.messages:
+                return True  # the handler answers: 400 for no known id form, else 404
+        return bound is not None and bound == (grant.email, wanted) and fmt in formats
 
     # -- methods ----------------------------------------------------------------------------
 
@@ -663,7 +736,8 @@ class GmailEmulator:
         return Response(204, None)
 
     def _threads_get(self, box: UserBox, req: Request, match) -> Response:
-        ids = box.threads.get(match["id"])
+        thread_id = self._thread_id(box, match["id"])
+        ids = box.threads.get(thread_id)
         if not ids:
             raise _ApiError(google_error(404, "Requested entity was not found.", "notFound"))
         fmt = req.arg("format") or "full"
@@ -671,14 +745,15 @@ class GmailEmulator:
         return Response(
             200,
             {
-                "id": match["id"],
+                "id": thread_id,
                 "historyId": str(max(m.history_id for m in msgs)),
                 "messages": [_resource(box, m, fmt, req.args("metadataHeaders")) for m in msgs],
             },
         )
 
     def _threads_modify(self, box: UserBox, req: Request, match) -> Response:
-        ids = box.threads.get(match["id"])
+        thread_id = self._thread_id(box, match["id"])
+        ids = box.threads.get(thread_id)
         if not ids:
             raise _ApiError(google_error(404, "Requested entity was not found.", "notFound"))
         body = req.json()
@@ -686,7 +761,7 @@ class GmailEmulator:
         self._relabel(box, msgs, body.get("addLabelIds") or [], body.get("removeLabelIds") or [])
         return Response(
             200,
-            {"id": match["id"], "messages": [_resource(box, m, "minimal", []) for m in msgs]},
+            {"id": thread_id, "messages": [_resource(box, m, "minimal", []) for m in msgs]},
         )
 
     def _messages_send(self, box: UserBox, req: Request, match) -> Response:
@@ -726,12 +801,18 @@ class GmailEmulator:
     # -- mailbox mechanics ------------------------------------------------------------------
 
     def _message(self, box: UserBox, msg_id: str) -> Msg:
-        msg = box.messages.get(msg_id)
+        msg = box.messages.get(box.aliases.get(msg_id, msg_id))
         if msg is None:
-            if not re.fullmatch(r"[0-9a-f]{1,16}", msg_id):
+            if not _MESSAGE_ID_FORM.fullmatch(msg_id):
                 raise _ApiError(google_error(400, "Invalid id value", "invalidArgument"))
             raise _ApiError(google_error(404, "Requested entity was not found.", "notFound"))
         return msg
+
+    def _thread_id(self, box: UserBox, thread_id: str) -> str:
+        """The hex id of a thread named in any form; 400 for no known form."""
+        if not _THREAD_ID_FORM.fullmatch(thread_id):
+            raise _ApiError(google_error(400, "Invalid id value", "invalidArgument"))
+        return box.thread_aliases.get(thread_id, thread_id)
 
     def _label_named(self, box: UserBox, name: str) -> str:
         """The id of the label with this name, created (as a user label) if missing."""
@@ -782,7 +863,16 @@ class GmailEmulator:
             history_id=0,
             parsed=parsed,
         )
+        own = bool(labels & {"SENT", "DRAFT"})
+        msg.addon_id = f"msg-a:r{_signed64()}" if own else f"msg-f:{int(msg_id, 16)}"
+        box.aliases[msg.addon_id] = msg_id
+        box.aliases[f"msg-f:{int(msg_id, 16)}"] = msg_id
         box.messages[msg_id] = msg
+        if msg.thread_id not in box.thread_addon:  # the thread's first message names it
+            form = f"thread-a:r{_signed64()}" if own else f"thread-f:{int(msg.thread_id, 16)}"
+            box.thread_addon[msg.thread_id] = form
+            box.thread_aliases[form] = msg.thread_id
+            box.thread_aliases[f"thread-f:{int(msg.thread_id, 16)}"] = msg.thread_id
         box.threads.setdefault(msg.thread_id, []).append(msg_id)
         self._record(box, msg, "messagesAdded")
         return msg
@@ -829,8 +919,12 @@ class GmailEmulator:
             parsed["Message-ID"] = f"<CA{secrets.token_hex(12)}@mail.gmail.com>"
         if not parsed.get("Date"):
             parsed["Date"] = email.utils.formatdate()
-        if thread_id is not None and thread_id not in box.threads:
-            raise _ApiError(google_error(404, "Requested entity was not found.", "notFound"))
+        if thread_id is not None:
+            if not _THREAD_ID_FORM.fullmatch(thread_id) or thread_id in box.rejected_threads:
+                raise _ApiError(google_error(400, "Invalid thread_id value", "invalidArgument"))
+            thread_id = box.thread_aliases.get(thread_id, thread_id)
+            if thread_id not in box.threads:
+                raise _ApiError(google_error(404, "Requested entity was not found.", "notFound"))
         tid = self._thread_for(box, parsed, thread_id) if thread_id else None
         bcc = parsed.get_all("Bcc", [])
         del parsed["Bcc"]
@@ -862,6 +956,15 @@ class GmailEmulator:
         if outside:
             self.outbound.append((box.email, outside, delivered))
         return msg
+
+
+_MESSAGE_ID_FORM = re.compile(r"[0-9a-f]{1,16}|msg-f:[0-9]{1,20}|msg-a:r-?[0-9]{1,20}")
+_THREAD_ID_FORM = re.compile(r"[0-9a-f]{1,16}|thread-f:[0-9]{1,20}|thread-a:r-?[0-9]{1,20}")
+
+
+def _signed64() -> int:
+    """A signed 64-bit number, as in msg-a:r-762107668661183924 / thread-a:r8302010144516718545."""
+    return secrets.randbits(64) - (1 << 63)
 
 
 class _ApiError(Exception):

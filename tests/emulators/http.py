@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 class Request:
@@ -16,7 +16,7 @@ class Request:
     def __init__(self, handler: BaseHTTPRequestHandler, body: bytes):
         parts = urlsplit(handler.path)
         self.method = handler.command
-        self.path = parts.path
+        self.path = unquote(parts.path)  # Google reads msg-a%3Ar-12 as msg-a:r-12
         self.query: dict[str, list[str]] = parse_qs(parts.query, keep_blank_values=True)
         self.headers = handler.headers
         self.body = body

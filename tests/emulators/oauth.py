@@ -14,6 +14,11 @@ reference/mail-mechanics.md 1.4 and 2.5:
 - GET  /v1/userinfo        OpenID userinfo for a Bearer access token.
 - GET  /oauth2/v1/certs    {"kid": "<PEM certificate>"}; /oauth2/v3/certs the same key as JWKS.
 
+Granular consent: Google's consent screen lets the user untick each scope but the basic sign-in
+ones (openid, email, profile); the redirect and the token response then name only the granted
+scopes in `scope` ("Using OAuth 2.0 to Access Google APIs", granular permissions: the `scope`
+of the response lists the scopes granted). `untick_next` is what the next user leaves unticked.
+
 ID tokens are RS256 JWTs (kid in the header) signed by a key generated at start, so
 google.oauth2.id_token.verify_token(..., certs_url=<emulator>/oauth2/v1/certs) accepts them.
 """
@@ -91,6 +96,7 @@ class OAuthEmulator:
         self.add_client(client_id, self.client_secret)
         self.default_login: str | None = None
         self.deny_next = False
+        self.untick_next: set[str] = set()  # scopes the next consenting user leaves unticked
         # Claims forced into the next ID tokens (tests: a replayed or forged token's nonce).
         self.id_token_overrides: dict = {}
         self.token_requests: list[dict] = []  # grant_type and outcome of every POST /token
@@ -230,6 +236,9 @@ class OAuthEmulator:
         login = (req.arg("login_hint") or self.default_login or "").lower()
         if login not in self.state.users:
             return Response(400, f"<h1>Sign in</h1><p>No emulated Google account {login!r}")
+        basic = {"openid", "email", "profile", "https://www.googleapis.com/auth/userinfo.email"}
+        scopes = tuple(sc for sc in scopes if sc in basic or sc not in self.untick_next)
+        self.untick_next = set()
         method = req.arg("code_challenge_method") or "plain"
         code = "4/emu-" + secrets.token_urlsafe(24)
         self.state.codes[code] = AuthCode(

@@ -21,6 +21,7 @@ from watcher.errors import (
     AuthFailed,
     MailboxProtocolError,
     MailboxUnavailable,
+    SendRejected,
     SendUnconfirmed,
 )
 from watcher.mailbox import Bump, ThreadKey, open_mailbox
@@ -321,7 +322,39 @@ def test_send_into_a_deleted_thread_goes_out_unthreaded(google, gmail_config):
     bump = bump_for(alice, [bob], "Re: Gone", in_reply_to=first, thread_ref="fffffffffffffffe")
     with mailbox(google, alice, gmail_config) as mb:
         assert mb.send(bump)
+        assert "404 the thread is gone" in mb.send_notes[bump.message_id]
     assert len(google.gmail.find(bob.email, bump.message_id)) == 1
+
+
+def test_send_into_a_thread_gmail_no_longer_accepts_goes_out_unthreaded(google, gmail_config):
+    """Gmail's 400 "Invalid thread_id value" is handled like the 404: sent on its own (once),
+    with a note for the follow-up's history."""
+    alice, bob = google.new_user("alice"), google.new_user("bob")
+    first = google.send(alice, [bob], "Old")
+    [sent] = google.gmail.find(alice.email, first)
+    google.gmail.reject_thread(alice.email, sent.thread_id)
+    bump = bump_for(alice, [bob], "Re: Old", in_reply_to=first, thread_ref=sent.thread_id)
+    with mailbox(google, alice, gmail_config) as mb:
+        ref = mb.send(bump)
+        assert "400 Invalid thread_id value" in mb.send_notes[bump.message_id]
+    [copy] = [m for m in google.gmail.find(alice.email, bump.message_id) if m.id == ref]
+    assert copy.thread_id != sent.thread_id and "SENT" in copy.labels
+    assert len(google.gmail.find(bob.email, bump.message_id)) == 1
+    sends = [r for r in google.gmail.requests if r[0] == "messages.send" and r[1] == alice.email]
+    assert [status for _, _, status in sends] == [400, 200]
+
+
+def test_other_400s_on_send_are_not_retried_unthreaded(google, gmail_config):
+    alice = google.new_user("alice")
+    first = google.send(alice, ["x@outside.test"], "Topic")
+    [sent] = google.gmail.find(alice.email, first)
+    bad = bump_for(
+        alice, ["not-an-address"], "Re: Topic", in_reply_to=first, thread_ref=sent.thread_id
+    )
+    with mailbox(google, alice, gmail_config) as mb, pytest.raises(SendRejected):
+        mb.send(bad)
+    sends = [r for r in google.gmail.requests if r[0] == "messages.send" and r[1] == alice.email]
+    assert [status for _, _, status in sends] == [400]
 
 
 def test_connection_dropped_after_send_is_unconfirmed_and_never_resent(google, gmail_config):

@@ -76,6 +76,58 @@ class Addon:
         params: dict | None = None,
         tz: str | None = "Europe/Berlin",
     ) -> dict:
+        """An event as Google POSTs it, built from Google's published shapes:
+        - the skeleton (commonEventObject hostApp/platform; authorizationEventObject
+          userOAuthToken/systemIdToken/userIdToken; gmail messageId/threadId/accessToken) is the
+          message-open example event of "Build a Google Workspace add-on using HTTP endpoints";
+        - userLocale and timeZone {id, offset in ms} are its JSON schema's commonEventObject
+          (present with useLocaleFromApp and script.locale, which the descriptor sets);
+        - a homepage event has no gmail object ("Event objects": "fields pertaining to widgets
+          and contextual information are omitted");
+        - a card action carries formInputs {name: {stringInputs: {value: [...]}}} next to the
+          open message's gmail ids, and the ids of a message the user sent are msg-a:r… /
+          thread-a:r… (googleworkspace/gws-genai-addon-sample
+          sample_data_delete_before_prod/generate_reply_post.json); received ones msg-f:… /
+          thread-f:… (the page's example). The emulator hands out the right form per message.
+        """
+        event = self._skeleton(email, form, params, tz)
+        if msg is not None:
+            user_token, message_token = tokens or self.google.gmail.addon_tokens(email, msg.id)
+            event["authorizationEventObject"]["userOAuthToken"] = user_token
+            message_id, thread_id = self.google.gmail.addon_ids(email, msg)
+            event["gmail"] = {
+                "messageId": message_id,
+                "threadId": thread_id,
+                "accessToken": message_token,
+            }
+        return event
+
+    def compose_event(
+        self,
+        email: str,
+        *,
+        form: dict | None = None,
+        params: dict | None = None,
+        to: tuple[str, ...] = (),
+        cc: tuple[str, ...] = (),
+        bcc: tuple[str, ...] = (),
+        tz: str | None = "Europe/Berlin",
+    ) -> dict:
+        """A compose-trigger (or compose card action) event. With draftAccess NONE Gmail sends
+        `"gmail": {}` (googleworkspace/gws-genai-addon-sample
+        sample_data_delete_before_prod/compose_post.json); with METADATA, as our descriptor
+        asks, the draft's toRecipients / ccRecipients / bccRecipients (lists of addresses: the
+        gmailEventObject JSON schema of "Build a Google Workspace add-on using HTTP endpoints")."""
+        event = self._skeleton(email, form, params, tz)
+        event["authorizationEventObject"]["userOAuthToken"] = "ya29.compose-" + _sub(email)
+        gmail: dict = {}
+        for key, values in (("toRecipients", to), ("ccRecipients", cc), ("bccRecipients", bcc)):
+            if values:
+                gmail[key] = list(values)
+        event["gmail"] = gmail
+        return event
+
+    def _skeleton(self, email, form, params, tz) -> dict:
         common: dict = {"hostApp": "GMAIL", "platform": "WEB", "userLocale": "en-US"}
         if tz:
             common["timeZone"] = {"id": tz, "offset": 3600000}
@@ -83,7 +135,7 @@ class Addon:
             common["formInputs"] = form
         if params:
             common["parameters"] = params
-        event = {
+        return {
             "commonEventObject": common,
             "authorizationEventObject": {
                 "userOAuthToken": "ya29.none",
@@ -91,15 +143,6 @@ class Addon:
                 "systemIdToken": "unused",
             },
         }
-        if msg is not None:
-            user_token, message_token = tokens or self.google.gmail.addon_tokens(email, msg.id)
-            event["authorizationEventObject"]["userOAuthToken"] = user_token
-            event["gmail"] = {
-                "messageId": f"msg-f:{int(msg.id, 16)}",
-                "threadId": f"thread-f:{int(msg.thread_id, 16)}",
-                "accessToken": message_token,
-            }
-        return event
 
     def post(self, name: str, event, token: str | None = "sign", raw: bytes | None = None):
         headers = {}
@@ -175,3 +218,96 @@ def _sub(email: str) -> str:
     import hashlib
 
     return str(int(hashlib.sha256(email.encode()).hexdigest()[:15], 16))
+
+
+# -- Google's schema for responses that change the host app (draft updates) --------------------
+# google-apps-card has Card only; RenderActions / HostAppActionMarkup have no public Python
+# proto. So the check is built from Google's published reference, strictly (an unknown key is
+# an error; Google's JSON schemas list the keys but do not forbid others):
+# - "Build a Google Workspace add-on using HTTP endpoints", JSON Response Objects: "Form submit"
+#   {renderActions, stateChanged}, "Render action" {action {navigations[{popToRoot, pop,
+#   popToCard, pushCard, updateCard}], link, notification {text}}, hostAppAction, schema},
+#   "Host app action markup" {gmailAction, ...}, "Gmail action markup";
+# - field names and unions from "Package apps.extensions.markup": GmailClientActionMarkup is a
+#   union (taskAction | updateDraftActionMarkup | openCreatedDraftActionMarkup |
+#   addonComposeUiActionMarkup), HostAppActionMarkup a union, UpdateBccRecipients is
+#   {bccRecipients[]: Recipient {email}}. (The page's JSON schema spells that list
+#   "BccRecipients"; the reference's proto field, and so its JSON name, is bccRecipients.)
+
+
+class OneOf(dict):
+    """An object with exactly one of these keys (a proto oneof)."""
+
+
+class Enum(frozenset):
+    """A string among these."""
+
+
+_RECIPIENTS = [{"email": str}]
+_UPDATE_DRAFT = {
+    "updateBody": {
+        "insertContents": [
+            {
+                "content": str,
+                "contentType": Enum({"TEXT", "MUTABLE_HTML", "IMMUTABLE_HTML"}),
+            }
+        ],
+        "type": Enum({"IN_PLACE_INSERT", "INSERT_AT_START", "INSERT_AT_END", "REPLACE"}),
+    },
+    "updateToRecipients": {"toRecipients": _RECIPIENTS},
+    "updateCcRecipients": {"ccRecipients": _RECIPIENTS},
+    "updateBccRecipients": {"bccRecipients": _RECIPIENTS},
+    "updateSubject": {"subject": str},
+}
+_GMAIL_ACTION = OneOf(
+    updateDraftActionMarkup=_UPDATE_DRAFT,
+    openCreatedDraftActionMarkup={"draftId": str, "draftThreadId": str, "draftStorageId": str},
+    addonComposeUiActionMarkup={"type": Enum({"UNSPECIFIED", "DISMISS"})},
+    taskAction={"reloadTasks": bool},
+)
+_NAVIGATION = OneOf(
+    popToRoot=bool, pop=bool, popToCard=str, pushCard=check_card, updateCard=check_card
+)
+RENDER_ACTION = {
+    "action": {"navigations": [_NAVIGATION], "notification": {"text": str}},
+    "hostAppAction": OneOf(gmailAction=_GMAIL_ACTION),
+    "schema": str,
+}
+SUBMIT_FORM_RESPONSE = {"renderActions": RENDER_ACTION, "stateChanged": bool}
+
+
+def check_shape(value, schema, where: str = "response") -> None:
+    """Raises AssertionError where `value` leaves the published shape `schema`."""
+    if isinstance(schema, Enum):
+        assert value in schema, f"{where}: {value!r} is not one of {sorted(schema)}"
+    elif schema in (str, bool):
+        assert isinstance(value, schema), f"{where}: {value!r} is not a {schema.__name__}"
+    elif isinstance(schema, list):
+        assert isinstance(value, list), f"{where} is not a list"
+        for n, item in enumerate(value):
+            check_shape(item, schema[0], f"{where}[{n}]")
+    elif isinstance(schema, dict):
+        assert isinstance(value, dict), f"{where} is not an object"
+        unknown = set(value) - set(schema)
+        assert not unknown, f"{where} has fields Google does not define: {sorted(unknown)}"
+        if isinstance(schema, OneOf):
+            assert len(value) == 1, f"{where} must set exactly one of {sorted(schema)}"
+        for key, item in value.items():
+            check_shape(item, schema[key], f"{where}.{key}")
+    else:
+        schema(value)  # a card: google.apps.card.v1.Card
+
+
+def draft_update(body: dict) -> tuple[list[str], list[dict], str | None]:
+    """(the draft's new Bcc, the cards shown, the notification) of a draft-update answer, the
+    whole answer checked against Google's shape."""
+    check_shape(body, SUBMIT_FORM_RESPONSE)
+    render = body["renderActions"]
+    markup = render["hostAppAction"]["gmailAction"]["updateDraftActionMarkup"]
+    bcc = [r["email"] for r in markup["updateBccRecipients"]["bccRecipients"]]
+    shown = [
+        nav.get("updateCard") or nav.get("pushCard")
+        for nav in render.get("action", {}).get("navigations", [])
+        if "updateCard" in nav or "pushCard" in nav
+    ]
+    return bcc, shown, render.get("action", {}).get("notification", {}).get("text")

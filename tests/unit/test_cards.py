@@ -148,24 +148,24 @@ def test_envelopes():
 
 
 @pytest.mark.parametrize(
-    "raw, prefix, expected",
+    "raw",
     [
-        ("msg-f:1234567890123", "msg-f:", format(1234567890123, "x")),
-        ("18c2f0a1b2c3d4e5", "msg-f:", "18c2f0a1b2c3d4e5"),
-        ("thread-f:17", "thread-f:", "11"),
-        (None, "msg-f:", None),
+        "msg-f:1234567890123",  # received (Google's example event)
+        "msg-a:r-762107668661183924",  # sent (gws-genai-addon-sample generate_reply_post.json)
+        "thread-a:r8302010144516718545",
+        "18c2f0a1b2c3d4e5",  # a REST id
+        "msg-q:a-form-not-yet-seen",  # unknown forms go to Gmail, which answers for them
     ],
 )
-def test_gmail_ids(raw, prefix, expected):
-    assert gmail_id(raw, prefix) == expected
+def test_gmail_ids_are_kept_as_google_sent_them(raw):
+    assert gmail_id(raw) == raw
+    assert gmail_id(None) is None
 
 
-@pytest.mark.parametrize(
-    "raw", ["msg-f:", "msg-f:12a", "msg-f:99999999999999999999", "../etc", "XYZ", "msg-f:-1"]
-)
-def test_bad_gmail_ids(raw):
+@pytest.mark.parametrize("raw", ["msg-f:1 2", "msg-f:\n1", "msg-f:é", "x" * 201])
+def test_what_is_no_gmail_id_at_all_is_a_bad_event(raw):
     with pytest.raises(BadEvent):
-        gmail_id(raw, "msg-f:")
+        gmail_id(raw)
 
 
 def event(form=None, params=None, tz=None):
@@ -276,3 +276,105 @@ def test_parse_event_keeps_only_known_zones():
     assert event(tz="America/Los_Angeles").time_zone == "America/Los_Angeles"
     assert event(tz="Mars/Olympus").time_zone is None
     assert event(tz="../../etc/passwd").time_zone is None
+
+
+# -- the compose card (pure) ------------------------------------------------------------------
+
+
+def test_compose_cards_are_valid_cards_and_say_how_to_remove_the_tag():
+    from gmail import compose_card
+    from gmail.forms import read_compose_tag
+
+    choose = compose_card.choose(
+        BASE, tz="Europe/Berlin", now=NOW, default_delay="2w", email="Me+x@Ex.test"
+    )
+    check_card(choose)
+    assert "me+2w@ex.test" in card_text(choose)
+    tag = read_compose_tag(
+        event({"when": text("1w"), "mode": text("remind")}), NOW, "UTC", "me@ex.test"
+    )
+    added = check_card(compose_card.added(BASE, tag, ["boss@ex.test", tag.address]))
+    assert "Bcc is now: boss@ex.test, me+1w-remind@ex.test" in card_text(added)
+    assert "me+1w-remind@ex.test" in card_text(added) and "remind you in 1 week" in card_text(added)
+    assert {b["text"] for b in buttons(added)} == {"Remove", "Change"}
+    check_card(compose_card.removed())
+
+
+@pytest.mark.parametrize(
+    "form, tz, address",
+    [
+        ({"when": text("3d")}, "UTC", "me+3d@ex.test"),
+        ({"when": text("2w"), "mode": text("send")}, "UTC", "me+2w@ex.test"),
+        ({"when": text("1w"), "mode": text("remind")}, "UTC", "me+1w-remind@ex.test"),
+        (  # 2026-04-07 06:00 UTC: the 7th in Berlin, 11 days after Friday 27 March (DST between)
+            {"when": text("date"), "at": {"dateTimeInput": {"msSinceEpoch": 1775541600000}}},
+            "Europe/Berlin",
+            "me+11d@ex.test",
+        ),
+        (  # the same instant is still the 6th in Los Angeles: 10 days
+            {"when": text("date"), "at": {"dateTimeInput": {"msSinceEpoch": 1775541600000}}},
+            "America/Los_Angeles",
+            "me+10d@ex.test",
+        ),
+    ],
+)
+def test_compose_choices_become_plus_tags_the_trigger_reads(form, tz, address):
+    from gmail.forms import read_compose_tag
+    from watcher import schedule
+    from watcher.followups import plus_tag
+
+    tag = read_compose_tag(event(form), NOW, tz, "me@ex.test")
+    assert tag.address == address
+    assert schedule.parse_plus_tag(plus_tag(address, ["me@ex.test"])) == tag.tag
+
+
+@pytest.mark.parametrize(
+    "form, error",
+    [
+        ({}, ValidationError),
+        ({"when": text("date")}, ValidationError),
+        (
+            {"when": text("date"), "at": {"dateInput": {"msSinceEpoch": 1774569600000}}},
+            ValidationError,
+        ),
+        ({"when": text("5w")}, BadEvent),
+        ({"when": text("1w"), "mode": text("shout")}, BadEvent),
+    ],
+)
+def test_compose_choices_that_make_no_tag(form, error):
+    from gmail.forms import read_compose_tag
+
+    with pytest.raises(error):
+        read_compose_tag(event(form), NOW, "UTC", "me@ex.test")
+
+
+def test_only_this_users_schedule_tags_are_taken_out_of_bcc():
+    from gmail.forms import without_tags
+
+    bcc = ["me+2w@ex.test", "me+bump@ex.test", "me+news@ex.test", "boss@ex.test", "you+1w@ex.test"]
+    assert without_tags(bcc, "me@ex.test") == bcc[1:]
+
+
+def test_the_draft_update_matches_googles_shape_and_the_check_can_fail():
+    from gmail import compose_card
+    from tests.support.addon import draft_update
+
+    card = compose_card.removed()
+    body = compose_card.update_bcc(card, ["a@x.test"], "done")
+    assert draft_update(body) == (["a@x.test"], [card], "done")
+    wrong = json_copy(body)
+    markup = wrong["renderActions"]["hostAppAction"]["gmailAction"]
+    markup["updateDraftActions"] = markup.pop("updateDraftActionMarkup")  # not Google's name
+    with pytest.raises(AssertionError):
+        draft_update(wrong)
+    wrong = json_copy(body)
+    bcc = wrong["renderActions"]["hostAppAction"]["gmailAction"]["updateDraftActionMarkup"]
+    bcc["updateBccRecipients"] = {"bccRecipients": ["a@x.test"]}  # recipients are {email}
+    with pytest.raises(AssertionError):
+        draft_update(wrong)
+
+
+def json_copy(value):
+    import json
+
+    return json.loads(json.dumps(value))

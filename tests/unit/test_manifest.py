@@ -43,6 +43,16 @@ def test_all_urls_come_from_the_base_url():
     assert pb.add_ons.http_options.authorization_header == 1  # SYSTEM_ID_TOKEN
 
 
+def test_the_compose_trigger_opens_the_follow_up_card_with_the_draft_metadata():
+    pb = parse_strictly(manifest.build("https://mail-tools.example.org/rw/"))
+    compose = pb.add_ons.gmail.compose_trigger
+    [action] = compose.actions
+    assert action.run_function == "https://mail-tools.example.org/rw/addon/compose"
+    assert action.label == "Follow up if no reply" and action.logo_url.startswith("https://")
+    # METADATA: Gmail sends the draft's Bcc, which the tag must keep (the update replaces it).
+    assert compose.draft_access == compose.DraftAccess.METADATA
+
+
 def test_scopes_are_the_needed_ones_only():
     scopes = set(manifest.build(manifest.DEFAULT_BASE_URL)["oauthScopes"])
     assert scopes == {
@@ -50,6 +60,8 @@ def test_scopes_are_the_needed_ones_only():
         "https://www.googleapis.com/auth/gmail.addons.current.message.metadata",
         "https://www.googleapis.com/auth/userinfo.email",
         "https://www.googleapis.com/auth/script.locale",
+        # Every compose-time add-on needs it (reference google.apps.script.type.gmail).
+        "https://www.googleapis.com/auth/gmail.addons.current.action.compose",
     }
 
 
@@ -75,5 +87,8 @@ def test_the_command_prints_the_descriptor_for_a_base_url():
     printed = json.loads(out.getvalue())
     assert printed["addOns"]["common"]["homepageTrigger"]["runFunction"] == (
         "https://rw.example.net/addon/homepage"
+    )
+    assert printed["addOns"]["gmail"]["composeTrigger"]["actions"][0]["runFunction"] == (
+        "https://rw.example.net/addon/compose"
     )
     assert "https://" in err.getvalue()
