@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up what they need (see scripts/setup.sh).
-.PHONY: run test lint format bench
+.PHONY: run test test-dates lint format bench
 
 run:
 	@scripts/setup.sh run
@@ -10,6 +10,10 @@ test:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/python -m pytest
+
+# The suite with the machine's clock on other days (faketime): no test may depend on today's date.
+test-dates:
+	@scripts/test-dates.sh -- $(ARGS)
 
 bench:
 	@scripts/setup.sh test

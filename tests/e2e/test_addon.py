@@ -7,7 +7,7 @@ card is validated against google.apps.card.v1.Card; every write is checked in th
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,17 +30,18 @@ from watcher.models import AccountStatus, Event, FollowUp, User
 
 
 @pytest.fixture
-def world(gmail_config, google):
+def world(gmail_config, google, clock):
     config = gmail_config.with_overrides(**addon_overrides())
-    app = create_app(config)
+    app = create_app(config, clock=clock.now)
     store = app.extensions["replywatch"]["store"]
-    yield World(app, store, google)
+    yield World(app, store, google, clock.now)
     store.dispose()
 
 
 class World:
-    def __init__(self, app, store, google):
+    def __init__(self, app, store, google, clock):
         self.app, self.store, self.google = app, store, google
+        self.clock = clock  # the app's "now": expected times are counted from it
         self.addon = Addon(app.test_client(), google)
 
     def connect(self, who, timezone="Europe/Berlin"):
@@ -55,7 +56,7 @@ class World:
                 settings={},
                 secret=json.dumps({"refresh_token": self.google.refresh_token(who)}),
                 display_name=who.name,
-                now=datetime.now(UTC),
+                now=self.clock(),
             )
 
     def sent(self, sender, to, subject="Proposal"):
@@ -122,7 +123,7 @@ def test_message_open_shows_the_form_then_create_then_the_follow_up(world):
     assert note.startswith("Follow-up set: will send a bump")
     [(fid, state, due, mode, n)] = world.followups()
     assert (state, mode, n) == ("active", "send", 2)
-    assert due > datetime.now(UTC) + timedelta(days=13)
+    assert due > world.clock() + timedelta(days=13)
     with world.store.session() as s:
         f = s.get(FollowUp, fid)
         assert f.thread_ref == msg.thread_id and f.anchor_message_id == msg.message_id
@@ -140,7 +141,7 @@ def test_sequence_date_and_remind_only(world):
     alice, bob = world.google.new_user("alice"), world.google.new_user("bob")
     world.connect(alice)
     msg = world.sent(alice, [bob])
-    at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    at = world.clock().replace(microsecond=0) + timedelta(days=5)
     form = _create_form(
         "date",
         at=when(int(at.timestamp() * 1000)),
@@ -201,9 +202,9 @@ def test_snooze_edit_and_save(world):
     _, note = action_parts(body)
     assert note.startswith("Snoozed until")
     [(_, _, snoozed, _, _)] = world.followups()
-    assert snoozed > datetime.now(UTC) + timedelta(days=6, hours=23)
+    assert snoozed > world.clock() + timedelta(days=6, hours=23)
 
-    target = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
+    target = world.clock().replace(microsecond=0) + timedelta(days=10)
     params = {"id": str(fid), "until": "date"}
     form = {"snooze_at": when(int(target.timestamp() * 1000))}
     event = world.addon.event(alice.email, params=params, form=form)
@@ -235,7 +236,7 @@ def test_mistakes_come_back_as_notifications_and_change_nothing(world):
     action_parts(world.addon.post("create", event).get_json())
     [(fid, *_)] = world.followups()
     before = world.snapshot()
-    past = int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
+    past = int((world.clock() - timedelta(days=1)).timestamp() * 1000)
     cases = [
         ("create", world.addon.event(alice.email, msg=msg, form=_create_form("3d"))),  # again
         (
@@ -504,13 +505,13 @@ def test_missing_granular_consent_asks_for_the_message_scope(world):
     assert world.google.gmail.calls(alice.email)["messages.get"] == 0
 
 
-def test_allow_list_keeps_out_addresses_not_on_it(gmail_config, google):
+def test_allow_list_keeps_out_addresses_not_on_it(gmail_config, google, clock):
     """REPLYWATCH_ALLOWED_USERS: a verified Google user not on it gets a card that says so
     (HTTP 200: Gmail shows any other status as a generic error) and no user row."""
     config = gmail_config.with_overrides(**addon_overrides(), allowed_users=("@corp.example",))
-    app = create_app(config)
+    app = create_app(config, clock=clock.now)
     store = app.extensions["replywatch"]["store"]
-    world = World(app, store, google)
+    world = World(app, store, google, clock.now)
     outsider = google.new_user("mallory")
     response = world.addon.post("homepage", world.addon.event(outsider.email))
     assert response.status_code == 200
@@ -538,7 +539,7 @@ def timed_world(gmail_config, google, clock):
     config = gmail_config.with_overrides(**addon_overrides())
     app = create_app(config, clock=clock.now)
     store = app.extensions["replywatch"]["store"]
-    world = World(app, store, google)
+    world = World(app, store, google, clock.now)
     world.engine = Engine(store, config, clock=clock.now)
     yield world
     store.dispose()

@@ -35,7 +35,7 @@ def world(gmail_config, google, clock):
     config = gmail_config.with_overrides(**addon_overrides())
     app = create_app(config, clock=clock.now)
     store = app.extensions["replywatch"]["store"]
-    world = World(app, store, google)
+    world = World(app, store, google, clock.now)
     world.engine = Engine(store, config, clock=clock.now)
     yield world
     store.dispose()
