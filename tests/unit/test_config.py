@@ -49,7 +49,8 @@ def test_bad_number_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     ("allowed", "email", "expected"),
     [
-        pytest.param("", "anyone@anywhere.test", True, id="empty-means-anyone"),
+        # Empty lists nobody: who may come in then is watcher.access's say (the owner only).
+        pytest.param("", "anyone@anywhere.test", False, id="empty-lists-nobody"),
         pytest.param("a@x.test", "A@X.test", True, id="address-any-case"),
         pytest.param("a@x.test", "b@x.test", False, id="other-address"),
         pytest.param("@corp.test, a@x.test", "bob@corp.test", True, id="domain"),
@@ -61,4 +62,4 @@ def test_allow_list(tmp_path, allowed, email, expected):
     config = Config.from_env(
         {"REPLYWATCH_INSTANCE_DIR": str(tmp_path), "REPLYWATCH_ALLOWED_USERS": allowed}
     )
-    assert config.may_sign_in(email) is expected
+    assert config.listed(email) is expected
