@@ -30,6 +30,8 @@ from watcher.store import Store
 from . import cards, forms
 from .current_message import read_open_message
 from .events import AddonEvent, BadEvent, parse_event
+from .identity import GoogleIdentityRefused, user_for_google
+from .jsonbody import BadJson, load_json
 from .verify import TokenRejected, email_verified, google_signed, verify_id_token
 
 bp = Blueprint("addon", __name__, url_prefix="/addon")
@@ -51,6 +53,7 @@ def register(app: Flask) -> None:
 class Identity:
     email: str
     sub: str
+    hd: str = ""  # the Workspace domain Google vouches for, if any (gmail.identity)
 
 
 class _Refused(Exception):
@@ -91,7 +94,7 @@ def endpoint(name: str, *, trigger: bool = False):
                 return _error(413, f"the event is larger than {MAX_BODY} bytes")
             request.max_content_length = MAX_BODY
             try:
-                event = parse_event(request.get_json(silent=True))
+                event = parse_event(_body_json())
                 identity = _identify(event)
                 return jsonify(fn(event, identity))
             except _Refused as exc:
@@ -110,6 +113,14 @@ def endpoint(name: str, *, trigger: bool = False):
     return decorator
 
 
+def _body_json():
+    """The event JSON, or None when it is not JSON at all (parse_event then says 400)."""
+    try:
+        return load_json(request.get_data(cache=False))
+    except BadJson:
+        return None
+
+
 def _identify(event: AddonEvent) -> Identity:
     config = _config()
     if not config.addon_client_id:
@@ -125,7 +136,8 @@ def _identify(event: AddonEvent) -> Identity:
         raise _Refused(401, "userIdToken: no email or subject")
     if not email_verified(claims):
         raise _Refused(403, "userIdToken: the email is not verified")
-    return Identity(email.strip().lower(), sub)
+    hd = claims.get("hd")
+    return Identity(email.strip().lower(), sub, hd if isinstance(hd, str) else "")
 
 
 def _error(status: int, reason: str):
@@ -136,12 +148,11 @@ def _error(status: int, reason: str):
 
 def _user(s: Session, identity: Identity) -> tuple[User, Account | None]:
     """The user (by verified email) and their connected Google account, if any."""
-    if not current_app.extensions["replywatch"]["config"].may_sign_in(identity.email):
-        raise _Refused(403, "this address may not use this deployment (REPLYWATCH_ALLOWED_USERS)")
-    user = _store().get_or_create_user(s, identity.email)
-    known_sub = getattr(user, "google_sub", None)  # set by the settings page's sign-in
-    if known_sub and known_sub != identity.sub:
-        raise _Refused(403, "this address now belongs to a different Google account")
+    claims = {"email": identity.email, "sub": identity.sub, "hd": identity.hd}
+    try:  # allowed at all? pinned to this Google account (`sub`)? see gmail.identity
+        user = user_for_google(_store(), s, _config(), claims)
+    except GoogleIdentityRefused as exc:
+        raise _Refused(403, exc.message) from None
     account = next(
         (
             a
@@ -328,7 +339,7 @@ def _after_change(s, event, user, account, followup: FollowUp, now: datetime) ->
     s.flush()
     if view.startswith("home:"):
         offset = view[5:]
-        offset = int(offset) if offset.isdigit() and len(offset) < 8 else 0
+        offset = int(offset) if offset.isascii() and offset.isdigit() and len(offset) < 8 else 0
         return cards.homepage(_base(), _page(s, user, account, offset), _tz(event, user))
     return cards.followup(_base(), _view(s, followup), _tz(event, user), now)
 
