@@ -19,13 +19,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ADD/DROP COLUMN (SQLite 3.35+ has both), not batch mode: batch mode re-creates the users
+# table, and dropping the old copy with foreign keys on would cascade to every user's rows.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("session_generation", sa.Integer(), nullable=False, server_default="0")
-        )
+    op.add_column(
+        "users", sa.Column("session_generation", sa.Integer(), nullable=False, server_default="0")
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("session_generation")
+    op.drop_column("users", "session_generation")
