@@ -169,3 +169,33 @@ def test_one_deadline_bounds_the_whole_connection_test(config, clock, service):
         assert elapsed < 5.0, elapsed  # the socket timeout alone would be 10 s
     finally:
         app.extensions["replywatch"]["store"].dispose()
+
+
+def test_the_cli_keeps_the_same_rule_and_says_how_to_opt_in(mail_world, cli):
+    """The operator's CLI is not an attacker, but the accounts it adds are served by the
+    watcher, which keeps the rule: so the CLI refuses too, naming the opt-in, and works with it."""
+    alice = mail_world.new_user("alice")
+    settings, password = mail_world.imap_settings(alice)
+    argv = [
+        "account",
+        "add-imap",
+        "--email",
+        alice.email,
+        "--imap-host",
+        settings["imap_host"],
+        "--imap-port",
+        str(settings["imap_port"]),
+        "--imap-security",
+        "none",
+        "--smtp-host",
+        settings["smtp_host"],
+        "--smtp-port",
+        str(settings["smtp_port"]),
+        "--smtp-security",
+        "none",
+    ]
+    env = {"REPLYWATCH_IMAP_PASSWORD": password}
+    code, _, err = cli(*argv, env={**env, "REPLYWATCH_ALLOW_PRIVATE_MAIL_HOSTS": "0"})
+    assert code == 2 and "REPLYWATCH_ALLOW_PRIVATE_MAIL_HOSTS" in err, err
+    code, out, err = cli(*argv, env=env)  # the fixture's opt-in, as a self-hoster sets it
+    assert code == 0 and "connected" in out, err

@@ -174,6 +174,9 @@ def test_cli_sign_out_everywhere_ends_every_session(app, cli):
         assert client.get("/settings/followups").status_code == 302
     code, _, err = cli("user", "sign-out-everywhere", "--user", "nobody@example.test")
     assert code == 2 and "no user nobody@example.test" in err
+    code, out, _ = cli("user", "list")
+    assert code == 0 and "me@example.test  owner password" in out
+    assert "only the owner (the first user)" in out
 
 
 def test_taking_an_address_off_the_allow_list_ends_its_session_at_once(
