@@ -933,7 +933,8 @@ class Store:
     def login_failure_stats(
         self, s: Session, key: str, since: datetime
     ) -> tuple[int, datetime | None]:
-        """(how many, the latest) failed attempts under `key` since then."""
+        """(how many, the latest) failed attempts under `key` since then (old rows pruned)."""
+        s.execute(delete(LoginAttempt).where(LoginAttempt.at < since - timedelta(days=1)))
         query = select(func.count(), func.max(LoginAttempt.at)).where(
             LoginAttempt.key == key, LoginAttempt.at >= since
         )
