@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -19,11 +20,15 @@ from flask_wtf.csrf import CSRFProtect
 from waitress import serve
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from watcher import access
 from watcher.config import Config
 from watcher.engine import Engine
 from watcher.store import Store
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# The largest body any route takes: a settings form or an add-on event (gmail.addon.MAX_BODY).
+# waitress refuses anything larger before it buffers it (its own default is 1 GB).
+MAX_BODY = 256 * 1024
 
 
 def create_app(
@@ -46,7 +51,7 @@ def create_app(
         # and overwrite the cookie that carried the post's flash message.
         SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, not one hour
-        MAX_CONTENT_LENGTH=256 * 1024,
+        MAX_CONTENT_LENGTH=MAX_BODY,
     )
     app.extensions["replywatch"] = {
         "config": config,
@@ -106,6 +111,35 @@ def app_is_https() -> bool:
     return current_app.extensions["replywatch"]["config"].base_url.startswith("https://")
 
 
+def startup_lines(config: Config, store: Store) -> list[str]:
+    """What `python app.py` prints at start: where to go, where the data is (no password),
+    who may sign in, and a warning when the instance folder is open to other local users."""
+    lines = [
+        f"Replywatch is running: open {config.base_url}/",
+        f"Data: {config.redacted_database_url} (keys in {config.instance_dir})",
+        access.who_may_sign_in(config),
+    ]
+    mode = config.instance_dir.stat().st_mode if config.instance_dir.exists() else 0
+    if mode & 0o077:
+        lines.append(
+            f"WARNING: {config.instance_dir} is open to other users of this machine "
+            f"(mode {stat.S_IMODE(mode):o}); it holds the keys: chmod 700 it"
+        )
+    lines.append(f"Sign in and connect a mailbox at {config.base_url}/settings/")
+    return lines
+
+
+def serve_options(config: Config) -> dict:
+    """waitress's settings: a production WSGI server (threads, no reloader)."""
+    return {
+        "host": config.host,
+        "port": config.port,
+        "threads": 8,
+        "ident": "Replywatch",
+        "max_request_body_size": MAX_BODY,
+    }
+
+
 def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -119,17 +153,15 @@ def main() -> int:
     if config.run_watcher_in_app:
         thread = threading.Thread(target=engine.run_forever, name="watcher", daemon=True)
         thread.start()
-    print(f"Replywatch is running: open {config.base_url}/")
-    print(f"Data: {config.database_url} (keys in {config.instance_dir})")
-    print(f"Sign in and connect a mailbox at {config.base_url}/settings/")
+    for line in startup_lines(config, store):
+        print(line)
 
     def _stop(*_):
         engine.stop()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, _stop)
-    # waitress: a production WSGI server (threads, no reloader), not Flask's development one.
-    serve(app, host=config.host, port=config.port, threads=8, ident="Replywatch")
+    serve(app, **serve_options(config))
     engine.stop()
     return 0
 

@@ -91,7 +91,9 @@ def account(store: Store, world: MailWorld | None, name: str) -> tuple[int, int]
 
 
 def memory(world: MailWorld, tmp: Path) -> tuple[float, float]:
-    config = Config.for_instance(tmp / "mem", worker_id="bench", imap_idle=False)
+    config = Config.for_instance(
+        tmp / "mem", worker_id="bench", imap_idle=False, allow_private_mail_hosts=True
+    )
     store = Store.from_config(config)
     store.migrate()
     ids = account(store, world, "mem")

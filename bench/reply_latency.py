@@ -46,7 +46,11 @@ def one_run(world: MailWorld, tmp: Path, *, poll: float, idle: bool) -> float:
     alice, bob = world.new_user("alice"), world.new_user("bob")
     mid = world.send(alice, [bob], "Latency", "?")
     config = Config.for_instance(
-        Path(tempfile.mkdtemp(dir=tmp)), worker_id="bench", poll_interval=poll, imap_idle=idle
+        Path(tempfile.mkdtemp(dir=tmp)),
+        worker_id="bench",
+        poll_interval=poll,
+        imap_idle=idle,
+        allow_private_mail_hosts=True,  # Dovecot and the sink listen on 127.0.0.1
     )
     store = Store.from_config(config)
     store.migrate()

@@ -55,6 +55,7 @@ def run_sqlite(world: MailWorld, tmp: Path) -> tuple[float, int]:
         retry_wait_max=0,
         send_jitter_minutes=0,
         max_bumps_per_minute=0,
+        allow_private_mail_hosts=True,  # Dovecot and the sink listen on 127.0.0.1
     )
     store = Store.from_config(config)
     store.migrate()
@@ -72,7 +73,11 @@ def run_sqlite(world: MailWorld, tmp: Path) -> tuple[float, int]:
 def run_postgres(world: MailWorld, pg: Postgres, tmp: Path, watchers: int) -> tuple[float, int]:
     url = pg.url(pg.create_database())
     config = Config.for_instance(
-        tmp / f"pg{watchers}", database_url=url, send_jitter_minutes=0, max_bumps_per_minute=0
+        tmp / f"pg{watchers}",
+        database_url=url,
+        send_jitter_minutes=0,
+        max_bumps_per_minute=0,
+        allow_private_mail_hosts=True,
     )
     store = Store(url, config.encryption_keys)
     store.migrate()
@@ -83,6 +88,7 @@ def run_postgres(world: MailWorld, pg: Postgres, tmp: Path, watchers: int) -> tu
         "DATABASE_URL": url,
         "REPLYWATCH_INSTANCE_DIR": str(config.instance_dir),
         "REPLYWATCH_POLL_INTERVAL": "0.2",
+        "REPLYWATCH_ALLOW_PRIVATE_MAIL_HOSTS": "1",  # the bench's mail servers are local
         "REPLYWATCH_OVERDUE_GRACE_SECONDS": "1000000",
         "REPLYWATCH_SEND_JITTER_MINUTES": "0",
         "REPLYWATCH_MAX_BUMPS_PER_MINUTE": "0",

@@ -34,6 +34,8 @@ from watcher.store import Store
 from . import cards, forms
 from .current_message import read_open_message
 from .events import EMAIL_SCOPE, AddonEvent, BadEvent, NoIdentityScope, parse_event
+from .identity import GoogleIdentityRefused, user_for_google
+from .jsonbody import BadJson, load_json
 from .verify import TokenRejected, email_verified, google_signed, verify_id_token
 
 bp = Blueprint("addon", __name__, url_prefix="/addon")
@@ -56,6 +58,7 @@ def register(app: Flask) -> None:
 class Identity:
     email: str
     sub: str
+    hd: str = ""  # the Workspace domain Google vouches for, if any (gmail.identity)
 
 
 class _Refused(Exception):
@@ -105,7 +108,7 @@ def endpoint(name: str, *, trigger: bool = False, scopes: tuple[str, ...] = ()):
                 return _error(413, f"the event is larger than {MAX_BODY} bytes")
             request.max_content_length = MAX_BODY
             try:
-                event = parse_event(request.get_json(silent=True))
+                event = parse_event(_body_json())
                 missing = _missing(event, scopes)
                 if missing:
                     return jsonify({"requesting_google_scopes": {"scopes": missing}})
@@ -139,6 +142,14 @@ def _missing(event: AddonEvent, scopes: tuple[str, ...]) -> list[str]:
     return [scope for scope in scopes if scope not in event.authorized_scopes]
 
 
+def _body_json():
+    """The event JSON, or None when it is not JSON at all (parse_event then says 400)."""
+    try:
+        return load_json(request.get_data(cache=False))
+    except BadJson:
+        return None
+
+
 def _identify(event: AddonEvent) -> Identity:
     config = _config()
     if not config.addon_client_id:
@@ -154,7 +165,8 @@ def _identify(event: AddonEvent) -> Identity:
         raise _Refused(401, "userIdToken: no email or subject")
     if not email_verified(claims):
         raise _Refused(403, "userIdToken: the email is not verified")
-    return Identity(email.strip().lower(), sub)
+    hd = claims.get("hd")
+    return Identity(email.strip().lower(), sub, hd if isinstance(hd, str) else "")
 
 
 def _error(status: int, reason: str):
@@ -165,15 +177,11 @@ def _error(status: int, reason: str):
 
 def _user(s: Session, identity: Identity) -> tuple[User, Account | None]:
     """The user (by verified email) and their connected Google account, if any."""
-    if not current_app.extensions["replywatch"]["config"].may_sign_in(identity.email):
-        raise NotAllowed(
-            f"{identity.email} may not use this Replywatch deployment: its operator lets only "
-            "some addresses in (REPLYWATCH_ALLOWED_USERS). Ask them to add yours."
-        )
-    user = _store().get_or_create_user(s, identity.email)
-    known_sub = getattr(user, "google_sub", None)  # set by the settings page's sign-in
-    if known_sub and known_sub != identity.sub:
-        raise _Refused(403, "this address now belongs to a different Google account")
+    claims = {"email": identity.email, "sub": identity.sub, "hd": identity.hd}
+    try:  # allowed at all? pinned to this Google account (`sub`)? see gmail.identity
+        user = user_for_google(_store(), s, _config(), claims)
+    except GoogleIdentityRefused as exc:  # a card, not a status Gmail shows as a generic error
+        raise NotAllowed(exc.message) from None
     account = next(
         (
             a
@@ -358,7 +366,7 @@ def _after_change(s, event, user, account, followup: FollowUp, now: datetime) ->
     s.flush()
     if view.startswith("home:"):
         offset = view[5:]
-        offset = int(offset) if offset.isdigit() and len(offset) < 8 else 0
+        offset = int(offset) if offset.isascii() and offset.isdigit() and len(offset) < 8 else 0
         return cards.homepage(_base(), _page(s, user, account, offset), _tz(event, user))
     return cards.followup(_base(), _view(s, followup), _tz(event, user), now)
 

@@ -33,6 +33,7 @@ from watcher.mailbox import AccountSpec, open_mailbox
 from web import auth
 
 from .api import SCOPES as GMAIL_SCOPES
+from .identity import user_for_google
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,9 @@ def _start(purpose: str, scopes, **params):
 @bp.get("/settings/signin/google")
 def signin():
     """Sign in with Google (OpenID Connect): only the address is asked for."""
-    return _start("signin", SIGNIN_SCOPES, prompt="select_account")
+    # Online access: sign-in needs only the ID token. (google-auth-oauthlib asks "offline" by
+    # default, which made Google mint a refresh token that was then thrown away.)
+    return _start("signin", SIGNIN_SCOPES, prompt="select_account", access_type="online")
 
 
 @bp.get("/settings/connect/google")
@@ -212,21 +215,13 @@ def _partial_grant(cfg: Config, pending: dict, w: Warning) -> None:
 
 
 def _user_for(claims: dict):
-    """The user of a verified Google identity: by subject, else by address (then linked)."""
+    """The user of a verified Google identity, pinned by subject (gmail.identity)."""
     store = auth.store()
-    if not auth.config().may_sign_in(claims["email"]):
-        raise GoogleFlowFailed(
-            f"{claims['email']} may not use this Replywatch "
-            "(it is not on REPLYWATCH_ALLOWED_USERS)."
-        )
+    signed_in = auth.current_user()
     with store.session() as s:
-        user = store.user_by_google_sub(s, claims["sub"])
-        if user is None:
-            user = store.get_or_create_user(s, claims["email"])
-            if user.google_sub and user.google_sub != claims["sub"]:
-                raise ConflictError("that address is linked to a different Google account")
-            user.google_sub = claims["sub"]
-        return user
+        return user_for_google(
+            store, s, auth.config(), claims, signed_in=signed_in.id if signed_in else None
+        )
 
 
 def _connect(creds, claims) -> str:

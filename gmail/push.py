@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import json
 import logging
 
 from flask import Blueprint, Flask, current_app, jsonify, request
@@ -29,6 +28,7 @@ from sqlalchemy import select
 from watcher import wake
 from watcher.models import Account, AccountStatus
 
+from .jsonbody import BadJson, load_json
 from .verify import google_signed
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,9 @@ def _configured(view):
 def parse_notification(body: bytes) -> tuple[str, str, str]:
     """(emailAddress lower-case, historyId as decimal, messageId) of a Pub/Sub push body."""
     try:
-        envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadEnvelope("the body is not JSON") from None
+        envelope = load_json(body)
+    except BadJson as exc:
+        raise BadEnvelope(str(exc)) from None
     message = envelope.get("message") if isinstance(envelope, dict) else None
     if not isinstance(message, dict):
         raise BadEnvelope("no message object")
@@ -84,8 +84,8 @@ def parse_notification(body: bytes) -> tuple[str, str, str]:
     if not isinstance(data, str) or not data:
         raise BadEnvelope("the message has no data")
     try:  # standard or URL-safe alphabet, padding optional
-        decoded = json.loads(base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_"))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        decoded = load_json(base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_"))
+    except (ValueError, binascii.Error):
         raise BadEnvelope("the message data is not base64 JSON") from None
     if not isinstance(decoded, dict):
         raise BadEnvelope("the message data is not a JSON object")

@@ -53,6 +53,9 @@ def config(tmp_path):
         imap_timeout=10.0,
         smtp_timeout=10.0,
         send_jitter_minutes=0,  # exact due times; tests that want jitter turn it on
+        # Dovecot and the SMTP sink listen on 127.0.0.1: this deployment opts in to local mail
+        # servers, as a self-hoster with mail on the same box does (watcher.netguard).
+        allow_private_mail_hosts=True,
     )
 
 
@@ -113,6 +116,7 @@ def cli(config, clock):
             "REPLYWATCH_RETRY_ATTEMPTS": "2",
             "REPLYWATCH_WORKER_ID": "cli",
             "REPLYWATCH_SEND_JITTER_MINUTES": "0",
+            "REPLYWATCH_ALLOW_PRIVATE_MAIL_HOSTS": "1",  # the test mail servers are local
             **(env or {}),
         }
         out, err = io.StringIO(), io.StringIO()

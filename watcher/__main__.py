@@ -8,6 +8,7 @@
     python -m watcher recipient list | zone
     python -m watcher rule add | list | show | edit | enable | disable | remove | dry-run
     python -m watcher stats [--user EMAIL] [--account ID] [--json]
+    python -m watcher user list | set-password | sign-out-everywhere
 
 Passwords come from a prompt or from REPLYWATCH_IMAP_PASSWORD / REPLYWATCH_SMTP_PASSWORD, and a
 Google refresh token from a prompt or REPLYWATCH_GMAIL_REFRESH_TOKEN, never from argv (argv is
@@ -38,6 +39,8 @@ from .recipient_zone import holiday_country_of
 from .rule_commands import add_parser as add_rule_parser
 from .rule_commands import cmd_rule
 from .store import Store
+from .user_commands import add_parser as add_user_parser
+from .user_commands import cmd_user
 
 DEFAULT_PORTS = {
     "imap": {"ssl": 993, "starttls": 143, "none": 143},
@@ -165,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--account", help="only this account (id or e-mail)")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     add_rule_parser(sub)
+    add_user_parser(sub)
     return p
 
 
@@ -199,7 +203,8 @@ def cmd_run(args, config: Config, store: Store, env) -> int:
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     signal.signal(signal.SIGINT, lambda *_: engine.stop())
     print(
-        f"watching every account every {config.poll_interval:g}s; data: {config.database_url}",
+        f"watching every account every {config.poll_interval:g}s; "
+        f"data: {config.redacted_database_url}",
         flush=True,
     )
     engine.run_forever()
@@ -604,6 +609,7 @@ COMMANDS = {
     "recipient": cmd_recipient,
     "rule": cmd_rule,
     "stats": cmd_stats,
+    "user": cmd_user,
 }
 
 

@@ -11,17 +11,19 @@ import os
 import secrets
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # __repr__ below hides the secrets
 class Config:
-    database_url: str
+    database_url: str  # may carry a password: shown through redacted_database_url only
     instance_dir: Path
     secret_key: str
     encryption_keys: tuple[str, ...]  # Fernet keys, newest first (MultiFernet rotation)
@@ -43,9 +45,16 @@ class Config:
     retry_wait_max: float = 8.0  # upper bound of one tenacity wait, seconds
     imap_timeout: float = 30.0
     smtp_timeout: float = 30.0
+    # Mail servers typed into the settings page (and every IMAP/SMTP connection after) may not
+    # be loopback, private, link-local or reserved addresses: a signed-in user must not probe
+    # the server's own network (REPLYWATCH_ALLOW_PRIVATE_MAIL_HOSTS=1 when mail is on the same
+    # box or LAN). connection_test_seconds: one total deadline on a "Connect IMAP" test.
+    allow_private_mail_hosts: bool = False
+    connection_test_seconds: float = 20.0
     run_watcher_in_app: bool = True  # `python app.py` also runs the watcher thread
     # Who may sign in with Google or use the add-on: addresses and "@domain" entries
-    # (REPLYWATCH_ALLOWED_USERS, comma-separated). Empty: any verified Google account.
+    # (REPLYWATCH_ALLOWED_USERS, comma-separated). Empty: only the owner (the first user), see
+    # watcher.access; it fails closed.
     allowed_users: tuple[str, ...] = ()
     imap_idle: bool = True  # hold IMAP IDLE on each inbox so replies wake the watcher at once
     # Reverse proxies in front of the web app (REPLYWATCH_TRUSTED_PROXIES): their
@@ -80,13 +89,30 @@ class Config:
         """The audience a push token must carry: push_audience, else {base_url}/push/gmail."""
         return self.push_audience or f"{self.base_url.rstrip('/')}/push/gmail"
 
-    def may_sign_in(self, email: str) -> bool:
-        """Whether this verified address may use this deployment (the allow-list)."""
-        if not self.allowed_users:
-            return True
+    def listed(self, email: str) -> bool:
+        """Whether this address is on REPLYWATCH_ALLOWED_USERS (never true for an empty list:
+        who may sign in then is watcher.access's question, since it needs the database)."""
         email = email.strip().lower()
         domain = "@" + email.rsplit("@", 1)[-1]
         return email in self.allowed_users or domain in self.allowed_users
+
+    @property
+    def redacted_database_url(self) -> str:
+        """DATABASE_URL without its password, for start-up lines and logs."""
+        return redact_url(self.database_url)
+
+    def __repr__(self) -> str:
+        hidden = {"secret_key", "encryption_keys", "google_client_secret"}
+        parts = []
+        for f in fields(self):
+            if f.name in hidden:
+                value = "'***'"
+            elif f.name == "database_url":
+                value = repr(self.redacted_database_url)
+            else:
+                value = repr(getattr(self, f.name))
+            parts.append(f"{f.name}={value}")
+        return f"Config({', '.join(parts)})"
 
     def with_overrides(self, **changes) -> Config:
         return replace(self, **changes)
@@ -158,6 +184,8 @@ _SCALARS = {
     "retry_wait_max": float,
     "imap_timeout": float,
     "smtp_timeout": float,
+    "allow_private_mail_hosts": _bool,
+    "connection_test_seconds": float,
     "run_watcher_in_app": _bool,
     "imap_idle": _bool,
     "trusted_proxies": int,
@@ -177,6 +205,14 @@ _SCALARS = {
     "push_audience": str,
     "push_service_account_email": str,
 }
+
+
+def redact_url(url: str) -> str:
+    """A database URL with its password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy can read: show only its scheme
+        return url.split(":", 1)[0] + ":***"
 
 
 def _read_or_create(path: Path, make) -> str:

@@ -39,6 +39,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient import exceptions as imap_errors
 
+from watcher import netguard
 from watcher.errors import (
     AuthFailed,
     MailboxProtocolError,
@@ -134,6 +135,10 @@ class ImapMailbox:
             raise ValueError(f"save_sent must be auto, always or never, not {self.save_sent!r}")
         self.imap_timeout = float(config.imap_timeout)
         self.smtp_timeout = float(config.smtp_timeout)
+        # netguard: public mail servers only, unless the operator allows local ones.
+        self.allow_private = bool(getattr(config, "allow_private_mail_hosts", False))
+        self.test_seconds = float(getattr(config, "connection_test_seconds", 20.0))
+        self._deadline: netguard.Deadline | None = None  # set while check() runs
         self._imap_password, self._smtp_password = _passwords(spec.secret)
         self.commands = 0  # IMAP commands sent, for tests and benchmarks
         self._conn: IMAPClient | None = None
@@ -169,11 +174,31 @@ class ImapMailbox:
                 conn.shutdown()
 
     def check(self) -> None:
-        """Log in to IMAP (and find the Sent folder) and to SMTP; raise on the first problem."""
-        with self._imap("log in") as c:
-            self._folder_names(c)
-        smtp = self._smtp_connect()
-        _quit(smtp)
+        """Log in to IMAP (and find the Sent folder) and to SMTP; raise on the first problem.
+        The whole test runs under one deadline (Config.connection_test_seconds)."""
+        self._deadline = netguard.Deadline(self.test_seconds)
+        try:
+            with self._deadline:
+                with self._imap("log in") as c:
+                    self._folder_names(c)
+                smtp = self._smtp_connect()
+                _quit(smtp)
+        except ReplywatchError:
+            if self._deadline.expired:
+                self._drop()
+                raise MailboxUnavailable(
+                    f"the connection test took longer than {self.test_seconds:g}s: "
+                    "check the server names and ports"
+                ) from None
+            raise
+        finally:
+            self._deadline = None
+
+    def _open_socket(self, host: str, port: int, timeout: float | None):
+        """Every IMAP and SMTP socket: to a checked address, cut at the deadline if one runs."""
+        return netguard.connect(
+            host, port, timeout, allow_private=self.allow_private, deadline=self._deadline
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -543,12 +568,13 @@ class ImapMailbox:
         conn = None
         try:
             context = _tls_context() if self.imap_security != "none" else None
-            conn = IMAPClient(
+            conn = netguard.GuardedIMAPClient(
                 self.imap_host,
                 self.imap_port,
                 ssl=self.imap_security == "ssl",
                 ssl_context=context if self.imap_security == "ssl" else None,
                 timeout=self.imap_timeout,
+                opener=self._open_socket,
             )
             self._count_commands(conn)
             if self.imap_security == "starttls":
@@ -801,11 +827,20 @@ class ImapMailbox:
         try:
             context = _tls_context() if self.smtp_security != "none" else None
             if self.smtp_security == "ssl":
-                smtp = smtplib.SMTP_SSL(
-                    self.smtp_host, self.smtp_port, timeout=self.smtp_timeout, context=context
+                smtp = netguard.GuardedSMTPSSL(
+                    self.smtp_host,
+                    self.smtp_port,
+                    timeout=self.smtp_timeout,
+                    context=context,
+                    opener=self._open_socket,
                 )
             else:
-                smtp = smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.smtp_timeout)
+                smtp = netguard.GuardedSMTP(
+                    self.smtp_host,
+                    self.smtp_port,
+                    timeout=self.smtp_timeout,
+                    opener=self._open_socket,
+                )
             smtp.ehlo()
             if self.smtp_security == "starttls":
                 smtp.starttls(context=context)
@@ -846,12 +881,15 @@ class ImapMailbox:
         user = self.imap_username if imap else self.smtp_username
         timeout = self.imap_timeout if imap else self.smtp_timeout
         err: ReplywatchError | None
+        # Before we are logged in, the far end is anybody's: repeat only protocol codes of
+        # what it said, never its words (a non-mail service's banner must not come back).
+        said = _codes_only if action in UNTRUSTED_ACTIONS else _text
         if isinstance(exc, imap_errors.LoginError | smtplib.SMTPAuthenticationError):
             err = AuthFailed(
                 f"{service} login refused for {user}: check the user name and password"
             )
         elif isinstance(exc, smtplib.SMTPNotSupportedError):
-            err = MailboxProtocolError(f"{where} does not support {action}: {_text(exc)}")
+            err = MailboxProtocolError(f"{where} does not support {action}: {said(exc)}")
         elif isinstance(exc, ssl.SSLCertVerificationError):
             err = MailboxProtocolError(
                 f"the TLS certificate of {where} could not be verified: "
@@ -873,13 +911,15 @@ class ImapMailbox:
                 if any(f"[{code}" in text.upper() for code in TRANSIENT_CODES)
                 else MailboxProtocolError
             )
-            err = cls(f"the IMAP server {host} refused to {action}: {text}")
+            err = cls(f"the IMAP server {host} refused to {action}: {said(exc)}")
         elif isinstance(exc, smtplib.SMTPResponseException):
             err = _smtp_refusal(
-                exc.smtp_code, f"the SMTP server {host} refused {action}", _text(exc.smtp_error)
+                exc.smtp_code, f"the SMTP server {host} refused {action}", said(exc.smtp_error)
             )
         elif isinstance(exc, smtplib.SMTPException):
-            err = MailboxProtocolError(f"the SMTP server {host} failed during {action}: {exc}")
+            err = MailboxProtocolError(
+                f"the SMTP server {host} failed during {action}: {said(exc)}"
+            )
         elif isinstance(exc, OSError):
             if action == "connect":
                 err = MailboxUnavailable(
@@ -1034,6 +1074,45 @@ def _text(value: Any) -> str:
     text = re.sub(r"b'([^']*)'", r"\1", text)
     text = re.sub(r'b"([^"]*)"', r"\1", text)
     return " ".join(text.split())
+
+
+# Actions before the server has accepted our login: its words are not repeated (_codes_only).
+UNTRUSTED_ACTIONS = frozenset({"connect", "log in"})
+# RFC 5530 response codes (and ALERT, RFC 3501): the only IMAP words shown from such a server.
+IMAP_RESPONSE_CODES = frozenset(
+    [
+        "ALERT",
+        "UNAVAILABLE",
+        "AUTHENTICATIONFAILED",
+        "AUTHORIZATIONFAILED",
+        "EXPIRED",
+        "PRIVACYREQUIRED",
+        "CONTACTADMIN",
+        "NOPERM",
+        "INUSE",
+        "EXPUNGEISSUED",
+        "CORRUPTION",
+        "SERVERBUG",
+        "CLIENTBUG",
+        "CANNOT",
+        "LIMIT",
+        "OVERQUOTA",
+        "ALREADYEXISTS",
+        "NONEXISTENT",
+    ]
+)
+_ENHANCED_STATUS = re.compile(r"\b[245]\.\d{1,3}\.\d{1,3}\b")  # RFC 3463: 5.7.8
+
+
+def _codes_only(value: Any) -> str:
+    """A short, sanitised reason: the IMAP response codes and SMTP enhanced status codes the
+    text carries, nothing else of it."""
+    text = _text(value)
+    codes = [c for c in re.findall(r"\[([A-Z]+)", text.upper()) if c in IMAP_RESPONSE_CODES]
+    codes += _ENHANCED_STATUS.findall(text)
+    return " ".join(f"[{c}]" if c in IMAP_RESPONSE_CODES else c for c in codes[:3]) or (
+        "no usable answer"
+    )
 
 
 def _clip(text: str, limit: int = 300) -> str:

@@ -107,6 +107,9 @@ class User(Base):
     # The OpenID Connect subject of the Google account this user signs in with (stable, unlike
     # an address). None for a local (password) user who never signed in with Google.
     google_sub: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Every session cookie carries the generation it was made in; bumping it (sign-out,
+    # `python -m watcher user sign-out-everywhere`) ends every session made before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     accounts: Mapped[list[Account]] = relationship(back_populates="user")

@@ -9,6 +9,7 @@ PostgreSQL; SQLite serializes writers with BEGIN IMMEDIATE), so several watchers
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from .crypto import SecretBox
@@ -62,12 +63,22 @@ class StaleCursor(Exception):
 
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite"):
+        _create_private(make_url(database_url).database)
         engine = create_engine(
             database_url, connect_args={"timeout": 30, "check_same_thread": False}
         )
         _serialize_sqlite_writers(engine)
         return engine
     return create_engine(database_url, pool_pre_ping=True)
+
+
+def _create_private(path: str | None) -> None:
+    """Create a new SQLite file 0600 (owner only; its WAL and shm files follow its mode):
+    left to SQLite it would be 0644, readable by every local user if the folder lets them."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _serialize_sqlite_writers(engine: Engine) -> None:
@@ -918,6 +929,24 @@ class Store:
         s.execute(delete(LoginAttempt).where(LoginAttempt.at < since - timedelta(days=1)))
         query = select(func.count()).where(LoginAttempt.key == key, LoginAttempt.at >= since)
         return s.scalar(query.select_from(LoginAttempt)) or 0
+
+    def login_failure_stats(
+        self, s: Session, key: str, since: datetime
+    ) -> tuple[int, datetime | None]:
+        """(how many, the latest) failed attempts under `key` since then (old rows pruned)."""
+        s.execute(delete(LoginAttempt).where(LoginAttempt.at < since - timedelta(days=1)))
+        query = select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.key == key, LoginAttempt.at >= since
+        )
+        count, latest = s.execute(query).one()
+        if isinstance(latest, str):  # SQLite's max() hands back the stored text
+            latest = datetime.fromisoformat(latest).replace(tzinfo=UTC)
+        elif latest is not None and latest.tzinfo is None:
+            latest = latest.replace(tzinfo=UTC)
+        return count or 0, latest
+
+    def has_users(self, s: Session) -> bool:
+        return s.scalar(select(User.id).limit(1)) is not None
 
     def clear_login_failures(self, s: Session, keys: Iterable[str]) -> None:
         s.execute(delete(LoginAttempt).where(LoginAttempt.key.in_(list(keys))))

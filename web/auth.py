@@ -1,9 +1,13 @@
 """Who is signed in: the session, `login_required`, local passwords and their rate limit.
 
-The session cookie holds only the user's id and a fingerprint of their password hash (so a
-password change or reset signs out every other session). Passwords are hashed with werkzeug's
-scrypt. Failed sign-ins are counted in the database per client address and per e-mail address;
-past the limit the form answers 429 until the window has passed.
+The session cookie holds the user's id, a fingerprint of their password hash (so a password
+change or reset signs out every other session) and the user's session generation: signing out,
+or `python -m watcher user sign-out-everywhere`, bumps the generation and so ends every session
+made before, even a cookie copied elsewhere. Every request also re-checks watcher.access (a
+Google user taken off REPLYWATCH_ALLOWED_USERS is signed out at once). Passwords are hashed with
+werkzeug's scrypt. Failed sign-ins are counted per (address, client): after a few, each next
+try from that client waits longer (1 s, 2 s, 4 s ... up to 5 minutes), so a guesser is slowed
+down while the real user on another client is never locked out.
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ from urllib.parse import urlsplit
 from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from watcher import access
 from watcher.config import Config
 from watcher.models import User
 from watcher.store import Store
 
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_ADDRESS = 20
-MIN_PASSWORD_LENGTH = 10
+LOGIN_WINDOW = timedelta(minutes=15)  # for setup attempts and the expensive-action limit
+SIGNIN_MEMORY = timedelta(hours=1)  # failures older than this no longer slow anyone down
+FREE_TRIES = 3  # failed sign-ins per (address, client) before the waits start
+MAX_WAIT_SECONDS = 300
+MIN_PASSWORD_LENGTH = access.MIN_PASSWORD_LENGTH
 GOOGLE_SETTINGS = {
     "google_client_id": "REPLYWATCH_GOOGLE_CLIENT_ID",
     "google_client_secret": "REPLYWATCH_GOOGLE_CLIENT_SECRET",
@@ -74,10 +80,25 @@ def sign_in(user: User) -> None:
     session.permanent = True
     session["uid"] = user.id
     session["pw"] = _fingerprint(user)
+    session["gen"] = user.session_generation or 0
 
 
 def sign_out() -> None:
+    """End this session and every other session of the same user (copied cookies included)."""
+    uid = session.get("uid")
+    if isinstance(uid, int):
+        with store().session() as s:
+            end_every_session(s, uid)
     session.clear()
+
+
+def end_every_session(s, user_id: int) -> bool:
+    """Bump the user's session generation; False if there is no such user."""
+    user = store().get_user(s, user_id)
+    if user is None:
+        return False
+    user.session_generation = (user.session_generation or 0) + 1
+    return True
 
 
 def current_user() -> User | None:
@@ -89,10 +110,20 @@ def current_user() -> User | None:
     if isinstance(uid, int):
         with store().session() as s:
             user = store().get_user(s, uid)
-        if user is not None and not hmac.compare_digest(session.get("pw", ""), _fingerprint(user)):
-            user = None
+            if user is not None and not _session_still_good(s, user):
+                user = None
+        if user is None:
+            session.clear()
     g.user = user
     return user
+
+
+def _session_still_good(s, user: User) -> bool:
+    if not hmac.compare_digest(session.get("pw", ""), _fingerprint(user)):
+        return False  # the password changed since
+    if session.get("gen") != (user.session_generation or 0):
+        return False  # signed out (here or everywhere) since
+    return access.may_stay_signed_in(config(), s, user)
 
 
 def login_required(view):
@@ -123,29 +154,45 @@ def safe_next(target: str | None) -> str:
 # -- rate limiting ------------------------------------------------------------------------------
 
 
-def _keys(email: str) -> tuple[str, str]:
-    return (f"ip:{request.remote_addr or '-'}", f"email:{email.strip().lower()}")
+def _signin_key(email: str) -> str:
+    return f"signin:{email.strip().lower()}|{request.remote_addr or '-'}"
 
 
-def login_blocked(email: str) -> bool:
-    """True when this address or this e-mail has failed too often within the window."""
-    ip_key, email_key = _keys(email)
+def signin_wait(email: str) -> int:
+    """Seconds this client must still wait before its next sign-in try for this address."""
+    with store().session() as s:
+        count, latest = store().login_failure_stats(s, _signin_key(email), now() - SIGNIN_MEMORY)
+    if count < FREE_TRIES or latest is None:
+        return 0
+    delay = min(2 ** (count - FREE_TRIES), MAX_WAIT_SECONDS)
+    left = (latest + timedelta(seconds=delay) - now()).total_seconds()
+    return max(0, int(left + 0.999))
+
+
+def record_signin_failure(email: str) -> None:
+    with store().session() as s:
+        store().record_login_failure(s, [_signin_key(email)], now())
+
+
+def clear_signin_failures(email: str) -> None:
+    with store().session() as s:
+        store().clear_login_failures(s, [_signin_key(email)])
+
+
+def _keys(name: str) -> list[str]:
+    return [f"ip:{request.remote_addr or '-'}", name]
+
+
+def login_blocked(name: str) -> bool:
+    """First-run setup: blocked after 20 failures from one client or of `name` in the window."""
     since = now() - LOGIN_WINDOW
     with store().session() as s:
-        return (
-            store().login_failures(s, ip_key, since) >= MAX_FAILURES_PER_ADDRESS
-            or store().login_failures(s, email_key, since) >= MAX_FAILURES_PER_EMAIL
-        )
+        return any(store().login_failures(s, key, since) >= 20 for key in _keys(name))
 
 
-def record_failure(email: str) -> None:
+def record_failure(name: str) -> None:
     with store().session() as s:
-        store().record_login_failure(s, _keys(email), now())
-
-
-def clear_failures(email: str) -> None:
-    with store().session() as s:
-        store().clear_login_failures(s, [_keys(email)[1]])
+        store().record_login_failure(s, _keys(name), now())
 
 
 def action_allowed(key: str, limit: int) -> bool:

@@ -143,6 +143,20 @@ class SetupForm(FlaskForm):
     )
 
 
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[Optional(), Length(max=200)])
+    password = PasswordField(
+        "New password",
+        validators=[
+            InputRequired(),
+            Length(MIN_PASSWORD_LENGTH, 200, f"Use at least {MIN_PASSWORD_LENGTH} characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat it", validators=[InputRequired(), EqualTo("password", "The passwords differ.")]
+    )
+
+
 class ImapForm(FlaskForm):
     preset = SelectField(
         "Provider", choices=[(k, v["label"]) for k, v in PRESETS.items()], default="custom"

@@ -29,7 +29,7 @@ from watcher.classify import REPLIER_POLICIES
 from watcher.compose import render_text
 from watcher.errors import NotFoundError, PermanentError, ReplywatchError, ValidationError
 from watcher.mailbox import AccountSpec, open_mailbox
-from watcher.models import AccountStatus, FollowUpState, Mode, StageState
+from watcher.models import AccountStatus, FollowUpState, Mode, StageState, User
 
 from . import auth
 from .auth import current_user, login_required
@@ -41,6 +41,7 @@ from .forms import (
     EditForm,
     ImapForm,
     NewFollowupForm,
+    PasswordForm,
     SetupForm,
     SigninForm,
     SnoozeForm,
@@ -84,10 +85,9 @@ ZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and "Etc/" 
 
 
 def _setup_open(s) -> bool:
-    """First run: no password set yet and Google sign-in not configured."""
-    return not auth.store().has_password_users(s) and bool(
-        auth.missing_google_settings(auth.config())
-    )
+    """First run: no user at all yet and Google sign-in not configured. Once anyone exists
+    (a Google user included) it stays closed; the operator sets passwords with the CLI."""
+    return not auth.store().has_users(s) and bool(auth.missing_google_settings(auth.config()))
 
 
 @bp.route("/signin", methods=["GET", "POST"])
@@ -101,17 +101,20 @@ def signin():
     status = 200
     if request.method == "POST":
         email = (form.email.data or "").strip().lower()
-        if auth.login_blocked(email):
-            form.form_errors.append("Too many failed sign-ins. Wait 15 minutes, then try again.")
+        wait = auth.signin_wait(email)
+        if wait:
+            form.form_errors.append(
+                f"Too many failed sign-ins from here. Wait {wait} seconds, then try again."
+            )
             status = 429
         elif form.validate_on_submit():
             with store.session() as s:
                 user = store.user_by_email(s, email)
             if auth.password_matches(user, form.password.data):
-                auth.clear_failures(email)
+                auth.clear_signin_failures(email)
                 auth.sign_in(user)
                 return redirect(auth.safe_next(request.args.get("next")), 303)
-            auth.record_failure(email)
+            auth.record_signin_failure(email)
             form.form_errors.append("That e-mail address and password do not match.")
             status = 401
         else:
@@ -136,7 +139,7 @@ def _cookie_will_be_dropped() -> bool:
 
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
-    """First run without Google: create the local user with a password."""
+    """First run without Google: create the local user (the owner) with a password."""
     store = auth.store()
     with store.session() as s:
         if not _setup_open(s):
@@ -151,8 +154,11 @@ def setup():
             with store.session() as s:
                 if not _setup_open(s):  # someone else finished first-run meanwhile
                     abort(404)
-                user = store.get_or_create_user(s, form.email.data)
+                # A new row only: setup never hands a password to a user who exists.
+                user = User(email=form.email.data.strip().lower())
                 user.password_hash = auth.hash_password(form.password.data)
+                s.add(user)
+                s.flush()
             auth.sign_in(user)
             flash("Welcome. Connect a mailbox to start following up.", "ok")
             return redirect(url_for("settings.accounts"), 303)
@@ -170,6 +176,31 @@ def signout():
     auth.sign_out()
     flash("Signed out.", "ok")
     return redirect(url_for("settings.signin"), 303)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Set or change the local password (a Google user may add one); other sessions end."""
+    user, store = current_user(), auth.store()
+    form = PasswordForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            if user.password_hash and not auth.password_matches(user, form.current.data or ""):
+                form.current.errors = ["That is not your current password."]
+            else:
+                with store.session() as s:
+                    row = store.get_user(s, user.id)
+                    row.password_hash = auth.hash_password(form.password.data)
+                    auth.end_every_session(s, user.id)
+                auth.sign_in(row)  # this browser stays signed in; every other session ends
+                flash("Password changed. Every other session was signed out.", "ok")
+                return redirect(url_for("settings.password"), 303)
+    return render_template(
+        "settings/password.html", form=form, has_password=bool(user.password_hash)
+    ), status
 
 
 @bp.get("/")

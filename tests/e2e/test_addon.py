@@ -21,6 +21,7 @@ from tests.support.addon import (
     buttons,
     card_text,
     draft_update,
+    sub_of,
     text,
     trigger_card,
     when,
@@ -31,7 +32,8 @@ from watcher.models import AccountStatus, Event, FollowUp, User
 
 @pytest.fixture
 def world(gmail_config, google, clock):
-    config = gmail_config.with_overrides(**addon_overrides())
+    # Everyone at the emulator's domain may use this deployment (the default is the owner only).
+    config = gmail_config.with_overrides(**addon_overrides(), allowed_users=(f"@{google.domain}",))
     app = create_app(config, clock=clock.now)
     store = app.extensions["replywatch"]["store"]
     yield World(app, store, google, clock.now)
@@ -48,6 +50,9 @@ class World:
         with self.store.session() as s:
             user = self.store.get_or_create_user(s, who.email)
             user.timezone = timezone
+            user.google_sub = sub_of(
+                who.email
+            )  # linked, as Connect Google on the settings page does
             self.store.add_account(
                 s,
                 user,

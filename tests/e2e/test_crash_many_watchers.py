@@ -114,6 +114,7 @@ def test_random_sigkills_across_three_watchers_keep_exactly_once(
         "DATABASE_URL": pg_url,
         "REPLYWATCH_INSTANCE_DIR": str(config.instance_dir),
         "REPLYWATCH_POLL_INTERVAL": "0.5",
+        "REPLYWATCH_ALLOW_PRIVATE_MAIL_HOSTS": "1",  # the test mail servers are local
         "REPLYWATCH_LEASE_SECONDS": "3",
         "REPLYWATCH_OVERDUE_GRACE_SECONDS": "1000000",  # no spreading: we want a rush
         "REPLYWATCH_RETRY_WAIT_MAX": "0.2",

@@ -292,6 +292,10 @@ def test_forged_and_missing_tokens_are_refused(app_world, google):
         json.dumps(envelope("no-at-sign")).encode(),
         json.dumps(envelope("a@gmail.test", history_id="12ab")).encode(),
         json.dumps(envelope("a@gmail.test", history_id=None)).encode(),
+        b"[" * 50_000,  # Python's json recursed into a RecursionError: a 500
+        json.dumps(
+            envelope("a@gmail.test", raw_data=base64.b64encode(b"[" * 40_000).decode())
+        ).encode(),
     ],
     ids=[
         "not-json",
@@ -303,6 +307,8 @@ def test_forged_and_missing_tokens_are_refused(app_world, google):
         "no-address",
         "bad-history",
         "no-history",
+        "nested-50000-deep",
+        "data-nested-40000-deep",
     ],
 )
 def test_a_malformed_envelope_is_a_400(app_world, raw):

@@ -120,18 +120,43 @@ def test_sign_in_redirects_only_to_local_paths(app):
         assert answer.headers["Location"] == expected, target
 
 
-def test_login_attempts_are_rate_limited_per_address(app, clock):
+def test_failed_sign_ins_slow_that_client_down_more_and_more_but_lock_nobody_out(app, clock):
+    """Counted per (address, client): after 3 failures each try waits 1 s, 2 s, 4 s ... The
+    real user on another client is not locked out, and neither is another address."""
     make_user(app, "me@example.test")
-    client = app.test_client()
-    token = csrf_token(client)
+    make_user(app, "colleague@example.test")
+    guesser = app.test_client()
+    token = csrf_token(guesser)
     form = {"csrf_token": token, "email": "me@example.test", "password": "wrong"}
-    codes = [client.post("/settings/signin", data=form).status_code for _ in range(5)]
-    assert codes == [401] * 5
-    # Now even the right password waits: the limit counts failures per e-mail and per client.
-    right = client.post("/settings/signin", data={**form, "password": PASSWORD})
-    assert right.status_code == 429 and "Too many" in right.get_data(as_text=True)
-    clock.advance(minutes=16)
-    assert client.post("/settings/signin", data={**form, "password": PASSWORD}).status_code == 303
+    home = {"REMOTE_ADDR": "198.51.100.7"}
+
+    def attempt(data, environ=None):
+        return guesser.post("/settings/signin", data=data, environ_base=environ or {})
+
+    assert [attempt(form).status_code for _ in range(3)] == [401] * 3
+    waits = []
+    for _ in range(4):
+        refused = attempt({**form, "password": PASSWORD})  # even the right one waits
+        assert refused.status_code == 429, refused.status_code
+        waits.append(int(refused.get_data(as_text=True).split("Wait ")[1].split(" ")[0]))
+        clock.advance(seconds=waits[-1])
+        assert attempt(form).status_code == 401  # after the wait one more guess is weighed
+    assert waits == [1, 2, 4, 8]
+    # The same address from the real user's own client, and another address: no wait at all.
+    real = app.test_client()
+    answer = real.post(
+        "/settings/signin",
+        data={"csrf_token": csrf_token(real), "email": "me@example.test", "password": PASSWORD},
+        environ_base=home,
+    )
+    assert answer.status_code == 303
+    neighbour = app.test_client()  # behind the guesser's address: not slowed down either
+    other = {"csrf_token": csrf_token(neighbour), "email": "colleague@example.test"}
+    answer = neighbour.post("/settings/signin", data={**other, "password": PASSWORD})
+    assert answer.status_code == 303
+    # The waits grow to at most 5 minutes, never a lock: an hour later they are forgotten.
+    clock.advance(hours=1, seconds=1)
+    assert attempt({**form, "password": PASSWORD}).status_code == 303
 
 
 @pytest.mark.parametrize("trusted_proxies, counted_as", [(0, "10.0.0.1"), (1, "203.0.113.7")])
@@ -156,7 +181,7 @@ def test_a_forwarded_client_address_counts_only_behind_a_trusted_proxy(
         with store.session() as s:
             keys = set(s.scalars(select(LoginAttempt.key)))
         # Without a trusted proxy the header is anyone's to forge: the proxy's address counts.
-        assert keys == {f"ip:{counted_as}", "email:me@example.test"}
+        assert keys == {f"signin:me@example.test|{counted_as}"}
     finally:
         app.extensions["replywatch"]["store"].dispose()
 

@@ -214,6 +214,11 @@ def buttons(card: dict) -> list[dict]:
     return found
 
 
+def sub_of(email: str) -> str:
+    """The Google account id (`sub`) the emulated Google gives this address."""
+    return _sub(email)
+
+
 def _sub(email: str) -> str:
     import hashlib
 

@@ -75,3 +75,17 @@ def seed_followup(app, user_id: int, *, email: str, now: datetime | None = None)
             now=now,
         )
         return account.id, followup.id
+
+
+def through_google(client, start: str, login: str) -> str:
+    """Follow our redirect to the emulated Google and back; returns the callback path."""
+    import requests
+
+    answer = client.get(start)
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    google = requests.get(
+        answer.headers["Location"] + f"&login_hint={login}", allow_redirects=False, timeout=5
+    )
+    assert google.status_code == 302
+    back = google.headers["Location"]
+    return back[back.index("/settings/") :]

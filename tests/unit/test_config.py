@@ -49,7 +49,8 @@ def test_bad_number_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     ("allowed", "email", "expected"),
     [
-        pytest.param("", "anyone@anywhere.test", True, id="empty-means-anyone"),
+        # Empty lists nobody: who may come in then is watcher.access's say (the owner only).
+        pytest.param("", "anyone@anywhere.test", False, id="empty-lists-nobody"),
         pytest.param("a@x.test", "A@X.test", True, id="address-any-case"),
         pytest.param("a@x.test", "b@x.test", False, id="other-address"),
         pytest.param("@corp.test, a@x.test", "bob@corp.test", True, id="domain"),
@@ -61,4 +62,30 @@ def test_allow_list(tmp_path, allowed, email, expected):
     config = Config.from_env(
         {"REPLYWATCH_INSTANCE_DIR": str(tmp_path), "REPLYWATCH_ALLOWED_USERS": allowed}
     )
-    assert config.may_sign_in(email) is expected
+    assert config.listed(email) is expected
+
+
+def test_repr_hides_the_secret_key_encryption_keys_and_database_password(tmp_path):
+    key = Fernet.generate_key().decode()
+    config = Config.from_env(
+        {
+            "REPLYWATCH_INSTANCE_DIR": str(tmp_path),
+            "DATABASE_URL": "postgresql+psycopg://rw:hunter2-db-pw@db.internal:5432/rw",
+            "REPLYWATCH_SECRET_KEY": "flask-secret-key-value",
+            "REPLYWATCH_ENCRYPTION_KEYS": key,
+            "REPLYWATCH_GOOGLE_CLIENT_SECRET": "google-client-secret-value",
+        }
+    )
+    text = repr(config)
+    for secret in ("hunter2-db-pw", "flask-secret-key-value", key, "google-client-secret-value"):
+        assert secret not in text, secret
+    assert "postgresql+psycopg://rw:***@db.internal:5432/rw" in text
+    assert "base_url='http://127.0.0.1:8080'" in text  # the rest stays readable
+    assert config.redacted_database_url == "postgresql+psycopg://rw:***@db.internal:5432/rw"
+
+
+def test_private_mail_hosts_are_refused_unless_the_operator_opts_in(tmp_path):
+    base = {"REPLYWATCH_INSTANCE_DIR": str(tmp_path)}
+    assert Config.from_env(base).allow_private_mail_hosts is False
+    opted = Config.from_env({**base, "REPLYWATCH_ALLOW_PRIVATE_MAIL_HOSTS": "1"})
+    assert opted.allow_private_mail_hosts is True

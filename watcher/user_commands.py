@@ -1,0 +1,102 @@
+"""`python -m watcher user ...`: the operator's say over sign-ins.
+
+    user list                         users, who owns the deployment, who has a password
+    user set-password --user EMAIL    set or change a local password (prompted twice, or
+                                      REPLYWATCH_NEW_PASSWORD); every session of that user ends
+    user sign-out-everywhere --user EMAIL
+                                      end every session of that user (a lost laptop, a cookie
+                                      that may have been copied)
+
+The password never comes from argv (argv is visible to every user of the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from . import access
+from .errors import NotFoundError, ValidationError
+from .models import User
+from .store import Store
+
+
+def add_parser(sub) -> None:
+    us = sub.add_parser("user", help="sign-ins: passwords, ending sessions").add_subparsers(
+        dest="user_cmd", required=True
+    )
+    us.add_parser("list", help="users, the owner, who has a password")
+    sp = us.add_parser("set-password", help="set or change a user's local password")
+    sp.add_argument("--user", required=True, help="the user's e-mail (made if new)")
+    so = us.add_parser("sign-out-everywhere", help="end every session of a user")
+    so.add_argument("--user", required=True)
+
+
+def cmd_user(args: argparse.Namespace, config, store: Store, env) -> int:
+    return COMMANDS[args.user_cmd](args, config, store, env)
+
+
+def user_list(args, config, store: Store, env) -> int:
+    from sqlalchemy import select
+
+    with store.session() as s:
+        owner = access.owner(s)
+        users = list(s.scalars(select(User).order_by(User.id)))
+        for user in users:
+            marks = [
+                "owner" if owner is not None and user.id == owner.id else "",
+                "password" if user.password_hash else "",
+                "google" if user.google_sub else "",
+            ]
+            print(f"{user.id:>4}  {user.email}  {' '.join(m for m in marks if m)}")
+    if not users:
+        print("no users yet")
+    print(access.who_may_sign_in(config))
+    return 0
+
+
+def user_set_password(args, config, store: Store, env) -> int:
+    from werkzeug.security import generate_password_hash
+
+    password = _new_password(env)
+    with store.session() as s:
+        user = store.get_or_create_user(s, args.user)
+        user.password_hash = generate_password_hash(password)
+        user.session_generation = (user.session_generation or 0) + 1
+        email = user.email
+    print(f"password set for {email}; every session of it was signed out")
+    return 0
+
+
+def user_sign_out_everywhere(args, config, store: Store, env) -> int:
+    with store.session() as s:
+        user = store.user_by_email(s, args.user)
+        if user is None:
+            raise NotFoundError(f"no user {args.user.strip().lower()}")
+        user.session_generation = (user.session_generation or 0) + 1
+        email = user.email
+    print(f"every session of {email} was signed out")
+    return 0
+
+
+def _new_password(env) -> str:
+    value = env.get("REPLYWATCH_NEW_PASSWORD")
+    if not value:
+        if not sys.stdin.isatty():
+            raise ValidationError(
+                "no password: set REPLYWATCH_NEW_PASSWORD or run in a terminal to be prompted"
+            )
+        value = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat it: ") != value:
+            raise ValidationError("the passwords differ")
+    if len(value) < access.MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"use at least {access.MIN_PASSWORD_LENGTH} characters")
+    return value
+
+
+COMMANDS = {
+    "list": user_list,
+    "set-password": user_set_password,
+    "sign-out-everywhere": user_sign_out_everywhere,
+}
