@@ -184,7 +184,7 @@ class ImapMailbox:
                 smtp = self._smtp_connect()
                 _quit(smtp)
         except ReplywatchError:
-            if self._deadline.expired:
+            if self._deadline.passed:
                 self._drop()
                 raise MailboxUnavailable(
                     f"the connection test took longer than {self.test_seconds:g}s: "

@@ -88,6 +88,12 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.001, self._ends - time.monotonic())
 
+    @property
+    def passed(self) -> bool:
+        """The time is up, whether the timer cut the sockets or a socket timeout (set to the
+        time remaining) fired a moment before it: on a busy machine either may come first."""
+        return self.expired or time.monotonic() >= self._ends
+
     def watch(self, sock: socket.socket) -> None:
         """Cut `sock` when the deadline passes. A duplicate descriptor is kept, so the cut
         reaches the connection even after TLS wrapped (and detached) the original object."""

@@ -73,3 +73,13 @@ def test_localhost_is_refused_by_what_it_resolves_to():
 def test_an_unknown_name_is_a_clear_error():
     with pytest.raises(HostRefused, match="was not found"):
         resolve("no-such-host.invalid", 143, allow_private=False)
+
+
+def test_a_deadline_has_passed_once_its_time_is_up_even_before_its_timer_fires():
+    """Under load a socket timeout (set to the time remaining) can fire just before the timer
+    that cuts the sockets: the connection test must still say the deadline passed."""
+    from watcher.netguard import Deadline
+
+    spent = Deadline(0.0)  # never entered: its timer never runs
+    assert spent.passed and not spent.expired
+    assert not Deadline(60.0).passed
