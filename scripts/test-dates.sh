@@ -21,7 +21,7 @@ while IFS= read -r when; do
   [ -n "$when" ] || continue
   offset=$(( $(date -ud "$when" +%s) - $(date -u +%s) ))
   echo "== tests with the clock at $when UTC (offset ${offset}s)"
-  if ! PYTHONPATH=scripts/faketime faketime --exclude-monotonic -f "+${offset}" \
+  if ! PYTHONPATH="$PWD/scripts/faketime" faketime --exclude-monotonic -f "+${offset}" \
       .venv/bin/python -m pytest -q -p no:cacheprovider "$@"; then
     failed+=("$when")
   fi
