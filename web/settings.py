@@ -27,9 +27,15 @@ from watcher import followups as fu_ops
 from watcher import schedule
 from watcher.classify import REPLIER_POLICIES
 from watcher.compose import render_text
-from watcher.errors import NotFoundError, PermanentError, ReplywatchError, ValidationError
+from watcher.errors import (
+    AuthFailed,
+    NotFoundError,
+    PermanentError,
+    ReplywatchError,
+    ValidationError,
+)
 from watcher.mailbox import AccountSpec, open_mailbox
-from watcher.models import AccountStatus, FollowUpState, Mode, StageState, User
+from watcher.models import AccountStatus, FollowUpState, StageState, User
 
 from . import auth
 from .auth import current_user, login_required
@@ -40,7 +46,6 @@ from .forms import (
     DisconnectForm,
     EditForm,
     ImapForm,
-    NewFollowupForm,
     PasswordForm,
     SetupForm,
     SigninForm,
@@ -222,7 +227,7 @@ def _account_choices(s, user_id: int) -> list[tuple[int, str]]:
 
 @bp.get("/followups")
 @login_required
-def followups(new_form: NewFollowupForm | None = None, status: int = 200):
+def followups():
     user, store = current_user(), auth.store()
     show = request.args.get("show", "scheduled")
     if show not in FILTERS:
@@ -248,14 +253,15 @@ def followups(new_form: NewFollowupForm | None = None, status: int = 200):
         else:
             items = store.followups_listing(s, user.id, states, page.offset, page.size)
         accounts = _account_choices(s, user.id)
+        ways_accounts = [
+            {"id": a.id, "email": a.email, "kind": a.kind, "folders": a.trigger_folders}
+            for a in store.list_accounts(s, user.id)
+            if a.status != AccountStatus.DISABLED
+        ]
         needy_accounts = sum(
             1 for a in store.list_accounts(s, user.id) if a.status == AccountStatus.NEEDS_ATTENTION
         )
     attention_ids = {f.id for f in attention}
-    form = new_form or NewFollowupForm(
-        formdata=None, after=user.default_delay, replier_policy=user.replier_policy
-    )
-    form.account.choices = accounts
     return render_template(
         "settings/followups.html",
         items=items,
@@ -264,76 +270,12 @@ def followups(new_form: NewFollowupForm | None = None, status: int = 200):
         filters=FILTERS,
         counts=counts,
         attention_ids=attention_ids,
-        form=form,
         has_accounts=bool(accounts),
+        ways_accounts=ways_accounts,
+        addon=bool(auth.config().addon_client_id),
         needy_accounts=needy_accounts,
         state_labels=STATE_LABELS,
-    ), status
-
-
-def _normalize_message_id(raw: str) -> str:
-    raw = raw.strip()
-    if not raw:
-        raise ValidationError("an empty Message-ID was given")
-    if any(c.isspace() for c in raw):
-        raise ValidationError("a Message-ID has no spaces; copy it from the message's headers")
-    return raw if raw.startswith("<") else f"<{raw}>"
-
-
-@bp.post("/followups/new")
-@login_required
-def new_followup():
-    user, store, now = current_user(), auth.store(), auth.now()
-    form = NewFollowupForm()
-    with store.session() as s:
-        form.account.choices = _account_choices(s, user.id)
-    if not form.validate_on_submit():
-        return followups(new_form=form, status=400)
-    try:
-        message_id = _normalize_message_id(form.message_id.data)
-        text = (form.text.data or "").strip() or None
-        if text:
-            render_text(text, **PREVIEW_SAMPLE)
-        with store.session() as s:
-            account = _own_account(s, form.account.data)
-            if account.status == AccountStatus.DISABLED:
-                raise ValidationError("that account is disconnected; reconnect it first")
-            stage = fu_ops.parse_stage(
-                (form.after.data or "").strip() or account.user.default_delay,
-                now,
-                account.user.timezone,
-            )
-            spec = store.account_spec(account)
-            account_id = account.id
-        with open_mailbox(spec, auth.config()) as mailbox:
-            anchor = mailbox.find_message(message_id)
-        if anchor is None:
-            raise ValidationError(
-                f"no message {message_id} in the Sent folder or inbox of {spec.email}; "
-                "copy the Message-ID from a message you sent from that account"
-            )
-        with store.session() as s:
-            account = _own_account(s, account_id)
-            followup = fu_ops.create_followup(
-                store,
-                s,
-                account=account,
-                anchor=anchor,
-                stages=[fu_ops.StageSpec(delay=stage.delay, at=stage.at, text=text)],
-                mode=Mode.REMIND if form.mode.data == "remind" else Mode.SEND,
-                replier_policy=form.replier_policy.data,
-                now=now,
-                jitter_minutes=auth.config().send_jitter_minutes,
-            )
-            when = fu_ops.format_local(followup.due_at, account.user.timezone)
-            followup_id = followup.id
-    except ReplywatchError as e:
-        if isinstance(e, NotFoundError):
-            abort(404)
-        form.form_errors.append(_sentence(e.message))
-        return followups(new_form=form, status=400)
-    flash(f"Scheduled: the follow-up goes out {when} unless someone replies.", "ok")
-    return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+    )
 
 
 def _sentence(text: str) -> str:
@@ -572,6 +514,9 @@ def _test_and_save_imap(form: ImapForm, account_id: int | None):
                 store.reconnect_account(
                     s, account, settings=settings, secret=secret, now=auth.now()
                 )
+    except AuthFailed as e:  # the password is what to fix: say so next to it
+        form.password.errors = [*form.password.errors, _sentence(e.message)]
+        return None
     except ReplywatchError as e:
         form.form_errors.append(_sentence(e.message))
         return None
@@ -616,8 +561,11 @@ def reconnect(account_id: int):
             account_email=email,
             account=True,
         )
-    form = ImapForm()
-    form.email.data = email  # the address is what the record is; it cannot change here
+    # The address is what the record is: the page shows it as text, not as a field, so it is
+    # put into the submitted data here (else the form's required `email` refuses every post).
+    posted = request.form.copy()
+    posted["email"] = email
+    form = ImapForm(formdata=posted)
     if form.validate_on_submit():
         done = _test_and_save_imap(form, account_id)
         if done is not None:

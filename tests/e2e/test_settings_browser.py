@@ -96,9 +96,11 @@ def test_new_user_connects_imap_sets_defaults_follows_up_and_disconnects(
     ids = []
     for mid in (mid1, mid2):
         page.click("nav >> text=Follow-ups")
+        page.click("text=Follow up on a sent message")
         expect(page.locator("#after")).to_have_value("3d")
-        page.fill("#message_id", mid)
-        page.click("text=Schedule follow-up")
+        page.locator(f'li.sent[data-message-id="{mid}"]').get_by_role(
+            "button", name="Follow up"
+        ).click()
         expect(page.locator(".page-head .badge")).to_have_text("Scheduled")
         expect(page.locator(".flash-ok")).to_contain_text("unless someone replies")
         ids.append(int(page.url.rsplit("/", 1)[1]))

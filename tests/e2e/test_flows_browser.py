@@ -1,0 +1,177 @@
+"""The settings page's flows in headless Chromium, done the way a user does them: reconnecting an
+account after a password change, and adding a follow-up by picking a sent message from the
+list (and by searching it). Mail is real: Dovecot and the SMTP sink.
+
+Screenshots go to /tmp/shots-flows/ at 1280 and 390 px; they are looked at by eye when the
+pages change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from tests.e2e.test_rules_http import connect
+from tests.e2e.test_settings_browser import STYLE_CHECK, _signed_in_page, expect
+from watcher.models import FollowUp
+
+SHOTS = Path("/tmp/shots-flows")
+
+
+def shoot(page, name: str) -> None:
+    """The page at 1280 and 390 px (full length), into SHOTS; nothing runs off the side."""
+    SHOTS.mkdir(exist_ok=True)
+    size = page.viewport_size
+    for width, label in ((1280, "desktop"), (390, "phone")):
+        page.set_viewport_size({"width": width, "height": 900})
+        style = page.evaluate(STYLE_CHECK)
+        assert style["scrollWidth"] <= style["innerWidth"], (name, label, style)
+        page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(size)
+
+
+def _store(live):
+    return live.app.extensions["replywatch"]["store"]
+
+
+def _user_id(live, email="me@example.test") -> int:
+    with _store(live).session() as s:
+        return _store(live).user_by_email(s, email).id
+
+
+def _account(live, account_id):
+    with _store(live).session() as s:
+        a = _store(live).find_account(s, str(account_id))
+        return a.status, a.status_reason, _store(live).account_spec(a).secret
+
+
+def test_reconnect_with_a_wrong_then_the_right_password(browser, live, mail_world, clock):
+    """The account's password changed: it needs attention. Accounts -> Reconnect -> the old
+    password is refused next to the field and nothing changes; the new one works."""
+    context, page = _signed_in_page(browser, live, viewport={"width": 1280, "height": 900})
+    me = mail_world.new_user("me")
+    account_id = connect(live.app, _user_id(live), mail_world, me)
+    stale = json.dumps({"imap_password": "old-password", "smtp_password": "old-password"})
+    with _store(live).session() as s:
+        account = _store(live).find_account(s, str(account_id))
+        account.secret = _store(live).box.encrypt(stale)
+    _store(live).mark_account_failed(
+        account_id,
+        "IMAP login refused: check the user name and password",
+        permanent=True,
+        now=clock.now(),
+        backoff=timedelta(minutes=5),
+    )
+    before = _account(live, account_id)
+    assert before[0] == "needs_attention"
+
+    page.click("nav.nav >> text=Accounts")
+    card = page.locator(f'li.account[data-email="{me.email}"]')
+    expect(card.locator(".badge")).to_have_text("Needs attention")
+    card.get_by_role("link", name="Reconnect").click()
+    expect(page.locator("h1")).to_have_text(f"Reconnect {me.email}")
+
+    page.fill("#password", "still-not-it")
+    page.click("button:has-text('Test and save')")
+    # The message sits next to the password field, which is marked and described by it.
+    expect(page.locator("#password-error")).to_contain_text("login refused")
+    expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#password")).to_have_attribute(
+        "aria-describedby", re.compile("password-error")
+    )
+    assert "still-not-it" not in page.content()
+    assert _account(live, account_id) == before  # nothing saved, still needs attention
+    shoot(page, "reconnect-wrong-password")
+
+    page.fill("#password", me.password)
+    page.click("button:has-text('Test and save')")
+    expect(page.locator(".flash-ok")).to_contain_text("IMAP and SMTP sign-in both work")
+    expect(card.locator(".badge")).to_have_text("Working")
+    status, _, secret = _account(live, account_id)
+    assert status == "ok" and json.loads(secret)["imap_password"] == me.password
+    context.close()
+
+
+def test_follow_up_by_picking_a_sent_message_and_by_search(browser, live, mail_world, clock):
+    context, page = _signed_in_page(browser, live, viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    me, bob, cleo = (mail_world.new_user(n) for n in ("me", "bob", "cleo"))
+    account_id = connect(live.app, _user_id(live), mail_world, me)
+    mail_world.send(me, [bob], "Proposal for Q3", "Here it is.")
+    mail_world.send(me, [cleo], "Invoice 42", "Attached.")
+    mail_world.send(me, [bob, cleo], "Team lunch", "Friday?")
+
+    page.click("nav.nav >> text=Follow-ups")
+    # The other ways are shown where follow-ups are set, with the user's own address.
+    local, domain = me.email.split("@")
+    expect(page.locator("#ways")).to_contain_text(f"{local}+3d@{domain}")
+    page.click("text=Follow up on a sent message")
+    rows = page.locator("#sent-list li.sent")
+    expect(rows).to_have_count(3)
+    expect(rows.first).to_contain_text("Team lunch")  # newest first
+    expect(page.locator("#after")).to_have_value("1w")  # the user's default delay
+    expect(page.locator("#ways")).to_contain_text(f"{local}+3d@{domain}")
+    shoot(page, "pick-sent")
+
+    # One click on a row: a follow-up with the defaults (Send, after 1w).
+    page.locator("li.sent", has_text="Proposal for Q3").get_by_role(
+        "button", name="Follow up"
+    ).click()
+    expect(page.locator(".flash-ok")).to_contain_text("unless someone replies")
+    expect(page.locator("h1")).to_have_text("Proposal for Q3")
+    expect(page.locator(".facts")).to_contain_text("Send a bump")
+    expect(page.locator(".stages")).to_contain_text("after 1w")
+    first_id = int(page.url.rsplit("/", 1)[1])
+
+    # Back to the list: that message is marked as followed, with a link to its follow-up.
+    page.goto(live.url + "/settings/followups/new")
+    followed = page.locator("li.sent", has_text="Proposal for Q3")
+    expect(followed.get_by_role("button", name="Follow up")).to_have_count(0)
+    expect(followed.get_by_role("link")).to_have_attribute(
+        "href", f"/settings/followups/{first_id}"
+    )
+
+    # Search, then follow one up with another delay, reminding only.
+    page.fill("#sent-search", "invoice")
+    page.click("form.pick-search button:has-text('Search')")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Invoice 42")
+    expect(page.locator("#sent-count")).to_contain_text("1 of your 3 latest")
+    shoot(page, "pick-sent-search")
+    page.fill("#after", "3d")
+    page.check("input[name=mode][value=remind]")
+    rows.first.get_by_role("button", name="Follow up").click()
+    expect(page.locator("h1")).to_have_text("Invoice 42")
+    expect(page.locator(".facts")).to_contain_text("Remind me only")
+    expect(page.locator(".stages")).to_contain_text("after 3d")
+
+    with _store(live).session() as s:
+        made = s.query(FollowUp).order_by(FollowUp.id).all()
+        assert [(f.account_id, f.subject, f.mode) for f in made] == [
+            (account_id, "Proposal for Q3", "send"),
+            (account_id, "Invoice 42", "remind"),
+        ]
+    assert errors == [], errors
+    context.close()
+
+
+def test_a_bad_delay_on_the_picker_keeps_what_was_typed_and_creates_nothing(
+    browser, live, mail_world
+):
+    context, page = _signed_in_page(browser, live, viewport={"width": 390, "height": 844})
+    me, bob = mail_world.new_user("me"), mail_world.new_user("bob")
+    connect(live.app, _user_id(live), mail_world, me)
+    mail_world.send(me, [bob], "Proposal for Q3", "Here it is.")
+    page.goto(live.url + "/settings/followups/new")
+    page.fill("#after", "soon")
+    page.get_by_role("button", name="Follow up").first.click()
+    expect(page.locator("#after-error")).to_contain_text("'soon' is not a delay or a date")
+    expect(page.locator("#after")).to_have_value("soon")
+    expect(page.locator("#after")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#sent-list li.sent")).to_have_count(1)  # the list is still there
+    with _store(live).session() as s:
+        assert s.query(FollowUp).count() == 0
+    context.close()

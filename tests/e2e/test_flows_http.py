@@ -1,0 +1,157 @@
+"""The follow-up flows through the HTTP client: a pasted Message-ID header line, what is refused
+with which words, every bad field marked at once, and a mail server that is down or silent
+(the page says so within its time limit; nothing is written)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from app import create_app
+from tests.e2e.test_rules_http import connect
+from tests.support.web import csrf_token, make_user, seed_followup, sign_in
+from watcher.models import FollowUp
+from web.new_followup import message_id_from
+
+
+@pytest.fixture
+def app(config, clock):
+    app = create_app(config, clock=clock.now)
+    yield app
+    app.extensions["replywatch"]["store"].dispose()
+
+
+def _store(app):
+    return app.extensions["replywatch"]["store"]
+
+
+def _count(app) -> int:
+    with _store(app).session() as s:
+        return s.query(FollowUp).count()
+
+
+@pytest.mark.parametrize(
+    ("pasted", "expected"),
+    [
+        ("<CAF1x@mail.example.com>", "<CAF1x@mail.example.com>"),
+        ("CAF1x@mail.example.com", "<CAF1x@mail.example.com>"),
+        ("Message-ID: <CAF1x@mail.example.com>", "<CAF1x@mail.example.com>"),
+        ("message-id:<CAF1x@mail.example.com>\n", "<CAF1x@mail.example.com>"),
+        ("Message-Id:\r\n <CAF1x@mail.example.com>", "<CAF1x@mail.example.com>"),  # folded
+        ("  <CAF1x@mail.example.com>  ", "<CAF1x@mail.example.com>"),
+    ],
+)
+def test_a_message_id_is_read_as_pasted(pasted, expected):
+    assert message_id_from(pasted) == expected
+
+
+@pytest.mark.parametrize(
+    ("pasted", "words"),
+    [
+        ("Proposal for Q3", "use the search above the list"),  # a subject
+        ("", "pick a message from the list"),
+        ("<a@b> <c@d>", "not a Message-ID"),
+    ],
+)
+def test_what_is_not_a_message_id_is_refused_with_a_hint(pasted, words):
+    with pytest.raises(Exception, match=words):
+        message_id_from(pasted)
+
+
+def test_a_pasted_header_line_sets_a_follow_up(app, mail_world):
+    uid = make_user(app, "me@example.test")
+    me, bob = mail_world.new_user("me"), mail_world.new_user("bob")
+    account_id = connect(app, uid, mail_world, me)
+    mid = mail_world.send(me, [bob], "Proposal", "Here.")
+    client = sign_in(app, "me@example.test")
+    token = csrf_token(client, "/settings/followups/new")
+    answer = client.post(
+        "/settings/followups/new",
+        data={
+            "csrf_token": token,
+            "account": account_id,
+            "message_id": f"Message-ID: {mid}",
+            "after": "3d",
+            "mode": "send",
+            "replier_policy": "anyone",
+        },
+    )
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    with _store(app).session() as s:
+        (f,) = s.query(FollowUp).all()
+        assert (f.anchor_message_id, f.stages[0].delay) == (mid, "3d")
+
+
+def test_three_bad_fields_are_marked_at_once_and_kept(app, mail_world):
+    uid = make_user(app, "me@example.test")
+    me = mail_world.new_user("me")
+    account_id = connect(app, uid, mail_world, me)
+    client = sign_in(app, "me@example.test")
+    token = csrf_token(client, "/settings/followups/new")
+    answer = client.post(
+        "/settings/followups/new",
+        data={
+            "csrf_token": token,
+            "account": account_id,
+            "message_id": "Proposal for Q3",
+            "after": "soon",
+            "text": "Hi {frist_name}",
+            "mode": "send",
+            "replier_policy": "anyone",
+        },
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    for field in ("message_id", "after", "text"):
+        assert f'id="{field}-error"' in page, field
+        assert f'aria-describedby="{field}-hint {field}-error"' in page, field
+    assert page.count('aria-invalid="true"') == 3
+    assert "3 fields need fixing" in page
+    assert 'value="soon"' in page and "Hi {frist_name}</textarea>" in page
+    assert _count(app) == 0
+
+
+def _dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again: nothing listens there
+
+
+def test_an_unreachable_mailbox_is_said_on_the_page(app, clock):
+    uid = make_user(app, "me@example.test")
+    account_id, _ = seed_followup(app, uid, email="me@example.test", now=clock.now())
+    with _store(app).session() as s:
+        account = _store(app).find_account(s, str(account_id))
+        account.settings = {**account.settings, "imap_port": _dead_port()}
+    client = sign_in(app, "me@example.test")
+    page = client.get("/settings/followups/new")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="sent-unreachable"' in text and "could not be read just now" in text
+    assert "Nothing was changed" in text
+    assert 'name="message_id"' in text  # the Advanced form is still there
+    assert _count(app) == 1
+
+
+def test_a_silent_mail_server_costs_the_page_at_most_its_time_limit(app, clock):
+    """A server that accepts the connection and never says a word: the page answers within
+    its limit (1 s here) instead of the sockets' 10 s timeouts, retries included."""
+    app.config["REPLYWATCH_PAGE_MAIL_SECONDS"] = 1
+    uid = make_user(app, "me@example.test")
+    account_id, _ = seed_followup(app, uid, email="me@example.test", now=clock.now())
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the kernel; nobody ever answers
+        with _store(app).session() as s:
+            account = _store(app).find_account(s, str(account_id))
+            account.settings = {**account.settings, "imap_port": silent.getsockname()[1]}
+        client = sign_in(app, "me@example.test")
+        started = time.monotonic()
+        page = client.get("/settings/followups/new")
+        took = time.monotonic() - started
+    assert page.status_code == 200
+    assert "could not be read just now" in page.get_data(as_text=True)
+    assert took < 5, took
+    print(f"silent server: page answered in {took:.2f}s")
