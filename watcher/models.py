@@ -89,6 +89,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Where `timezone` came from: "" (never chosen: the UTC default), "browser" (the settings
+    # page took the browser's zone on first use) or "you" (saved on Defaults).
+    timezone_source: Mapped[str] = mapped_column(String(10), default="", server_default="")
     send_days: Mapped[str] = mapped_column(String(40), default="mon-fri")
     send_hours: Mapped[str] = mapped_column(String(20), default="09:00-17:00")
     holiday_country: Mapped[str | None] = mapped_column(String(8))

@@ -21,11 +21,11 @@ from watcher import schedule
 from watcher.errors import NotFoundError, ValidationError
 from watcher.recipient_zone import holiday_country_of
 
-from . import auth
+from . import auth, zones
 from .auth import current_user, login_required
 from .forms import ADDRESS
 from .paging import Page
-from .settings import ZONES, bp
+from .settings import bp
 
 
 class RecipientZoneForm(FlaskForm):
@@ -96,7 +96,7 @@ def _render(status: int = 200, new_form: NewRecipientForm | None = None, error: 
         rows=rows,
         search=search,
         page=page,
-        zones=ZONES,
+        zones=zones.short_list(now, user.timezone),
         new_form=new_form or NewRecipientForm(formdata=None),
         error=error,
         user_zone=user.timezone,

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from zoneinfo import available_timezones
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -25,8 +23,7 @@ from flask import (
 
 from watcher import followups as fu_ops
 from watcher import schedule
-from watcher.classify import REPLIER_POLICIES
-from watcher.compose import render_text
+from watcher.compose import first_name_of, render_text
 from watcher.errors import (
     AuthFailed,
     NotFoundError,
@@ -42,7 +39,6 @@ from .auth import current_user, login_required
 from .forms import (
     PRESETS,
     ConfirmForm,
-    DefaultsForm,
     DisconnectForm,
     EditForm,
     ImapForm,
@@ -83,7 +79,6 @@ STATE_LABELS = {
 }
 PRESETS_JSON = json.dumps(PRESETS)  # a plain str: WTForms escapes it into the data- attribute
 PREVIEW_SAMPLE = {"first_name": "Sam", "subject": "Proposal for Q3", "recipient_name": "Sam Lee"}
-ZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and "Etc/" not in z)]
 
 
 # -- sign-in ------------------------------------------------------------------------------------
@@ -300,12 +295,15 @@ def _own_account(s, account_id: int):
 @bp.get("/followups/<int:followup_id>")
 @login_required
 def followup(followup_id: int, forms: dict | None = None, status: int = 200):
-    store = auth.store()
+    from .snooze import quick_picks  # here: web.snooze imports this module
+
+    store, now, tz = auth.store(), auth.now(), current_user().timezone
     with store.session() as s:
         f = _own_followup(s, followup_id)
         events = store.events_for(s, f.id)
         _ = f.stages, f.account.email  # loaded for the template
         pending = [st for st in f.stages if st.state == StageState.PENDING]
+        previews = _bump_previews(f)
     forms = forms or {}
     edit = forms.get("edit") or EditForm(
         formdata=None, replier_policy=f.replier_policy, mode=f.mode
@@ -321,7 +319,30 @@ def followup(followup_id: int, forms: dict | None = None, status: int = 200):
         stage_values=forms.get("stage_values") or {},
         state_labels=STATE_LABELS,
         is_active=f.state == FollowUpState.ACTIVE,
+        previews=previews,
+        quick_picks=quick_picks(now, f.due_at, tz) if f.state == FollowUpState.ACTIVE else [],
+        snooze_hint=f"A time from now or a date: {schedule.when_forms(now, tz)}.",
+        when_hint=f"{schedule.when_forms(now, tz)}.",
     ), status
+
+
+def _bump_previews(f) -> dict[int, str]:
+    """Each bump's text as the recipient reads it (the engine's own template filling, with
+    this follow-up's names); a text that no longer fills is left out, not shown raw."""
+    to = f.to_addrs[0] if f.to_addrs else ""
+    out = {}
+    for st in f.stages:
+        try:
+            out[st.position] = render_text(
+                st.text if st.text is not None else f.account.user.bump_template,
+                first_name=first_name_of(f.recipient_name, to),
+                subject=f.subject,
+                recipient_name=f.recipient_name,
+                sender_name=f.account.display_name,
+            )
+        except ReplywatchError:
+            continue
+    return out
 
 
 @bp.post("/followups/<int:followup_id>/cancel")
@@ -362,25 +383,6 @@ def unconfirmed(followup_id: int):
     else:
         flash(f"Bump {position} goes out again {when}, unless someone replies first.", "ok")
     return redirect(url_for("settings.followup", followup_id=followup_id), 303)
-
-
-@bp.post("/followups/<int:followup_id>/snooze")
-@login_required
-def snooze(followup_id: int):
-    store, now, user = auth.store(), auth.now(), current_user()
-    form = SnoozeForm()
-    with store.session() as s:
-        f = _own_followup(s, followup_id)
-        if form.validate_on_submit():
-            try:
-                until = schedule.parse_when(form.until.data, now, user.timezone)
-                fu_ops.snooze_followup(store, s, f, until, now, user.timezone)
-            except ReplywatchError as e:
-                form.until.errors = [_sentence(e.message)]
-            else:
-                flash(f"Snoozed until {fu_ops.format_local(until, user.timezone)}.", "ok")
-                return redirect(url_for("settings.followup", followup_id=followup_id), 303)
-    return followup(followup_id, forms={"snooze": form}, status=400)
 
 
 @bp.post("/followups/<int:followup_id>/edit")
@@ -681,111 +683,3 @@ def disconnect(account_id: int):
         message += f" {deleted} follow-up(s) deleted."
     flash(message, "ok" if revoked else "error")
     return redirect(url_for("settings.accounts"), 303)
-
-
-# -- defaults -----------------------------------------------------------------------------------
-
-
-def _split_hours(hours: str) -> tuple[str, str]:
-    start, _, end = hours.partition("-")
-    return start.strip(), end.strip()
-
-
-@bp.route("/defaults", methods=["GET", "POST"])
-@login_required
-def defaults():
-    store, user = auth.store(), current_user()
-    ooo_choices = ("pause", "ignore", "reply")
-    if request.method == "GET":
-        start, end = _split_hours(user.send_hours)
-        form = DefaultsForm(
-            formdata=None,
-            delay=user.default_delay,
-            template=user.bump_template,
-            days=_days_list(user.send_days),
-            hours_start=start,
-            hours_end="00:00" if end in ("24:00", "23:59") else end,
-            timezone=user.timezone,
-            holiday_country=user.holiday_country or "",
-            window_mode=user.window_mode,
-            replier_policy=user.replier_policy,
-            ooo_policy=getattr(user, "ooo_policy", "pause"),
-            own_message_policy=user.own_message_policy,
-        )
-        return _render_defaults(form, user)
-    form = DefaultsForm()
-    if form.validate_on_submit():
-        try:
-            end = form.hours_end.data.strip()
-            hours = f"{form.hours_start.data.strip()}-{'24:00' if end == '00:00' else end}"
-            days = ",".join(form.days.data or [])
-            if not days:
-                raise ValidationError("pick at least one sending day")
-            holidays = (form.holiday_country.data or "").strip().upper() or None
-            tz = form.timezone.data.strip()
-            schedule.SendingWindow.parse(tz, days, hours, holidays)  # validates all of them
-            delay = str(schedule.parse_delay(form.delay.data))
-            render_text(form.template.data, **PREVIEW_SAMPLE)
-            if form.replier_policy.data not in REPLIER_POLICIES:
-                raise ValidationError("pick who counts as a reply")
-            if form.window_mode.data not in fu_ops.WINDOW_MODES:
-                raise ValidationError("pick when bumps may go out")
-            if form.ooo_policy.data not in ooo_choices:
-                raise ValidationError("pick what an out-of-office reply does")
-            if form.own_message_policy.data not in fu_ops.OWN_MESSAGE_POLICIES:
-                raise ValidationError("pick what your own message in the thread does")
-        except ReplywatchError as e:
-            form.form_errors.append(_sentence(e.message))
-        else:
-            with store.session() as s:
-                row = store.get_user(s, user.id)
-                row.default_delay = delay
-                row.bump_template = form.template.data.replace("\r\n", "\n")
-                row.send_days, row.send_hours = days, hours
-                row.timezone, row.holiday_country = tz, holidays
-                row.window_mode = form.window_mode.data
-                row.replier_policy = form.replier_policy.data
-                row.ooo_policy = form.ooo_policy.data
-                row.own_message_policy = form.own_message_policy.data
-            flash("Defaults saved. They apply to follow-ups you create from now on.", "ok")
-            return redirect(url_for("settings.defaults"), 303)
-    return _render_defaults(form, user), 400
-
-
-def _days_list(text: str) -> list[str]:
-    window = schedule.SendingWindow.parse("UTC", text, "09:00-17:00")
-    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    return [names[d] for d in sorted(window.days)]
-
-
-def _render_defaults(form: DefaultsForm, user):
-    try:
-        preview, preview_error = render_text(form.template.data or "", **PREVIEW_SAMPLE), ""
-    except ReplywatchError as e:
-        preview, preview_error = "", _sentence(e.message)
-    try:
-        window = schedule.SendingWindow.parse(
-            user.timezone, user.send_days, user.send_hours, user.holiday_country
-        ).describe()
-    except ReplywatchError:
-        window = ""
-    return render_template(
-        "settings/defaults.html",
-        form=form,
-        zones=ZONES,
-        preview=preview,
-        preview_error=preview_error,
-        window=window,
-        sample=PREVIEW_SAMPLE,
-    )
-
-
-@bp.get("/defaults/preview")
-@login_required
-def preview():
-    """The bump text with sample values (the page's live preview); changes nothing."""
-    try:
-        text = render_text(request.args.get("template", "")[:5000], **PREVIEW_SAMPLE)
-    except ReplywatchError as e:
-        return jsonify(error=_sentence(e.message)), 400
-    return jsonify(text=text)

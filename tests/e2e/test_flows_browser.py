@@ -13,8 +13,11 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.test_rules_http import connect
 from tests.e2e.test_settings_browser import STYLE_CHECK, _signed_in_page, expect
+from tests.support.web import make_user, seed_followup
 from watcher.models import FollowUp
 
 SHOTS = Path("/tmp/shots-flows")
@@ -175,3 +178,116 @@ def test_a_bad_delay_on_the_picker_keeps_what_was_typed_and_creates_nothing(
     with _store(live).session() as s:
         assert s.query(FollowUp).count() == 0
     context.close()
+
+
+def test_the_zone_is_taken_from_the_browser_on_first_run(browser, live, clock):
+    """A new user (UTC by default) whose browser is in New York: the first page takes that zone
+    and is drawn in it; Defaults shows it; a zone chosen later is never overwritten."""
+    uid = _user_id_of_new(live)
+    _, followup_id = seed_followup(live.app, uid, email="me@example.test", now=clock.now())
+    context, page = _signed_in_page(
+        browser, live, viewport={"width": 1280, "height": 900}, timezone_id="America/New_York"
+    )
+    expect(page.locator(".flash-ok")).to_contain_text("Times are shown in America/New_York")
+    with _store(live).session() as s:
+        user = _store(live).get_user(s, uid)
+        assert (user.timezone, user.timezone_source) == ("America/New_York", "browser")
+    # One zone everywhere: the list and the detail page say EST/EDT, never UTC.
+    expect(page.locator("#followup-list .when")).to_contain_text(re.compile(r"E[SD]T"))
+    page.goto(f"{live.url}/settings/followups/{followup_id}")
+    expect(page.locator(".facts")).not_to_contain_text("UTC")
+    page.click("nav.nav >> text=Defaults")
+    expect(page.locator("#timezone")).to_have_value("America/New_York")
+    shoot(page, "defaults")
+
+    # Chosen on Defaults ("Tokyo" is suggested as Asia/Tokyo): a browser elsewhere changes nothing.
+    page.fill("#timezone", "Tokyo")
+    page.click("button:has-text('Save defaults')")
+    expect(page.locator("#timezone-error")).to_contain_text("did you mean Asia/Tokyo")
+    expect(page.locator("#timezone")).to_have_value("Tokyo")
+    page.fill("#timezone", "Asia/Tokyo")
+    page.click("button:has-text('Save defaults')")
+    expect(page.locator(".flash-ok")).to_contain_text("Defaults saved")
+    context.close()
+    context, page = _signed_in_page(
+        browser, live, viewport={"width": 1280, "height": 900}, timezone_id="Europe/Paris"
+    )
+    page.click("nav.nav >> text=Defaults")
+    expect(page.locator("#timezone")).to_have_value("Asia/Tokyo")
+    with _store(live).session() as s:
+        assert _store(live).get_user(s, uid).timezone_source == "you"
+    context.close()
+
+
+def test_three_bad_fields_show_three_marked_errors_at_once(browser, live):
+    context, page = _signed_in_page(browser, live, viewport={"width": 1280, "height": 900})
+    page.click("nav.nav >> text=Defaults")
+    page.fill("#delay", "soon")
+    page.fill("#hours_start", "18:00")
+    page.fill("#hours_end", "17:00")
+    page.fill("#template", "Hi {frist_name}")
+    page.click("button:has-text('Save defaults')")
+    for field, words in (
+        ("delay", "'soon' is not a delay: use 3d, 1w"),
+        ("hours_start", "must start before it ends"),
+        ("template", "unknown placeholder {frist_name}"),
+    ):
+        box = page.locator(f"#{field}")
+        expect(box).to_have_attribute("aria-invalid", "true")
+        expect(box).to_have_attribute("aria-describedby", re.compile(f"{field}-error"))
+        expect(page.locator(f"#{field}-error")).to_contain_text(words, ignore_case=True)
+    expect(page.locator("[aria-invalid=true]")).to_have_count(3)
+    expect(page.locator(".error-summary")).to_contain_text("3 fields need fixing")
+    # What was typed stays; nothing was saved.
+    expect(page.locator("#delay")).to_have_value("soon")
+    expect(page.locator("#template")).to_have_value("Hi {frist_name}")
+    with _store(live).session() as s:
+        assert _store(live).user_by_email(s, "me@example.test").default_delay == "1w"
+    shoot(page, "defaults-three-errors")
+    context.close()
+
+
+@pytest.mark.now("2026-11-24T10:00:00+01:00")  # a Tuesday
+def test_snooze_quick_picks_and_never_earlier_unasked(browser, live, clock):
+    uid = _user_id_of_new(live)
+    with _store(live).session() as s:
+        user = _store(live).get_user(s, uid)
+        user.timezone, user.timezone_source = "Europe/Berlin", "you"
+    _, followup_id = seed_followup(live.app, uid, email="me@example.test", now=clock.now())
+    context, page = _signed_in_page(browser, live, viewport={"width": 1280, "height": 900})
+    page.goto(f"{live.url}/settings/followups/{followup_id}")
+    due = page.locator(".facts .next strong")
+    expect(due).to_contain_text("Tue 2026-12-01")  # 1w after the anchor, in the window
+    picks = page.locator("form.quick-picks button")
+    # Tomorrow and Monday are before the bump: not offered as a snooze. One week later is.
+    expect(picks).to_have_count(1)
+    expect(picks.first).to_contain_text("1 week later (Tue 08 Dec")
+    # The hint's example date lies ahead of "now".
+    expect(page.locator("#until-hint")).to_contain_text("2026-12-01")
+    shoot(page, "followup-detail")
+    picks.first.click()
+    expect(page.locator(".flash-ok")).to_contain_text("Snoozed until Tue 2026-12-08")
+    expect(due).to_contain_text("Tue 2026-12-08")
+
+    # Typed "3d" lies before the bump: refused with the reason, until "bring it forward".
+    page.fill("#until", "3d")
+    page.click("form >> button:has-text('Snooze')")
+    expect(page.locator("#until-error")).to_contain_text("would send it sooner")
+    expect(page.locator("#until")).to_have_value("3d")
+    expect(due).to_contain_text("Tue 2026-12-08")
+    page.check("input[name=earlier]")
+    page.click("form >> button:has-text('Snooze')")
+    expect(page.locator(".flash-ok")).to_contain_text("Brought forward to Fri 2026-11-27")
+
+    # The cancel dialog's buttons say what they do; "Keep it" keeps it.
+    page.click("text=Stop this follow-up")
+    dialog = page.locator("#cancel-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator(".page-head .badge")).to_have_text("Scheduled")
+    context.close()
+
+
+def _user_id_of_new(live) -> int:
+    return make_user(live.app, "me@example.test")

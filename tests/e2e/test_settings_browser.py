@@ -73,11 +73,8 @@ def test_new_user_connects_imap_sets_defaults_follows_up_and_disconnects(
     expect(card.locator(".badge")).to_have_text("Working")
     shot(page, tmp_path, "03-accounts")
 
-    # Defaults: the browser's zone is suggested; the bump text previews live.
+    # Defaults: the browser's zone was taken on first run; the bump text previews live.
     page.click("nav >> text=Defaults")
-    expect(page.locator("#tz-suggest")).to_be_visible()
-    expect(page.locator("#tz-name")).to_have_text("Europe/Berlin")
-    page.click("#tz-use")
     expect(page.locator("#timezone")).to_have_value("Europe/Berlin")
     page.fill("#delay", "3d")
     page.fill("#template", "Hi {first_name}, any news on {subject}?")
@@ -127,8 +124,8 @@ def test_new_user_connects_imap_sets_defaults_follows_up_and_disconnects(
 
     # Cancel the other one.
     page.goto(f"{live.url}/settings/followups/{ids[1]}")
-    page.once("dialog", lambda d: d.accept())
-    page.click("text=Cancel follow-up")
+    page.click("text=Stop this follow-up")
+    page.locator("#cancel-dialog").get_by_role("button", name="Stop the follow-up").click()
     expect(page.locator(".page-head .badge")).to_have_text("Cancelled")
     expect(page.locator("#history")).to_contain_text("cancelled by you")
 
