@@ -360,7 +360,7 @@ def example_date(now_utc: datetime, tz: str) -> str:
 def date_forms(now_utc: datetime, tz: str) -> str:
     """The dates parse_when reads, with an example that is in the future."""
     day = example_date(now_utc, tz)
-    return f"a date like {day} (09:00) or {day} 14:30, in your time zone ({tz})"
+    return f"a date like {day} 14:30 ({day} alone means 09:00), in your time zone ({tz})"
 
 
 def when_forms(now_utc: datetime, tz: str) -> str:

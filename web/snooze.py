@@ -31,9 +31,11 @@ def _at(day, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, WORK_START, tzinfo=zone)
 
 
-def quick_picks(now: datetime, due: datetime | None, tz: str) -> list[tuple[str, str]]:
-    """(label, value for the "until" field) of each quick pick; values are local times the
-    snooze parser reads back exactly. Picks that are not later than `due` are left out."""
+def quick_picks(now: datetime, due: datetime | None, tz: str) -> list[tuple[str, str, bool]]:
+    """(label, value for the "until" field, earlier) of each quick pick: tomorrow 09:00, next
+    Monday 09:00, a week after the bump's time. Values are local times the snooze parser reads
+    back exactly; `earlier` marks a pick before the bump's time (it brings the bump forward, so
+    the page offers it apart, saying so). Picks not in the future are left out."""
     zone = ZoneInfo(tz)
     today = now.astimezone(zone).date()
     picks = [("Tomorrow 09:00", _at(today + timedelta(days=1), zone))]
@@ -42,12 +44,11 @@ def quick_picks(now: datetime, due: datetime | None, tz: str) -> list[tuple[str,
     if due is not None:
         picks.append(("1 week later", due.astimezone(zone) + timedelta(weeks=1)))
     out = []
-    for label, when in picks:
-        if due is not None and when <= due:
-            continue  # earlier than (or as) scheduled: not a snooze
-        out.append(
-            (f"{label} ({when.strftime('%a %d %b %H:%M')})", when.strftime("%Y-%m-%d %H:%M"))
-        )
+    for label, when in sorted(picks, key=lambda p: p[1]):
+        if when <= now or (due is not None and when == due):
+            continue
+        shown = f"{label} ({when.strftime('%a %d %b %H:%M')})"
+        out.append((shown, when.strftime("%Y-%m-%d %H:%M"), due is not None and when < due))
     return out
 
 

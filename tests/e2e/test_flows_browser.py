@@ -258,10 +258,16 @@ def test_snooze_quick_picks_and_never_earlier_unasked(browser, live, clock):
     page.goto(f"{live.url}/settings/followups/{followup_id}")
     due = page.locator(".facts .next strong")
     expect(due).to_contain_text("Tue 2026-12-01")  # 1w after the anchor, in the window
-    picks = page.locator("form.quick-picks button")
-    # Tomorrow and Monday are before the bump: not offered as a snooze. One week later is.
+    picks = page.locator("form.quick-picks:not(.sooner) button")
+    # One week after the bump is a snooze; tomorrow and Monday lie before the bump, so they
+    # are offered apart, as bringing it forward.
     expect(picks).to_have_count(1)
     expect(picks.first).to_contain_text("1 week later (Tue 08 Dec")
+    sooner = page.locator("form.quick-picks.sooner")
+    expect(sooner).to_contain_text("Or bring it forward")
+    expect(sooner.locator("button")).to_have_text(
+        ["Tomorrow 09:00 (Wed 25 Nov 09:00)", "Monday 09:00 (Mon 30 Nov 09:00)"]
+    )
     # The hint's example date lies ahead of "now".
     expect(page.locator("#until-hint")).to_contain_text("2026-12-01")
     shoot(page, "followup-detail")
@@ -275,9 +281,12 @@ def test_snooze_quick_picks_and_never_earlier_unasked(browser, live, clock):
     expect(page.locator("#until-error")).to_contain_text("would send it sooner")
     expect(page.locator("#until")).to_have_value("3d")
     expect(due).to_contain_text("Tue 2026-12-08")
-    page.check("input[name=earlier]")
+    page.check("input[type=checkbox][name=earlier]")
     page.click("form >> button:has-text('Snooze')")
     expect(page.locator(".flash-ok")).to_contain_text("Brought forward to Fri 2026-11-27")
+
+    sooner.get_by_role("button", name=re.compile("Tomorrow")).click()
+    expect(page.locator(".flash-ok")).to_contain_text("Brought forward to Wed 2026-11-25 09:00")
 
     # The cancel dialog's buttons say what they do; "Keep it" keeps it.
     page.click("text=Stop this follow-up")

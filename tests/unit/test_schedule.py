@@ -124,7 +124,7 @@ def test_parse_when_message_offers_delays_and_a_future_example_date():
         parse_when("soon", now, "Europe/Berlin")
     assert str(err.value) == (
         f"'soon' is not a delay or a date: use {DELAY_FORMS}; or a date like 2026-12-01 "
-        "(09:00) or 2026-12-01 14:30, in your time zone (Europe/Berlin)"
+        "14:30 (2026-12-01 alone means 09:00), in your time zone (Europe/Berlin)"
     )
     # The example moves with "now": never a date in the past.
     with pytest.raises(ValidationError, match="2027-03-08"):
