@@ -300,3 +300,34 @@ def test_snooze_quick_picks_and_never_earlier_unasked(browser, live, clock):
 
 def _user_id_of_new(live) -> int:
     return make_user(live.app, "me@example.test")
+
+
+def test_recipients_berlin_is_suggested_and_rows_read_as_words(browser, live, clock):
+    context, page = _signed_in_page(browser, live, viewport={"width": 1280, "height": 900})
+    page.click("nav.nav >> text=Recipients")
+    # Someone not heard from: "Berlin" is not refused bare, Europe/Berlin is offered.
+    page.fill("#address", "dana@example.test")
+    page.fill("#zone", "Berlin")
+    page.click("#new-recipient button:has-text('Save')")
+    expect(page.locator("#zone-error")).to_contain_text("did you mean Europe/Berlin")
+    expect(page.locator("#zone")).to_have_value("Berlin")  # what was typed stays
+    expect(page.locator("#address")).to_have_value("dana@example.test")
+    page.get_by_role("button", name="Use Europe/Berlin").click()
+    expect(page.locator(".flash-ok")).to_contain_text("dana@example.test now counts as living in")
+    row = page.locator('li.recipient[data-address="dana@example.test"]')
+    expect(row.locator(".zone")).to_have_text("Europe/Berlin")
+    expect(row).to_contain_text("set by you")
+    expect(row).to_contain_text("public holidays of DE")
+    expect(row).not_to_contain_text("unknown")
+    expect(row).not_to_contain_text("never")
+
+    # The same on a listed row: the typed text stays in that row, with the suggestion.
+    row.get_by_role("combobox").fill("new york")
+    row.get_by_role("button", name="Set").click()
+    row = page.locator('li.recipient[data-address="dana@example.test"]')
+    expect(row.get_by_role("combobox")).to_have_value("new york")
+    expect(row.locator(".row-error")).to_contain_text("did you mean America/New_York")
+    row.get_by_role("button", name="Use America/New_York").click()
+    expect(row.locator(".zone")).to_have_text("America/New_York")
+    shoot(page, "recipients")
+    context.close()
