@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 
 from watcher.followups import format_local
 
-from .wording import rule_words
+from .wording import plain, rule_words
 
 bp = Blueprint("web", __name__)
 
@@ -57,6 +57,7 @@ def init_app(app: Flask) -> None:
         )
 
     app.add_template_filter(rule_words, "rule_words")
+    app.add_template_filter(plain, "plain")
 
     @app.errorhandler(CSRFError)
     def _csrf_failed(e):

@@ -7,6 +7,13 @@ the event's own text already explains.
 
 from __future__ import annotations
 
+import re
+
+# "rule 'Client questions' (#3)", "an active follow-up (#12)": database ids, which the
+# watcher's texts carry for the CLI and the log, mean nothing on a page.
+_ID = re.compile(r"\s*\(#\d+\)")
+_RULE = re.compile(r"\brule '([^']*)'")
+
 RULE_WORDS = {
     "default-reply": "a person wrote back in the thread",
     "reply-despite-precedence": "a person wrote back (the list header did not hide it)",
@@ -43,3 +50,8 @@ RULE_WORDS = {
 def rule_words(rule: str | None) -> str:
     """How a decision was made, in words; "" where there are none (the detail says it)."""
     return RULE_WORDS.get(rule or "", "")
+
+
+def plain(text: str | None) -> str:
+    """A watcher text for the page: no "(#3)" ids; "rule 'X'" reads "your rule “X”"."""
+    return _RULE.sub(lambda m: f"your rule “{m.group(1)}”", _ID.sub("", text or ""))

@@ -794,9 +794,10 @@ def test_list_and_detail_say_which_trigger_set_a_followup(app):
         s.get(FollowUp, by_rule).origin = "rule 'Cold outreach' (#3)"
     client = sign_in(app, "me@example.test")
     listing = client.get("/settings/followups").get_data(as_text=True)
-    assert listing.count("set by rule &#39;Cold outreach&#39; (#3)") == 1
+    # Said in words: the rule's name, not its database id.
+    assert listing.count("set by your rule “Cold outreach”") == 1
     detail = client.get(f"/settings/followups/{by_rule}").get_data(as_text=True)
-    assert "rule &#39;Cold outreach&#39; (#3)" in detail
+    assert "your rule “Cold outreach”" in detail and "(#3)" not in detail
     assert "you, by hand" in client.get(f"/settings/followups/{by_hand}").get_data(as_text=True)
 
 
