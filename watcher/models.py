@@ -338,6 +338,7 @@ class Rule(Base):
     exclude_domains: Mapped[list] = mapped_column(JSON, default=list)
     exclude_addresses: Mapped[list] = mapped_column(JSON, default=list)
     exclude_subjects: Mapped[list] = mapped_column(JSON, default=list)  # substrings, any case
+    text: Mapped[str | None] = mapped_column(Text)  # the bumps' template; None: the user's own
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

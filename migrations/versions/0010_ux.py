@@ -1,4 +1,9 @@
-"""users.timezone_source: whether the user's time zone was ever chosen
+"""users.timezone_source (whether the user's time zone was ever chosen); rules.text
+
+rules.text: the bump text of the follow-ups a rule sets (a template like User.bump_template);
+NULL means the user's default text, as before.
+
+users.timezone_source:
 
 "" (never: the UTC default of a new user), "browser" (taken from the browser on the first page
 view after sign-in) or "you" (saved on Defaults). The settings page takes the browser's zone
@@ -30,7 +35,9 @@ def upgrade() -> None:
         sa.Column("timezone_source", sa.String(10), nullable=False, server_default=""),
     )
     op.execute("UPDATE users SET timezone_source = 'you' WHERE timezone <> 'UTC'")
+    op.add_column("rules", sa.Column("text", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("rules", "text")
     op.drop_column("users", "timezone_source")

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_rules_e2e import CLIENT, QUESTION
 from tests.e2e.test_rules_http import connect
 from tests.e2e.test_settings_browser import STYLE_CHECK, _signed_in_page, expect
 from tests.support.web import make_user, seed_followup
+from watcher.engine import Engine
 from watcher.models import FollowUp
 
 SHOTS = Path("/tmp/shots-flows")
@@ -330,4 +332,74 @@ def test_recipients_berlin_is_suggested_and_rows_read_as_words(browser, live, cl
     row.get_by_role("button", name="Use America/New_York").click()
     expect(row.locator(".zone")).to_have_text("America/New_York")
     shoot(page, "recipients")
+    context.close()
+
+
+def test_a_rule_defaults_to_send_has_a_bump_text_can_be_edited_and_removal_asks(
+    browser, live, mail_world, clock
+):
+    context, page = _signed_in_page(browser, live, viewport={"width": 1280, "height": 900})
+    me = mail_world.new_user("me")
+    connect(live.app, _user_id(live), mail_world, me)
+    engine = Engine(
+        live.app.extensions["replywatch"]["store"],
+        live.app.extensions["replywatch"]["config"],
+        clock=clock.now,
+    )
+    engine.run_pass()  # the watcher knows the mailbox from here on
+    page.click("nav.nav >> text=Rules")
+    # Like a single follow-up, a new rule sends (the user chose to follow up).
+    expect(page.locator("#new-rule input[name=mode][value=send]")).to_be_checked()
+    page.fill("#name", "Client questions")
+    page.fill("#delays", "3d")
+    page.fill("#text", "Hi {frist_name}")
+    page.click("button:has-text('Add rule')")
+    expect(page.locator("#text-error")).to_contain_text("Unknown placeholder {frist_name}")
+    expect(page.locator("#name")).to_have_value("Client questions")
+    page.fill("#text", "Hi {first_name}, any thoughts on {subject}?")
+    page.click("button:has-text('Add rule')")
+    rule = page.locator("li.rule")
+    expect(rule).to_contain_text("Send bumps after 3d if nobody replies")
+    expect(rule).to_contain_text("its own bump text")
+
+    # Edited on the page: two bumps now.
+    rule.get_by_role("link", name="Edit").click()
+    expect(page.locator("#rule-card h2")).to_have_text("Edit the rule")
+    expect(page.locator("#text")).to_have_value("Hi {first_name}, any thoughts on {subject}?")
+    page.fill("#delays", "2d, 1w")
+    page.click("button:has-text('Save the rule')")
+    expect(page.locator(".flash-ok")).to_contain_text("Rule 'Client questions' saved")
+    expect(rule).to_contain_text("Send bumps after 2d, then 1w if nobody replies")
+    shoot(page, "rules")
+
+    # Mail sent now gets a follow-up with the rule's text on every bump.
+    clock.advance(minutes=1)
+    mail_world.send(me, [f"Dana <dana@{CLIENT}>"], "Contract", QUESTION)
+    assert not engine.run_pass().faults
+    with _store(live).session() as s:
+        (f,) = s.query(FollowUp).all()
+        assert [(st.delay, st.text) for st in f.stages] == [
+            ("2d", "Hi {first_name}, any thoughts on {subject}?"),
+            ("1w", "Hi {first_name}, any thoughts on {subject}?"),
+        ]
+        followup_id = f.id
+    # The follow-up page shows that text as Dana will read it, and no internal names.
+    page.goto(f"{live.url}/settings/followups/{followup_id}")
+    expect(page.locator(".stages pre.bump").first).to_have_text(
+        "Hi Dana, any thoughts on Contract?"
+    )
+    expect(page.locator(".facts")).to_contain_text("your rule “Client questions”")
+    expect(page.locator("main")).not_to_contain_text("(#")
+
+    # Remove asks first; "Keep it" keeps it, "Remove the rule" removes it.
+    page.click("nav.nav >> text=Rules")
+    rule.get_by_role("button", name="Remove").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_contain_text("Remove the rule “Client questions”?")
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(rule).to_have_count(1)
+    rule.get_by_role("button", name="Remove").click()
+    page.locator("dialog[open]").get_by_role("button", name="Remove the rule").click()
+    expect(page.locator(".flash-ok")).to_contain_text("removed")
+    expect(page.locator("li.rule")).to_have_count(0)
     context.close()
