@@ -116,8 +116,7 @@ def process(job: Job) -> None:
             return
         try:
             stages = [
-                fu_ops.StageSpec(delay=schedule.parse_delay(d), text=spec.text)
-                for d in spec.delays
+                fu_ops.StageSpec(delay=schedule.parse_delay(d), text=spec.text) for d in spec.delays
             ]
             followup = acting.create(
                 s, job, msg, stages, origin=spec.describe(), mode=spec.mode, recipients_judged=True
