@@ -317,6 +317,7 @@ def followup(followup_id: int, forms: dict | None = None, status: int = 200):
         cancel_form=ConfirmForm(),
         edit_form=edit,
         stage_values=forms.get("stage_values") or {},
+        stage_errors=forms.get("stage_errors") or {},
         state_labels=STATE_LABELS,
         is_active=f.state == FollowUpState.ACTIVE,
         previews=previews,
@@ -391,39 +392,57 @@ def edit(followup_id: int):
     store, now, user = auth.store(), auth.now(), current_user()
     form = EditForm()
     values: dict[int, tuple[str, str]] = {}
+    problems: dict[str, str] = {}  # "stage-2-when" -> its message: every field at once
     with store.session() as s:
         f = _own_followup(s, followup_id)
         if form.validate_on_submit():
-            try:
-                specs = {}
-                for st in f.stages:
-                    if st.state != StageState.PENDING:
-                        continue
-                    when = request.form.get(f"stage-{st.position}-when", "").strip()
-                    text = request.form.get(f"stage-{st.position}-text", "").strip()
-                    values[st.position] = (when, text)
+            specs = {}
+            for st in f.stages:
+                if st.state != StageState.PENDING:
+                    continue
+                key = f"stage-{st.position}"
+                when = request.form.get(f"{key}-when", "").strip()
+                text = request.form.get(f"{key}-text", "").strip()
+                values[st.position] = (when, text)
+                try:
                     if text:
                         render_text(text, **PREVIEW_SAMPLE)
+                except ReplywatchError as e:
+                    problems[f"{key}-text"] = _sentence(e.message)
+                try:
                     spec = fu_ops.parse_stage(when, now, user.timezone)
                     specs[st.position] = fu_ops.StageSpec(
                         delay=spec.delay, at=spec.at, text=text or None
                     )
-                fu_ops.edit_stages(
-                    store,
-                    s,
-                    f,
-                    stages=specs,
-                    replier_policy=form.replier_policy.data,
-                    mode=form.mode.data or None,
-                    now=now,
-                    jitter_minutes=auth.config().send_jitter_minutes,
-                )
+                except ReplywatchError as e:
+                    problems[f"{key}-when"] = _sentence(e.message)
+            try:
+                if not problems:
+                    fu_ops.edit_stages(
+                        store,
+                        s,
+                        f,
+                        stages=specs,
+                        replier_policy=form.replier_policy.data,
+                        mode=form.mode.data or None,
+                        now=now,
+                        jitter_minutes=auth.config().send_jitter_minutes,
+                    )
             except ReplywatchError as e:
                 form.form_errors.append(_sentence(e.message))
             else:
-                flash("Saved. The schedule below is up to date.", "ok")
-                return redirect(url_for("settings.followup", followup_id=followup_id), 303)
-    return followup(followup_id, forms={"edit": form, "stage_values": values}, status=400)
+                if not problems:
+                    flash("Saved. The schedule below is up to date.", "ok")
+                    return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+                form.form_errors.append(
+                    f"{len(problems)} field{'s' if len(problems) != 1 else ''} of the bumps "
+                    "need fixing (marked below)."
+                )
+    return followup(
+        followup_id,
+        forms={"edit": form, "stage_values": values, "stage_errors": problems},
+        status=400,
+    )
 
 
 # -- accounts -----------------------------------------------------------------------------------

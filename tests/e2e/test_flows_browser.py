@@ -94,6 +94,7 @@ def test_reconnect_with_a_wrong_then_the_right_password(browser, live, mail_worl
     page.click("button:has-text('Test and save')")
     expect(page.locator(".flash-ok")).to_contain_text("IMAP and SMTP sign-in both work")
     expect(card.locator(".badge")).to_have_text("Working")
+    shoot(page, "accounts")
     status, _, secret = _account(live, account_id)
     assert status == "ok" and json.loads(secret)["imap_password"] == me.password
     context.close()
@@ -113,6 +114,7 @@ def test_follow_up_by_picking_a_sent_message_and_by_search(browser, live, mail_w
     # The other ways are shown where follow-ups are set, with the user's own address.
     local, domain = me.email.split("@")
     expect(page.locator("#ways")).to_contain_text(f"{local}+3d@{domain}")
+    shoot(page, "followups")
     page.click("text=Follow up on a sent message")
     rows = page.locator("#sent-list li.sent")
     expect(rows).to_have_count(3)

@@ -155,3 +155,47 @@ def test_a_silent_mail_server_costs_the_page_at_most_its_time_limit(app, clock):
     assert "could not be read just now" in page.get_data(as_text=True)
     assert took < 5, took
     print(f"silent server: page answered in {took:.2f}s")
+
+
+@pytest.mark.now("2026-11-24T10:00:00+01:00")
+def test_edit_bumps_marks_each_bad_field_and_shows_dates_in_the_users_zone(app, clock):
+    uid = make_user(app, "me@example.test")
+    with _store(app).session() as s:
+        _store(app).get_user(s, uid).timezone = "Europe/Berlin"
+    _, fid = seed_followup(app, uid, email="me@example.test", now=clock.now())
+    client = sign_in(app, "me@example.test")
+    token = csrf_token(client, f"/settings/followups/{fid}")
+    url = f"/settings/followups/{fid}"
+    bad = client.post(
+        url + "/edit",
+        data={
+            "csrf_token": token,
+            "replier_policy": "anyone",
+            "mode": "send",
+            "stage-1-when": "soon",
+            "stage-1-text": "Hi {nme}",
+        },
+    )
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert 'id="stage-1-when-error"' in page and "is not a delay or a date" in page
+    assert 'id="stage-1-text-error"' in page and "Unknown placeholder {nme}" in page
+    assert page.count('aria-invalid="true"') == 2
+    assert 'value="soon"' in page and "Hi {nme}</textarea>" in page  # kept as typed
+
+    # A fixed date is shown as the user types it, in their zone; never an ISO UTC stamp.
+    ok = client.post(
+        url + "/edit",
+        data={
+            "csrf_token": token,
+            "replier_policy": "anyone",
+            "mode": "send",
+            "stage-1-when": "2026-12-08 10:00",
+            "stage-1-text": "",
+        },
+    )
+    assert ok.status_code == 303
+    page = client.get(url).get_data(as_text=True)
+    assert 'value="2026-12-08 10:00"' in page
+    assert "+00:00" not in page and "2026-12-08T" not in page
+    assert "Tue 2026-12-08 10:00 CET" in page
