@@ -199,3 +199,19 @@ def test_edit_bumps_marks_each_bad_field_and_shows_dates_in_the_users_zone(app, 
     assert 'value="2026-12-08 10:00"' in page
     assert "+00:00" not in page and "2026-12-08T" not in page
     assert "Tue 2026-12-08 10:00 CET" in page
+
+
+@pytest.mark.parametrize("folders", [False, True])
+def test_the_ways_without_the_page_show_the_users_own_address_folders_on_or_off(app, folders):
+    uid = make_user(app, "me@example.test")
+    account_id, _ = seed_followup(app, uid, email="sam.lee@example.test")
+    with _store(app).session() as s:
+        _store(app).find_account(s, str(account_id)).trigger_folders = folders
+    client = sign_in(app, "me@example.test")
+    for path in ("/settings/followups", "/settings/accounts"):
+        page = client.get(path).get_data(as_text=True)
+        assert "sam.lee+" in page and "@example.test</code>" in page, path
+    ways = client.get("/settings/followups").get_data(as_text=True)
+    assert "sam.lee+3d@example.test" in ways and "set up a rule" in ways
+    assert ("Replywatch/3 days" in ways) is folders
+    assert ("Turn them on" in ways) is not folders
