@@ -215,3 +215,51 @@ def test_the_ways_without_the_page_show_the_users_own_address_folders_on_or_off(
     assert "sam.lee+3d@example.test" in ways and "set up a rule" in ways
     assert ("Replywatch/3 days" in ways) is folders
     assert ("Turn them on" in ways) is not folders
+
+
+def test_the_browser_zone_is_taken_once_with_a_token_and_never_over_a_choice(app):
+    uid = make_user(app, "me@example.test")
+    client = sign_in(app, "me@example.test")
+    assert 'id="zone-auto"' in client.get("/settings/followups").get_data(as_text=True)
+    no_token = client.post("/settings/timezone/browser", data={"zone": "Asia/Tokyo"})
+    assert no_token.status_code == 400
+    token = csrf_token(client, "/settings/followups")
+    bogus = client.post("/settings/timezone/browser", data={"csrf_token": token, "zone": "Mars"})
+    assert bogus.get_json() == {"taken": False}
+    taken = client.post(
+        "/settings/timezone/browser", data={"csrf_token": token, "zone": "Europe/Berlin"}
+    )
+    assert taken.get_json() == {"taken": True, "zone": "Europe/Berlin"}
+    again = client.post(
+        "/settings/timezone/browser", data={"csrf_token": token, "zone": "Asia/Tokyo"}
+    )
+    assert again.get_json() == {"taken": False}
+    with _store(app).session() as s:
+        user = _store(app).get_user(s, uid)
+        assert (user.timezone, user.timezone_source) == ("Europe/Berlin", "browser")
+    assert 'id="zone-auto"' not in client.get("/settings/followups").get_data(as_text=True)
+
+
+def test_another_users_rule_cannot_be_seen_or_edited(app, mail_world):
+    alice = make_user(app, "alice@example.test")
+    connect(app, alice, mail_world, mail_world.new_user("alice"))
+    client = sign_in(app, "alice@example.test")
+    token = csrf_token(client, "/settings/rules")
+    form = {"csrf_token": token, "name": "Mine", "delays": "3d", "mode": "send"}
+    with _store(app).session() as s:
+        (account,) = _store(app).list_accounts(s, alice)
+        form["account"] = str(account.id)
+    assert client.post("/settings/rules", data=form).status_code == 303
+    with _store(app).session() as s:
+        (rule,) = _store(app).list_rules(s, user_id=alice)
+        rule_id = rule.id
+    make_user(app, "mallory@example.test")
+    mallory = sign_in(app, "mallory@example.test")
+    assert mallory.get(f"/settings/rules/{rule_id}/edit").status_code == 404
+    mtoken = csrf_token(mallory, "/settings/rules")
+    answer = mallory.post(
+        f"/settings/rules/{rule_id}/edit", data={**form, "csrf_token": mtoken, "name": "Taken"}
+    )
+    assert answer.status_code == 404
+    with _store(app).session() as s:
+        assert _store(app).get_rule(s, rule_id).name == "Mine"
