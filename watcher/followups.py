@@ -259,7 +259,7 @@ def create_followup(
         kind="created",
         detail=(
             f"will {what} at {format_local(followup.due_at, user.timezone)} if nobody replies"
-            f"{late} ({describe_stages(followup)})"
+            f"{late} ({describe_stages(followup, user.timezone)})"
             + (f"; {plan.note}" if plan.note else "")
             + (f"; set by {origin}" if origin else "")
         ),
@@ -450,10 +450,11 @@ def edit_followup(
         )
 
 
-def describe_stages(followup: FollowUp) -> str:
+def describe_stages(followup: FollowUp, tz: str = "UTC") -> str:
+    """ "2 bumps: 3d, Tue 2026-12-08 09:00 CET": a fixed date in the user's zone `tz`."""
     parts = []
     for stage in followup.stages:
-        parts.append(stage.delay if stage.delay else stage.at.strftime("%Y-%m-%d %H:%M UTC"))
+        parts.append(stage.delay if stage.delay else format_local(stage.at, tz))
     label = "bump" if len(parts) == 1 else "bumps"
     return f"{len(parts)} {label}: " + ", ".join(parts)
 

@@ -89,6 +89,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Where `timezone` came from: "" (never chosen: the UTC default), "browser" (the settings
+    # page took the browser's zone on first use) or "you" (saved on Defaults).
+    timezone_source: Mapped[str] = mapped_column(String(10), default="", server_default="")
     send_days: Mapped[str] = mapped_column(String(40), default="mon-fri")
     send_hours: Mapped[str] = mapped_column(String(20), default="09:00-17:00")
     holiday_country: Mapped[str | None] = mapped_column(String(8))
@@ -335,6 +338,7 @@ class Rule(Base):
     exclude_domains: Mapped[list] = mapped_column(JSON, default=list)
     exclude_addresses: Mapped[list] = mapped_column(JSON, default=list)
     exclude_subjects: Mapped[list] = mapped_column(JSON, default=list)  # substrings, any case
+    text: Mapped[str | None] = mapped_column(Text)  # the bumps' template; None: the user's own
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

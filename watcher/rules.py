@@ -125,6 +125,7 @@ class RuleSpec:
     exclude_addresses: tuple[str, ...] = ()
     exclude_subjects: tuple[str, ...] = ()
     created_at: datetime | None = None  # None: no "new mail only" bound (a draft rule's dry-run)
+    text: str | None = None  # the bumps' template; None: the user's default text
 
     @classmethod
     def of(cls, rule) -> RuleSpec:
@@ -140,6 +141,7 @@ class RuleSpec:
             exclude_addresses=tuple(rule.exclude_addresses or ()),
             exclude_subjects=tuple(rule.exclude_subjects or ()),
             created_at=rule.created_at,
+            text=getattr(rule, "text", None),
         )
 
     def describe(self) -> str:  # as models.Rule.describe: the follow-up's origin

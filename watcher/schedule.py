@@ -46,7 +46,10 @@ _MAX_AMOUNT = {
     "weeks": 522,
     "business_days": 2610,
 }
-_DELAY_HELP = "use 3d, 1w, 2w, 12h, 30m, 5bd or a date like 2026-12-01 09:00"
+# What parse_delay accepts, said once: the settings page's hints and every error quote it, so a
+# hint can never promise what the parser refuses (or the reverse).
+DELAY_FORMS = "3d, 1w, 2w, 12h, 30m or 5bd (business days); also written out: 3 days, 2 weeks"
+_DELAY_HELP = f"use {DELAY_FORMS}"
 _DELAY_RE = re.compile(r"(\d+) ?([a-z ]+)")
 
 
@@ -72,11 +75,20 @@ class Delay:
 
 def parse_delay(text: str) -> Delay:
     """Read "3d", "1w", "12h", "30m", "5bd", "3 days", "2 Weeks", "5 business days"."""
+    delay = _read_delay(text)
+    if delay is None:
+        raise ValidationError(f"{text!r} is not a delay: {_DELAY_HELP}")
+    return delay
+
+
+def _read_delay(text: str) -> Delay | None:
+    """The delay `text` spells, None if it is not shaped like one (an amount out of range
+    still raises: "0d" is a delay, just not a usable one)."""
     normal = re.sub(r"[\s_-]+", " ", str(text).strip().lower())
     match = _DELAY_RE.fullmatch(normal)
     unit = _UNIT_WORDS.get(match.group(2).strip()) if match else None
     if match is None or unit is None:
-        raise ValidationError(f"{text!r} is not a delay: {_DELAY_HELP}")
+        return None
     return Delay(int(match.group(1)), unit)
 
 
@@ -337,7 +349,23 @@ def due_time(
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LOCAL_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _DEFAULT_HOUR = time(9, 0)  # a bare date means the start of a working day, not midnight
-_WHEN_HELP = "use a date like 2026-12-01, 2026-12-01 14:30 or 2026-12-01T14:30:00+01:00"
+
+
+def example_date(now_utc: datetime, tz: str) -> str:
+    """A date a week from now in the user's zone ("2026-12-08"): the example in hints and
+    errors, so it is never in the past."""
+    return (now_utc.astimezone(_zone(tz)) + timedelta(days=7)).date().isoformat()
+
+
+def date_forms(now_utc: datetime, tz: str) -> str:
+    """The dates parse_when reads, with an example that is in the future."""
+    day = example_date(now_utc, tz)
+    return f"a date like {day} 14:30 ({day} alone means 09:00), in your time zone ({tz})"
+
+
+def when_forms(now_utc: datetime, tz: str) -> str:
+    """Everything parse_when (and a stage's "when") accepts: a delay from now, or a date."""
+    return f"{DELAY_FORMS}; or {date_forms(now_utc, tz)}"
 
 
 def parse_when(text: str, now_utc: datetime, tz: str) -> datetime:
@@ -349,19 +377,23 @@ def parse_when(text: str, now_utc: datetime, tz: str) -> datetime:
     _require_aware(now_utc, "now_utc")
     zone = _zone(tz)
     raw = str(text).strip()
+    forms_help = f"use {when_forms(now_utc, tz)}"
     if not _DATE_RE.match(raw):
-        return add_delay(now_utc, parse_delay(raw), tz)  # its error names the date forms too
+        delay = _read_delay(raw)
+        if delay is None:
+            raise ValidationError(f"{raw!r} is not a delay or a date: {forms_help}")
+        return add_delay(now_utc, delay, tz)
     try:
         date.fromisoformat(raw[:10])
     except ValueError:
-        raise ValidationError(f"{raw!r} is not a real date: {_WHEN_HELP}") from None
+        raise ValidationError(f"{raw!r} is not a real date: {forms_help}") from None
     match = _LOCAL_RE.fullmatch(raw)
     if match:
         y, mo, d, h, mi, s = (int(g) if g else None for g in match.groups())
         try:
             clock = _DEFAULT_HOUR if h is None else time(h, mi, s or 0)
         except ValueError:
-            raise ValidationError(f"{raw!r} is not a real time of day: {_WHEN_HELP}") from None
+            raise ValidationError(f"{raw!r} is not a real time of day: {forms_help}") from None
         when = _to_utc(datetime.combine(date(y, mo, d), clock), zone)
     else:
         try:
@@ -369,7 +401,7 @@ def parse_when(text: str, now_utc: datetime, tz: str) -> datetime:
         except ValueError:
             parsed = None
         if parsed is None or parsed.tzinfo is None:
-            raise ValidationError(f"{raw!r} is not a date we can read: {_WHEN_HELP}")
+            raise ValidationError(f"{raw!r} is not a date we can read: {forms_help}")
         when = parsed.astimezone(UTC)
     if when <= now_utc:
         shown = when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")

@@ -595,6 +595,28 @@ class Store:
             )
         )
 
+    def followups_by_anchor(
+        self, s: Session, user_id: int, account_id: int, anchor_message_ids: Iterable[str]
+    ) -> dict[str, FollowUp]:
+        """The user's follow-ups on these sent messages (Message-ID -> the newest one): which of
+        the recent sent mail the settings page marks as already followed."""
+        ids = sorted({m for m in anchor_message_ids if m})
+        found: dict[str, FollowUp] = {}
+        if not ids:
+            return found
+        rows = s.scalars(
+            select(FollowUp)
+            .where(
+                FollowUp.user_id == user_id,
+                FollowUp.account_id == account_id,
+                FollowUp.anchor_message_id.in_(ids),
+            )
+            .order_by(FollowUp.id)
+        )
+        for f in rows:
+            found[f.anchor_message_id] = f  # the newest wins
+        return found
+
     def track(self, s: Session, followup_id: int, message_ids: Iterable[str]) -> None:
         """Remember Message-IDs as part of (and already judged for) a follow-up's thread."""
         wanted = {m for m in message_ids if m}

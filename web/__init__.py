@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, jsonify, redirect, render_template, url_for
 from flask_wtf.csrf import CSRFError
 
 from watcher.followups import format_local
+
+from .wording import plain, rule_words
 
 bp = Blueprint("web", __name__)
 
@@ -23,9 +26,12 @@ def init_app(app: Flask) -> None:
 
     from . import (
         auth,
+        defaults,  # noqa: F401 (adds /settings/defaults to the settings blueprint)
+        new_followup,  # noqa: F401 (adds /settings/followups/new to the settings blueprint)
         recipients,  # noqa: F401 (adds /settings/recipients to the settings blueprint)
         results,  # noqa: F401 (adds /settings/results to the settings blueprint)
         rules,  # noqa: F401 (adds /settings/rules to the settings blueprint)
+        snooze,  # noqa: F401 (adds /settings/followups/<id>/snooze to the settings blueprint)
     )
     from .settings import bp as settings_bp
 
@@ -41,6 +47,17 @@ def init_app(app: Flask) -> None:
     def _local(when):
         user = auth.current_user()
         return format_local(when, user.timezone if user else "UTC")
+
+    @app.template_filter("local_input")
+    def _local_input(when):
+        """A stored UTC time as the user types it back: "2026-12-08 10:00" in their zone."""
+        user = auth.current_user()
+        return when.astimezone(ZoneInfo(user.timezone if user else "UTC")).strftime(
+            "%Y-%m-%d %H:%M"
+        )
+
+    app.add_template_filter(rule_words, "rule_words")
+    app.add_template_filter(plain, "plain")
 
     @app.errorhandler(CSRFError)
     def _csrf_failed(e):

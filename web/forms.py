@@ -195,9 +195,12 @@ class DefaultsForm(FlaskForm):
 
 
 class NewFollowupForm(FlaskForm):
+    """One click on a sent message (its button sends `pick`), or a pasted Message-ID."""
+
     account = SelectField("From account", coerce=int)
+    pick = StringField("Sent message", validators=[Optional(), Length(max=998)])
     message_id = StringField(
-        "Message-ID of the message you sent", validators=[InputRequired(), Length(max=998)]
+        "Message-ID of the message you sent", validators=[Optional(), Length(max=2000)]
     )
     after = StringField("Bump after", validators=[Optional(), Length(max=40)])
     text = TextAreaField(

@@ -21,11 +21,12 @@ from watcher import schedule
 from watcher.errors import NotFoundError, ValidationError
 from watcher.recipient_zone import holiday_country_of
 
-from . import auth
+from . import auth, zones
 from .auth import current_user, login_required
+from .fields import mark, sentence
 from .forms import ADDRESS
 from .paging import Page
-from .settings import ZONES, bp
+from .settings import bp
 
 
 class RecipientZoneForm(FlaskForm):
@@ -58,11 +59,13 @@ def latest_observation(row) -> datetime | None:
 
 
 def _checked_zone(text: str | None) -> str | None:
-    """The typed zone, checked; None for "clear my choice"."""
+    """The typed zone as its IANA name (any case; "Berlin" raises zones.UnknownZone with
+    Europe/Berlin suggested); None for "clear my choice"."""
     zone = (text or "").strip()
     if not zone:
         return None
-    schedule.working_hours(zone)  # ValidationError names the expected form
+    zone = zones.resolve(zone)
+    schedule.working_hours(zone)  # a zone the holiday and window code can use
     return zone
 
 
@@ -78,11 +81,18 @@ def _view(row, now: datetime) -> dict:
         "seen": seen,
         "seen_age": age(seen, now),
         "scanned": row.scanned_at,
+        "observations": len(row.observations or []),
         "country": holiday_country_of(row.zone),
     }
 
 
-def _render(status: int = 200, new_form: NewRecipientForm | None = None, error: str = ""):
+def _render(
+    status: int = 200,
+    new_form: NewRecipientForm | None = None,
+    error: str = "",
+    row_error: dict | None = None,
+    new_suggestions: list[str] | None = None,
+):
     user, store, now = current_user(), auth.store(), auth.now()
     search = request.args.get("q", "").strip()[:320]
     with store.session() as s:
@@ -96,9 +106,11 @@ def _render(status: int = 200, new_form: NewRecipientForm | None = None, error: 
         rows=rows,
         search=search,
         page=page,
-        zones=ZONES,
+        zones=zones.short_list(now, user.timezone),
         new_form=new_form or NewRecipientForm(formdata=None),
         error=error,
+        row_error=row_error,
+        new_suggestions=new_suggestions or [],
         user_zone=user.timezone,
         user_country=user.holiday_country,
         recipient_mode=user.window_mode == "recipient",
@@ -120,12 +132,16 @@ def add_recipient():
         return _render(400, form)
     user, store = current_user(), auth.store()
     address = form.address.data.strip().lower()
+    picked = request.form.get("zone_pick", "").strip()  # a "Use Europe/Berlin" suggestion
+    if picked:
+        form.zone.data = picked
     try:
         zone = _checked_zone(form.zone.data)
         if zone is None:
             raise ValidationError("pick a time zone for them")
     except ValidationError as e:
-        return _render(400, form, e.message)
+        mark(form.zone, e.message)  # next to the field; what was typed stays in it
+        return _render(400, form, new_suggestions=getattr(e, "suggestions", []))
     with store.session() as s:
         store.set_recipient_zone(s, user.id, address, zone, auth.now())
     flash(f"{address} now counts as living in {zone}.", "ok")
@@ -142,7 +158,18 @@ def set_recipient(row_id: int):
     try:
         zone = _checked_zone(form.zone.data)
     except ValidationError as e:
-        return _render(400, error=e.message)
+        with store.session() as s:  # 404 for another user's row, before saying anything
+            try:
+                store.recipient_zone_by_id(s, user.id, row_id)
+            except NotFoundError:
+                abort(404)
+        problem = {
+            "id": row_id,
+            "typed": form.zone.data or "",
+            "message": sentence(e.message),
+            "suggestions": getattr(e, "suggestions", []),
+        }
+        return _render(400, row_error=problem)
     with store.session() as s:
         try:
             row = store.recipient_zone_by_id(s, user.id, row_id)

@@ -16,14 +16,17 @@ from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringF
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from watcher import rules as rule_ops
+from watcher import schedule
+from watcher.compose import render_text
 from watcher.errors import NotFoundError, ReplywatchError, ValidationError
 from watcher.models import Rule
 from watcher.rule_commands import MAX_DRY_RUN_DAYS, dry_run
 
 from . import auth
 from .auth import current_user, login_required
+from .fields import check, has_errors
 from .forms import MODES, ConfirmForm
-from .settings import bp
+from .settings import PREVIEW_SAMPLE, bp
 
 
 class RuleForm(FlaskForm):
@@ -34,7 +37,7 @@ class RuleForm(FlaskForm):
         validators=[InputRequired(), Length(max=100)],
         default="3d",
     )
-    mode = RadioField("What to do", choices=MODES, default="remind")
+    mode = RadioField("What to do", choices=MODES, default="send")  # as a single follow-up
     external_only = BooleanField(
         "Only mail to people outside my domain (not lists, not bulk sends)", default=True
     )
@@ -43,6 +46,9 @@ class RuleForm(FlaskForm):
     exclude_addresses = TextAreaField("Never for these addresses", validators=[Length(max=5000)])
     exclude_subjects = TextAreaField(
         "Never when the subject contains", validators=[Length(max=5000)]
+    )
+    text = TextAreaField(
+        "Bump text (empty: your default text)", validators=[Optional(), Length(max=5000)]
     )
 
 
@@ -68,10 +74,17 @@ def _view(rule: Rule, email: str, created: int) -> dict:
         "conditions": rule_ops.describe_conditions(spec),
         "created_at": rule.created_at,
         "followups": created,
+        "text": rule.text,
     }
 
 
-def _render(status: int = 200, form: RuleForm | None = None, error: str = "", result=None):
+def _render(
+    status: int = 200,
+    form: RuleForm | None = None,
+    error: str = "",
+    result=None,
+    editing: int | None = None,
+):
     user, store = current_user(), auth.store()
     with store.session() as s:
         accounts = _accounts(store, s, user.id)
@@ -90,6 +103,8 @@ def _render(status: int = 200, form: RuleForm | None = None, error: str = "", re
         error=error,
         result=result,
         max_days=MAX_DRY_RUN_DAYS,
+        editing=editing,
+        delay_hint=f"One delay per bump, comma-separated: {schedule.DELAY_FORMS}.",
     ), status
 
 
@@ -108,19 +123,9 @@ def add_rule():
         form.account.choices = [(a.id, a.email) for a in _accounts(store, s, user.id)]
     if not form.account.choices:
         return _render(400, form, "Connect a mailbox first: rules watch the mail it sends.")
-    if not form.validate_on_submit():
+    fields = _checked(form)
+    if fields is None:
         return _render(400, form)
-    try:
-        fields = rule_ops.validate_fields(
-            name=form.name.data,
-            mode=form.mode.data,
-            delays=form.delays.data,
-            exclude_domains=form.exclude_domains.data,
-            exclude_addresses=form.exclude_addresses.data,
-            exclude_subjects=form.exclude_subjects.data,
-        )
-    except ValidationError as e:
-        return _render(400, form, e.message)
     now = auth.now()
     with store.session() as s:
         account = next((a for a in _accounts(store, s, user.id) if a.id == form.account.data), None)
@@ -134,9 +139,35 @@ def add_rule():
             question_only=bool(form.question_only.data),
             now=now,
         )
+        rule.text = _text(form)
         name = rule.name
     flash(f"Rule {name!r} is on: it applies to mail you send from now on.", "ok")
     return redirect(url_for("settings.rules"), 303)
+
+
+def _text(form: RuleForm) -> str | None:
+    return (form.text.data or "").replace("\r\n", "\n").strip() or None
+
+
+def _checked(form: RuleForm) -> rule_ops.RuleFields | None:
+    """Every field at once: each through the CLI's own checks (validate_fields) with the others
+    held at a valid value, so each error lands on its own field. None if any is bad."""
+    form.validate_on_submit()
+    ok = {"name": "x", "mode": "send", "delays": "3d"}
+    for name in ("name", "delays", "exclude_domains", "exclude_addresses", "exclude_subjects"):
+        check(form[name], lambda v, name=name: rule_ops.validate_fields(**{**ok, name: v or ""}))
+    if _text(form):
+        check(form.text, lambda v: render_text(v, **PREVIEW_SAMPLE))
+    if has_errors(form):
+        return None
+    return rule_ops.validate_fields(
+        name=form.name.data,
+        mode=form.mode.data,
+        delays=form.delays.data,
+        exclude_domains=form.exclude_domains.data,
+        exclude_addresses=form.exclude_addresses.data,
+        exclude_subjects=form.exclude_subjects.data,
+    )
 
 
 def _own_rule(s, rule_id: int) -> Rule:
@@ -144,6 +175,56 @@ def _own_rule(s, rule_id: int) -> Rule:
         return auth.store().get_rule(s, rule_id, user_id=current_user().id)
     except NotFoundError:
         abort(404)
+
+
+@bp.get("/rules/<int:rule_id>/edit")
+@login_required
+def edit_rule(rule_id: int):
+    with auth.store().session() as s:
+        rule = _own_rule(s, rule_id)
+        form = RuleForm(
+            formdata=None,
+            account=rule.account_id,
+            name=rule.name,
+            delays=", ".join(rule.delays or []),
+            mode=rule.mode,
+            external_only=rule.external_only,
+            question_only=rule.question_only,
+            exclude_domains="\n".join(rule.exclude_domains or []),
+            exclude_addresses="\n".join(rule.exclude_addresses or []),
+            exclude_subjects="\n".join(rule.exclude_subjects or []),
+            text=rule.text or "",
+        )
+    return _render(form=form, editing=rule_id)
+
+
+@bp.post("/rules/<int:rule_id>/edit")
+@login_required
+def save_rule(rule_id: int):
+    user, store = current_user(), auth.store()
+    form = RuleForm()
+    with store.session() as s:
+        _own_rule(s, rule_id)  # another user's rule: 404 before anything else
+        form.account.choices = [(a.id, a.email) for a in _accounts(store, s, user.id)]
+    fields = _checked(form)
+    if fields is None:
+        return _render(400, form, editing=rule_id)
+    with store.session() as s:
+        rule = _own_rule(s, rule_id)
+        if form.account.data not in {a.id for a in _accounts(store, s, user.id)}:
+            abort(404)
+        rule.account_id = form.account.data
+        rule.name, rule.mode, rule.delays = fields.name, fields.mode, fields.delays
+        rule.exclude_domains = fields.exclude_domains
+        rule.exclude_addresses = fields.exclude_addresses
+        rule.exclude_subjects = fields.exclude_subjects
+        rule.external_only = bool(form.external_only.data)
+        rule.question_only = bool(form.question_only.data)
+        rule.text = _text(form)
+        rule.updated_at = auth.now()
+        name = rule.name
+    flash(f"Rule {name!r} saved; it applies to mail you send from now on.", "ok")
+    return redirect(url_for("settings.rules"), 303)
 
 
 @bp.post("/rules/<int:rule_id>/switch")

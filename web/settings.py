@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from zoneinfo import available_timezones
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -25,22 +23,25 @@ from flask import (
 
 from watcher import followups as fu_ops
 from watcher import schedule
-from watcher.classify import REPLIER_POLICIES
-from watcher.compose import render_text
-from watcher.errors import NotFoundError, PermanentError, ReplywatchError, ValidationError
+from watcher.compose import first_name_of, render_text
+from watcher.errors import (
+    AuthFailed,
+    NotFoundError,
+    PermanentError,
+    ReplywatchError,
+    ValidationError,
+)
 from watcher.mailbox import AccountSpec, open_mailbox
-from watcher.models import AccountStatus, FollowUpState, Mode, StageState, User
+from watcher.models import AccountStatus, FollowUpState, StageState, User
 
 from . import auth
 from .auth import current_user, login_required
 from .forms import (
     PRESETS,
     ConfirmForm,
-    DefaultsForm,
     DisconnectForm,
     EditForm,
     ImapForm,
-    NewFollowupForm,
     PasswordForm,
     SetupForm,
     SigninForm,
@@ -78,7 +79,6 @@ STATE_LABELS = {
 }
 PRESETS_JSON = json.dumps(PRESETS)  # a plain str: WTForms escapes it into the data- attribute
 PREVIEW_SAMPLE = {"first_name": "Sam", "subject": "Proposal for Q3", "recipient_name": "Sam Lee"}
-ZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and "Etc/" not in z)]
 
 
 # -- sign-in ------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def _account_choices(s, user_id: int) -> list[tuple[int, str]]:
 
 @bp.get("/followups")
 @login_required
-def followups(new_form: NewFollowupForm | None = None, status: int = 200):
+def followups():
     user, store = current_user(), auth.store()
     show = request.args.get("show", "scheduled")
     if show not in FILTERS:
@@ -248,14 +248,15 @@ def followups(new_form: NewFollowupForm | None = None, status: int = 200):
         else:
             items = store.followups_listing(s, user.id, states, page.offset, page.size)
         accounts = _account_choices(s, user.id)
+        ways_accounts = [
+            {"id": a.id, "email": a.email, "kind": a.kind, "folders": a.trigger_folders}
+            for a in store.list_accounts(s, user.id)
+            if a.status != AccountStatus.DISABLED
+        ]
         needy_accounts = sum(
             1 for a in store.list_accounts(s, user.id) if a.status == AccountStatus.NEEDS_ATTENTION
         )
     attention_ids = {f.id for f in attention}
-    form = new_form or NewFollowupForm(
-        formdata=None, after=user.default_delay, replier_policy=user.replier_policy
-    )
-    form.account.choices = accounts
     return render_template(
         "settings/followups.html",
         items=items,
@@ -264,76 +265,12 @@ def followups(new_form: NewFollowupForm | None = None, status: int = 200):
         filters=FILTERS,
         counts=counts,
         attention_ids=attention_ids,
-        form=form,
         has_accounts=bool(accounts),
+        ways_accounts=ways_accounts,
+        addon=bool(auth.config().addon_client_id),
         needy_accounts=needy_accounts,
         state_labels=STATE_LABELS,
-    ), status
-
-
-def _normalize_message_id(raw: str) -> str:
-    raw = raw.strip()
-    if not raw:
-        raise ValidationError("an empty Message-ID was given")
-    if any(c.isspace() for c in raw):
-        raise ValidationError("a Message-ID has no spaces; copy it from the message's headers")
-    return raw if raw.startswith("<") else f"<{raw}>"
-
-
-@bp.post("/followups/new")
-@login_required
-def new_followup():
-    user, store, now = current_user(), auth.store(), auth.now()
-    form = NewFollowupForm()
-    with store.session() as s:
-        form.account.choices = _account_choices(s, user.id)
-    if not form.validate_on_submit():
-        return followups(new_form=form, status=400)
-    try:
-        message_id = _normalize_message_id(form.message_id.data)
-        text = (form.text.data or "").strip() or None
-        if text:
-            render_text(text, **PREVIEW_SAMPLE)
-        with store.session() as s:
-            account = _own_account(s, form.account.data)
-            if account.status == AccountStatus.DISABLED:
-                raise ValidationError("that account is disconnected; reconnect it first")
-            stage = fu_ops.parse_stage(
-                (form.after.data or "").strip() or account.user.default_delay,
-                now,
-                account.user.timezone,
-            )
-            spec = store.account_spec(account)
-            account_id = account.id
-        with open_mailbox(spec, auth.config()) as mailbox:
-            anchor = mailbox.find_message(message_id)
-        if anchor is None:
-            raise ValidationError(
-                f"no message {message_id} in the Sent folder or inbox of {spec.email}; "
-                "copy the Message-ID from a message you sent from that account"
-            )
-        with store.session() as s:
-            account = _own_account(s, account_id)
-            followup = fu_ops.create_followup(
-                store,
-                s,
-                account=account,
-                anchor=anchor,
-                stages=[fu_ops.StageSpec(delay=stage.delay, at=stage.at, text=text)],
-                mode=Mode.REMIND if form.mode.data == "remind" else Mode.SEND,
-                replier_policy=form.replier_policy.data,
-                now=now,
-                jitter_minutes=auth.config().send_jitter_minutes,
-            )
-            when = fu_ops.format_local(followup.due_at, account.user.timezone)
-            followup_id = followup.id
-    except ReplywatchError as e:
-        if isinstance(e, NotFoundError):
-            abort(404)
-        form.form_errors.append(_sentence(e.message))
-        return followups(new_form=form, status=400)
-    flash(f"Scheduled: the follow-up goes out {when} unless someone replies.", "ok")
-    return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+    )
 
 
 def _sentence(text: str) -> str:
@@ -358,12 +295,15 @@ def _own_account(s, account_id: int):
 @bp.get("/followups/<int:followup_id>")
 @login_required
 def followup(followup_id: int, forms: dict | None = None, status: int = 200):
-    store = auth.store()
+    from .snooze import quick_picks  # here: web.snooze imports this module
+
+    store, now, tz = auth.store(), auth.now(), current_user().timezone
     with store.session() as s:
         f = _own_followup(s, followup_id)
         events = store.events_for(s, f.id)
         _ = f.stages, f.account.email  # loaded for the template
         pending = [st for st in f.stages if st.state == StageState.PENDING]
+        previews = _bump_previews(f)
     forms = forms or {}
     edit = forms.get("edit") or EditForm(
         formdata=None, replier_policy=f.replier_policy, mode=f.mode
@@ -377,9 +317,33 @@ def followup(followup_id: int, forms: dict | None = None, status: int = 200):
         cancel_form=ConfirmForm(),
         edit_form=edit,
         stage_values=forms.get("stage_values") or {},
+        stage_errors=forms.get("stage_errors") or {},
         state_labels=STATE_LABELS,
         is_active=f.state == FollowUpState.ACTIVE,
+        previews=previews,
+        quick_picks=quick_picks(now, f.due_at, tz) if f.state == FollowUpState.ACTIVE else [],
+        snooze_hint=f"A time from now or a date: {schedule.when_forms(now, tz)}.",
+        when_hint=f"{schedule.when_forms(now, tz)}.",
     ), status
+
+
+def _bump_previews(f) -> dict[int, str]:
+    """Each bump's text as the recipient reads it (the engine's own template filling, with
+    this follow-up's names); a text that no longer fills is left out, not shown raw."""
+    to = f.to_addrs[0] if f.to_addrs else ""
+    out = {}
+    for st in f.stages:
+        try:
+            out[st.position] = render_text(
+                st.text if st.text is not None else f.account.user.bump_template,
+                first_name=first_name_of(f.recipient_name, to),
+                subject=f.subject,
+                recipient_name=f.recipient_name,
+                sender_name=f.account.display_name,
+            )
+        except ReplywatchError:
+            continue
+    return out
 
 
 @bp.post("/followups/<int:followup_id>/cancel")
@@ -422,64 +386,63 @@ def unconfirmed(followup_id: int):
     return redirect(url_for("settings.followup", followup_id=followup_id), 303)
 
 
-@bp.post("/followups/<int:followup_id>/snooze")
-@login_required
-def snooze(followup_id: int):
-    store, now, user = auth.store(), auth.now(), current_user()
-    form = SnoozeForm()
-    with store.session() as s:
-        f = _own_followup(s, followup_id)
-        if form.validate_on_submit():
-            try:
-                until = schedule.parse_when(form.until.data, now, user.timezone)
-                fu_ops.snooze_followup(store, s, f, until, now, user.timezone)
-            except ReplywatchError as e:
-                form.until.errors = [_sentence(e.message)]
-            else:
-                flash(f"Snoozed until {fu_ops.format_local(until, user.timezone)}.", "ok")
-                return redirect(url_for("settings.followup", followup_id=followup_id), 303)
-    return followup(followup_id, forms={"snooze": form}, status=400)
-
-
 @bp.post("/followups/<int:followup_id>/edit")
 @login_required
 def edit(followup_id: int):
     store, now, user = auth.store(), auth.now(), current_user()
     form = EditForm()
     values: dict[int, tuple[str, str]] = {}
+    problems: dict[str, str] = {}  # "stage-2-when" -> its message: every field at once
     with store.session() as s:
         f = _own_followup(s, followup_id)
         if form.validate_on_submit():
-            try:
-                specs = {}
-                for st in f.stages:
-                    if st.state != StageState.PENDING:
-                        continue
-                    when = request.form.get(f"stage-{st.position}-when", "").strip()
-                    text = request.form.get(f"stage-{st.position}-text", "").strip()
-                    values[st.position] = (when, text)
+            specs = {}
+            for st in f.stages:
+                if st.state != StageState.PENDING:
+                    continue
+                key = f"stage-{st.position}"
+                when = request.form.get(f"{key}-when", "").strip()
+                text = request.form.get(f"{key}-text", "").strip()
+                values[st.position] = (when, text)
+                try:
                     if text:
                         render_text(text, **PREVIEW_SAMPLE)
+                except ReplywatchError as e:
+                    problems[f"{key}-text"] = _sentence(e.message)
+                try:
                     spec = fu_ops.parse_stage(when, now, user.timezone)
                     specs[st.position] = fu_ops.StageSpec(
                         delay=spec.delay, at=spec.at, text=text or None
                     )
-                fu_ops.edit_stages(
-                    store,
-                    s,
-                    f,
-                    stages=specs,
-                    replier_policy=form.replier_policy.data,
-                    mode=form.mode.data or None,
-                    now=now,
-                    jitter_minutes=auth.config().send_jitter_minutes,
-                )
+                except ReplywatchError as e:
+                    problems[f"{key}-when"] = _sentence(e.message)
+            try:
+                if not problems:
+                    fu_ops.edit_stages(
+                        store,
+                        s,
+                        f,
+                        stages=specs,
+                        replier_policy=form.replier_policy.data,
+                        mode=form.mode.data or None,
+                        now=now,
+                        jitter_minutes=auth.config().send_jitter_minutes,
+                    )
             except ReplywatchError as e:
                 form.form_errors.append(_sentence(e.message))
             else:
-                flash("Saved. The schedule below is up to date.", "ok")
-                return redirect(url_for("settings.followup", followup_id=followup_id), 303)
-    return followup(followup_id, forms={"edit": form, "stage_values": values}, status=400)
+                if not problems:
+                    flash("Saved. The schedule below is up to date.", "ok")
+                    return redirect(url_for("settings.followup", followup_id=followup_id), 303)
+                form.form_errors.append(
+                    f"{len(problems)} field{'s' if len(problems) != 1 else ''} of the bumps "
+                    "need fixing (marked below)."
+                )
+    return followup(
+        followup_id,
+        forms={"edit": form, "stage_values": values, "stage_errors": problems},
+        status=400,
+    )
 
 
 # -- accounts -----------------------------------------------------------------------------------
@@ -572,6 +535,9 @@ def _test_and_save_imap(form: ImapForm, account_id: int | None):
                 store.reconnect_account(
                     s, account, settings=settings, secret=secret, now=auth.now()
                 )
+    except AuthFailed as e:  # the password is what to fix: say so next to it
+        form.password.errors = [*form.password.errors, _sentence(e.message)]
+        return None
     except ReplywatchError as e:
         form.form_errors.append(_sentence(e.message))
         return None
@@ -616,8 +582,11 @@ def reconnect(account_id: int):
             account_email=email,
             account=True,
         )
-    form = ImapForm()
-    form.email.data = email  # the address is what the record is; it cannot change here
+    # The address is what the record is: the page shows it as text, not as a field, so it is
+    # put into the submitted data here (else the form's required `email` refuses every post).
+    posted = request.form.copy()
+    posted["email"] = email
+    form = ImapForm(formdata=posted)
     if form.validate_on_submit():
         done = _test_and_save_imap(form, account_id)
         if done is not None:
@@ -733,111 +702,3 @@ def disconnect(account_id: int):
         message += f" {deleted} follow-up(s) deleted."
     flash(message, "ok" if revoked else "error")
     return redirect(url_for("settings.accounts"), 303)
-
-
-# -- defaults -----------------------------------------------------------------------------------
-
-
-def _split_hours(hours: str) -> tuple[str, str]:
-    start, _, end = hours.partition("-")
-    return start.strip(), end.strip()
-
-
-@bp.route("/defaults", methods=["GET", "POST"])
-@login_required
-def defaults():
-    store, user = auth.store(), current_user()
-    ooo_choices = ("pause", "ignore", "reply")
-    if request.method == "GET":
-        start, end = _split_hours(user.send_hours)
-        form = DefaultsForm(
-            formdata=None,
-            delay=user.default_delay,
-            template=user.bump_template,
-            days=_days_list(user.send_days),
-            hours_start=start,
-            hours_end="00:00" if end in ("24:00", "23:59") else end,
-            timezone=user.timezone,
-            holiday_country=user.holiday_country or "",
-            window_mode=user.window_mode,
-            replier_policy=user.replier_policy,
-            ooo_policy=getattr(user, "ooo_policy", "pause"),
-            own_message_policy=user.own_message_policy,
-        )
-        return _render_defaults(form, user)
-    form = DefaultsForm()
-    if form.validate_on_submit():
-        try:
-            end = form.hours_end.data.strip()
-            hours = f"{form.hours_start.data.strip()}-{'24:00' if end == '00:00' else end}"
-            days = ",".join(form.days.data or [])
-            if not days:
-                raise ValidationError("pick at least one sending day")
-            holidays = (form.holiday_country.data or "").strip().upper() or None
-            tz = form.timezone.data.strip()
-            schedule.SendingWindow.parse(tz, days, hours, holidays)  # validates all of them
-            delay = str(schedule.parse_delay(form.delay.data))
-            render_text(form.template.data, **PREVIEW_SAMPLE)
-            if form.replier_policy.data not in REPLIER_POLICIES:
-                raise ValidationError("pick who counts as a reply")
-            if form.window_mode.data not in fu_ops.WINDOW_MODES:
-                raise ValidationError("pick when bumps may go out")
-            if form.ooo_policy.data not in ooo_choices:
-                raise ValidationError("pick what an out-of-office reply does")
-            if form.own_message_policy.data not in fu_ops.OWN_MESSAGE_POLICIES:
-                raise ValidationError("pick what your own message in the thread does")
-        except ReplywatchError as e:
-            form.form_errors.append(_sentence(e.message))
-        else:
-            with store.session() as s:
-                row = store.get_user(s, user.id)
-                row.default_delay = delay
-                row.bump_template = form.template.data.replace("\r\n", "\n")
-                row.send_days, row.send_hours = days, hours
-                row.timezone, row.holiday_country = tz, holidays
-                row.window_mode = form.window_mode.data
-                row.replier_policy = form.replier_policy.data
-                row.ooo_policy = form.ooo_policy.data
-                row.own_message_policy = form.own_message_policy.data
-            flash("Defaults saved. They apply to follow-ups you create from now on.", "ok")
-            return redirect(url_for("settings.defaults"), 303)
-    return _render_defaults(form, user), 400
-
-
-def _days_list(text: str) -> list[str]:
-    window = schedule.SendingWindow.parse("UTC", text, "09:00-17:00")
-    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    return [names[d] for d in sorted(window.days)]
-
-
-def _render_defaults(form: DefaultsForm, user):
-    try:
-        preview, preview_error = render_text(form.template.data or "", **PREVIEW_SAMPLE), ""
-    except ReplywatchError as e:
-        preview, preview_error = "", _sentence(e.message)
-    try:
-        window = schedule.SendingWindow.parse(
-            user.timezone, user.send_days, user.send_hours, user.holiday_country
-        ).describe()
-    except ReplywatchError:
-        window = ""
-    return render_template(
-        "settings/defaults.html",
-        form=form,
-        zones=ZONES,
-        preview=preview,
-        preview_error=preview_error,
-        window=window,
-        sample=PREVIEW_SAMPLE,
-    )
-
-
-@bp.get("/defaults/preview")
-@login_required
-def preview():
-    """The bump text with sample values (the page's live preview); changes nothing."""
-    try:
-        text = render_text(request.args.get("template", "")[:5000], **PREVIEW_SAMPLE)
-    except ReplywatchError as e:
-        return jsonify(error=_sentence(e.message)), 400
-    return jsonify(text=text)

@@ -35,7 +35,7 @@ def test_rule_added_dry_run_shown_and_turned_off_on_desktop_and_phone(
     page.click("button:has-text('Add rule')")
     expect(page.locator(".flash-ok")).to_contain_text("Rule 'Client questions' is on")
     rule = page.locator("li.rule")
-    expect(rule).to_contain_text("Remind me after 3d if nobody replies")
+    expect(rule).to_contain_text("Send bumps after 3d if nobody replies")  # as single ones
     expect(rule).to_contain_text("questions only; not domain partner.test")
 
     rule.get_by_role("button", name="Dry run").click()

@@ -73,11 +73,8 @@ def test_new_user_connects_imap_sets_defaults_follows_up_and_disconnects(
     expect(card.locator(".badge")).to_have_text("Working")
     shot(page, tmp_path, "03-accounts")
 
-    # Defaults: the browser's zone is suggested; the bump text previews live.
+    # Defaults: the browser's zone was taken on first run; the bump text previews live.
     page.click("nav >> text=Defaults")
-    expect(page.locator("#tz-suggest")).to_be_visible()
-    expect(page.locator("#tz-name")).to_have_text("Europe/Berlin")
-    page.click("#tz-use")
     expect(page.locator("#timezone")).to_have_value("Europe/Berlin")
     page.fill("#delay", "3d")
     page.fill("#template", "Hi {first_name}, any news on {subject}?")
@@ -96,9 +93,11 @@ def test_new_user_connects_imap_sets_defaults_follows_up_and_disconnects(
     ids = []
     for mid in (mid1, mid2):
         page.click("nav >> text=Follow-ups")
+        page.click("text=Follow up on a sent message")
         expect(page.locator("#after")).to_have_value("3d")
-        page.fill("#message_id", mid)
-        page.click("text=Schedule follow-up")
+        page.locator(f'li.sent[data-message-id="{mid}"]').get_by_role(
+            "button", name="Follow up"
+        ).click()
         expect(page.locator(".page-head .badge")).to_have_text("Scheduled")
         expect(page.locator(".flash-ok")).to_contain_text("unless someone replies")
         ids.append(int(page.url.rsplit("/", 1)[1]))
@@ -125,8 +124,8 @@ def test_new_user_connects_imap_sets_defaults_follows_up_and_disconnects(
 
     # Cancel the other one.
     page.goto(f"{live.url}/settings/followups/{ids[1]}")
-    page.once("dialog", lambda d: d.accept())
-    page.click("text=Cancel follow-up")
+    page.click("text=Stop this follow-up")
+    page.locator("#cancel-dialog").get_by_role("button", name="Stop the follow-up").click()
     expect(page.locator(".page-head .badge")).to_have_text("Cancelled")
     expect(page.locator("#history")).to_contain_text("cancelled by you")
 

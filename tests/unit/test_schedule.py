@@ -15,6 +15,7 @@ import pytest
 from watcher.errors import ValidationError
 from watcher.schedule import (
     ALWAYS,
+    DELAY_FORMS,
     Delay,
     SendingWindow,
     add_delay,
@@ -112,9 +113,22 @@ def test_parse_delay_rejects(text):
 def test_parse_delay_message_says_what_to_type():
     with pytest.raises(ValidationError) as err:
         parse_delay("3x")
+    # A delay field takes no date, so its message offers none: the same words as the hint.
+    assert str(err.value) == f"'3x' is not a delay: use {DELAY_FORMS}"
+    assert "a date" not in DELAY_FORMS
+
+
+def test_parse_when_message_offers_delays_and_a_future_example_date():
+    now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    with pytest.raises(ValidationError) as err:
+        parse_when("soon", now, "Europe/Berlin")
     assert str(err.value) == (
-        "'3x' is not a delay: use 3d, 1w, 2w, 12h, 30m, 5bd or a date like 2026-12-01 09:00"
+        f"'soon' is not a delay or a date: use {DELAY_FORMS}; or a date like 2026-12-01 "
+        "14:30 (2026-12-01 alone means 09:00), in your time zone (Europe/Berlin)"
     )
+    # The example moves with "now": never a date in the past.
+    with pytest.raises(ValidationError, match="2027-03-08"):
+        parse_when("2027-02-30", datetime(2027, 3, 1, 12, 0, tzinfo=UTC), "Europe/Berlin")
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,9 @@ def process(job: Job) -> None:
         if row is None:
             return
         try:
-            stages = [fu_ops.StageSpec(delay=schedule.parse_delay(d)) for d in spec.delays]
+            stages = [
+                fu_ops.StageSpec(delay=schedule.parse_delay(d), text=spec.text) for d in spec.delays
+            ]
             followup = acting.create(
                 s, job, msg, stages, origin=spec.describe(), mode=spec.mode, recipients_judged=True
             )
