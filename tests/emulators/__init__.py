@@ -55,6 +55,7 @@ class GoogleEmulators:
 
     def reset(self) -> None:
         self.gmail.clear_faults()
+        self.gmail.clear_outbound()  # each test sees only the mail it made leave
         self.oauth.deny_next = False
         self.oauth.id_token_overrides = {}
 

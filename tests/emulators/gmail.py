@@ -433,6 +433,10 @@ class GmailEmulator:
         with self.lock:
             self.faults.clear()
 
+    def clear_outbound(self) -> None:
+        with self.lock:
+            self.outbound.clear()
+
     # -- HTTP -------------------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
