@@ -24,8 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 
+from watcher import body_signals, wording
+from watcher.body_signals import BodySignals
+from watcher.dsn import DeliveryReport, delivery_report, failure_detail
 from watcher.errors import ValidationError
 from watcher.mailbox import MessageSummary
+
+__all__ = ["DeliveryReport", "delivery_report"]  # re-exported: the engine reads reports here
 
 KINDS = ("reply", "auto_reply", "bounce", "own", "list")
 
@@ -58,76 +63,11 @@ class ClassifyContext:
     thread_message_ids: frozenset[str] = frozenset()
 
 
-# --- subject patterns -------------------------------------------------------------------------
-
-# Reply prefixes a person's mail client writes (Re:, AW:, SV:, Antw:, R:, Re[2]:, 回复: ...).
-_REPLY_PREFIX = re.compile(
-    r"^\s*(?:re|aw|sv|vs|antw|antwort|r|rif|odp|ynt|atb|vá|отв|ответ|відп|απ|回复|回覆|答复)"
-    r"\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:\uff1a]",
-    re.IGNORECASE,
-)
-
-# Delay warnings: a DSN that says "still trying". Anchored at the start so that an NDR whose
-# quoted original subject happens to contain "delayed" is not mistaken for one.
-_DELAY_SUBJECT = re.compile(
-    r"^\s*(?:"
-    r"delivery status notification\s*\(delay\)"
-    r"|warning:\s*(?:message\b.{0,60}\bdelayed|could not send message for past)"
-    r"|delayed mail\b"
-    r"|(?:mail\s+)?delivery delayed\b"
-    r"|message delayed\b"
-    r"|delivery (?:has been )?delayed\b"
-    r"|warnung:\s*(?:zustellung|nachricht)\s+verz[öo]gert"
-    r"|zustellung verz[öo]gert"
-    r")",
-    re.IGNORECASE,
-)
-
-# Failure subjects: never enough alone (a person may write "Returned mail: ..." on purpose).
-_BOUNCE_SUBJECT = re.compile(
-    r"^\s*(?:"
-    r"undeliverable\b"
-    r"|undelivered mail returned to sender"
-    r"|delivery status notification\s*\(failure\)"
-    r"|mail delivery failed"
-    r"|returned mail\s*:"
-    r"|failure notice\b"
-    r"|delivery failure\b"
-    r"|mail delivery (?:system|subsystem)\b"
-    r"|unzustellbar\s*:"
-    r"|non remis\s*:"
-    r"|no se puede entregar\s*:"
-    r"|onbestelbaar\s*:"
-    r"|non recapitabile\s*:"
-    r")",
-    re.IGNORECASE,
-)
-
-# Out-of-office / automatic-reply subjects of common vendors and languages: the last resort.
-_OOO_SUBJECT = re.compile(
-    r"^\s*(?:"
-    r"auto(?:matic|matische|matisk|matiskt)?[\s_-]?(?:reply|response|responder|antwort|svar)"
-    r"|out\s+of\s+(?:the\s+)?office(?:\s+(?:auto[\s-]?reply|reply))?"
-    r"|ooo|oof"
-    r"|abwesenheitsnotiz|abwesenheit"
-    r"|réponse automatique|reponse automatique|absent\(?e?\)? du bureau"
-    r"|respuesta automática|respuesta automatica|fuera de la oficina"
-    r"|automatisch antwoord|afwezig"
-    r"|resposta automática|resposta automatica|ausente do escritório"
-    r"|risposta automatica|fuori sede"
-    r"|automatyczna odpowiedź|automatická odpověď|automaattinen vastaus|automatikus válasz"
-    r"|otomatik yan\u0131t|автоматический ответ|автоответ"
-    r"|自動応答|自動返信|自动回复|自動回覆|自動回复|자동\s*회신|자동\s*응답"
-    r"|away from (?:the |my )?office|on (?:annual |parental )?leave|vacation (?:reply|response)"
-    r"|(?:i am|i'm) (?:currently )?(?:out of (?:the )?office|away|on vacation)"
-    r"|afwezigheidsmelding|afwezig|congés|férias|ausencia|不在(?:のお知らせ|通知)?|休暇"
-    r")\s*(?:[:\uff1a]|\s*$|\s*[-\u2013]\s*(?:re\s*:\s*)?)",
-    re.IGNORECASE,
-)
-# RFC 3834 suggests "Auto:"; alone it is too common a word, so only with In-Reply-To.
-_AUTO_PREFIX = re.compile(r"^\s*auto\s*:", re.IGNORECASE)
-# Lotus Notes / Domino: "Jane Doe is out of the office." (whole subject).
-_LOTUS_OOO = re.compile(r"^[^:]{1,80}\bis out of the office\.?\s*(?:\(.*\))?\s*$", re.IGNORECASE)
+# Subject patterns and machine wording live in watcher/wording.py (shared with the body reader).
+_REPLY_PREFIX = wording.REPLY_PREFIX
+_OOO_SUBJECT = wording.OOO_SUBJECT
+_AUTO_PREFIX = wording.AUTO_PREFIX
+_LOTUS_OOO = wording.LOTUS_OOO
 
 _BOUNCE_LOCALPARTS = frozenset({"mailer-daemon", "postmaster"})
 
@@ -260,118 +200,21 @@ def _report(headers: dict[str, str]) -> Verdict | None:
     )
 
 
-# --- what a delivery report says -------------------------------------------------------------
-
-_DSN_LINE = re.compile(
-    r"^\s*(final-recipient|original-recipient|action|status|diagnostic-code)\s*:\s*(.+)$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-# "still trying" wording of delay warnings that do not say so in the subject or DSN fields.
-_DELAY_TEXT = re.compile(
-    r"this is a warning message only|will (?:continue|keep) (?:to )?try(?:ing)?|"
-    r"delivery (?:to the following recipients? )?has been delayed|"
-    r"no action is required on your part|you do not need to resend|"
-    r"message (?:is )?(?:still )?in the queue|retry for(?: another)? \d+",
-    re.IGNORECASE,
-)
-# Failure wording of non-standard bounces (qmail, Yahoo, old Gmail, Exim) naming the address.
-_FAILED_ADDRESS = re.compile(
-    r"(?:^<(?P<q>[^>\s]+@[^>\s]+)>:\s*$"  # qmail: "<bob@x>:" alone on a line
-    r"|could not be delivered to(?: one or more of)?(?: its)? recipients?[^\n]*\n\s*\n?"
-    r"\s*<?(?P<e>[^\s<>]+@[^\s<>:]+)"
-    r"|delivery to the following recipients? failed permanently:\s*\n\s*\n?"
-    r"\s*(?P<g>[^\s<>]+@[^\s<>]+)"
-    r"|your message (?:wasn't|was not|couldn't be|could not be) delivered to "
-    r"(?P<x>[^\s<>]+@[^\s<>]+?)[.\s])",
-    re.IGNORECASE | re.MULTILINE,
-)
-_DIAGNOSTIC = re.compile(
-    r"(?:^|\s)(?P<d>(?:[45]\d\d[ -])?[45]\.\d{1,3}\.\d{1,3}\b[^\n]{0,160}"
-    r"|[45]\d\d [^\n]{0,160}|Sorry,? [^\n]{0,160}|Remote host said: [^\n]{0,160})",
-    re.MULTILINE,
-)
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    """What the text of a delivery report says about each recipient."""
-
-    failed: tuple[str, ...] = ()  # addresses whose delivery failed for good
-    delayed: tuple[str, ...] = ()  # addresses still being tried
-    diagnostic: str = ""  # the first failure's Diagnostic-Code / SMTP answer / explanation
-    has_fields: bool = False  # RFC 3464 per-recipient fields were found
-
-
-def delivery_report(message: MessageSummary) -> DeliveryReport:
-    """Read the failed and delayed recipients and the diagnostic from a report's text.
-
-    RFC 3464 fields come first (the mailbox renders message/delivery-status as "Name: value"
-    lines at the start of `text`); the wording of non-standard bounces (qmail, Yahoo, the old
-    Gmail text/plain DSN, Exim) and X-Failed-Recipients fill in where there are none.
-    """
-    text = message.text or ""
-    failed: list[str] = []
-    delayed: list[str] = []
-    diagnostic = ""
-    recipient = ""
-    status = ""
-    has_fields = False
-    for name, value in _DSN_LINE.findall(text):
-        name, value = name.lower(), value.strip()
-        if name in ("final-recipient", "original-recipient"):
-            if name == "final-recipient" or not recipient:
-                found = _ADDRESS.search(value.split(";", 1)[-1])
-                recipient = found.group(0).lower() if found else recipient
-            has_fields = True
-        elif name == "action":
-            action = value.split()[0].lower() if value.split() else ""
-            if action == "failed" and recipient:
-                failed.append(recipient)
-            elif action == "delayed" and recipient:
-                delayed.append(recipient)
-        elif name == "diagnostic-code" and not diagnostic:
-            diagnostic = value.split(";", 1)[-1].strip()
-        elif name == "status" and not status and value.startswith("5"):
-            status = f"status {value}"
-    diagnostic = diagnostic or status
-    if not has_fields:
-        for match in _FAILED_ADDRESS.finditer(text):
-            address = next(g for g in match.groups() if g)
-            failed.append(address.strip(".,;").lower())
-            if match.group("q") and not diagnostic:  # qmail: the reason is the next line
-                following = text[match.end() :].strip().split("\n", 1)[0]
-                diagnostic = following.strip()
-        header = message.headers.get("x-failed-recipients") or message.headers.get(
-            "X-Failed-Recipients", ""
-        )
-        failed.extend(a.lower() for a in _ADDRESS.findall(header))
-        found = _DIAGNOSTIC.search(text)
-        if found and not diagnostic:
-            diagnostic = found.group("d").strip()
-    diagnostic = " ".join(diagnostic.split())[:200]
-    return DeliveryReport(
-        tuple(dict.fromkeys(failed)), tuple(dict.fromkeys(delayed)), diagnostic, has_fields
-    )
-
-
-def _failure_detail(report: DeliveryReport, why: str) -> str:
-    parts = []
-    if report.failed:
-        parts.append(f"undeliverable to {', '.join(report.failed)}")
-    if report.diagnostic:
-        parts.append(report.diagnostic)
-    parts.append(why)
-    return ": ".join(parts[:-1]) + f" ({parts[-1]})" if len(parts) > 1 else parts[0]
+def _subject_is(pattern, subject: str) -> bool:
+    """`pattern` at the start of the subject, or after gateway tags ("[EXT] ...")."""
+    stripped = wording.SUBJECT_TAG.sub("", subject, count=1)
+    return bool(pattern.match(subject) or (stripped != subject and pattern.match(stripped)))
 
 
 def _bounce(
     message: MessageSummary,
     headers: dict[str, str],
     auto: Verdict | None,
+    body: BodySignals,
     context: ClassifyContext,
 ) -> Verdict | None:
     subject = (message.subject or "").strip()
+    replying = bool(_REPLY_PREFIX.match(subject))
     signals: list[Verdict] = []
     report = _report(headers)
     if report is not None and report.kind == "bounce":
@@ -382,26 +225,52 @@ def _bounce(
         failed = headers["x-failed-recipients"]
         signals.append(Verdict("bounce", "x-failed-recipients", f"X-Failed-Recipients: {failed}"))
     local = _local_part(message.from_addr or "")
-    daemon = local in _BOUNCE_LOCALPARTS
-    if daemon:
+    if local in _BOUNCE_LOCALPARTS:
         signals.append(Verdict("bounce", "mailer-daemon", f"sent by {message.from_addr}"))
     null_rp = _is_null_return_path(headers.get("return-path", ""))
-    subject_hit = bool(_BOUNCE_SUBJECT.match(subject))
+    subject_hit = _subject_is(wording.BOUNCE_SUBJECT, subject)
+    delay_subject = not replying and _subject_is(wording.DELAY_SUBJECT, subject)
     info = delivery_report(message)
+    system = wording.system_sender(message.from_addr or "", message.from_name or "")
 
     if not signals and null_rp:
         if auto is not None:
-            # RFC 3834 asks auto-responders (e.g. Sieve vacation) to send with a null sender too.
-            return None
-        personal, why = _looks_like_reply(message, context)
-        if personal and not subject_hit and not info.failed:
-            return None  # a person's reply relayed with a null sender: let the reply rule see it
-        signals.append(Verdict("bounce", "null-return-path", "Return-Path: <> (null sender)"))
+            # RFC 3834 asks auto-responders (e.g. Sieve vacation) to send with a null sender too;
+            # only clear failure or delay wording in the body makes it a report (below).
+            pass
+        elif not (subject_hit or info.any_failure or body.machine_failure or body.machine_delay):
+            # A null sender alone: an out-of-office sent with <> must reach the auto-reply
+            # rules (pattern 2), and a person's reply relayed with <> the reply rule.
+            if _looks_like_reply(message, context)[0] or _absence_marks(message, body):
+                return None
+            signals.append(Verdict("bounce", "null-return-path", "Return-Path: <> (null sender)"))
+        else:
+            signals.append(Verdict("bounce", "null-return-path", "Return-Path: <> (null sender)"))
     if not signals and subject_hit and auto is not None:
         # A failure subject on its own is not enough; with an automation header it is.
         signals.append(
             Verdict("bounce", "bounce-subject", f"subject {subject!r} with {auto.detail}")
         )
+    if not signals and (body.machine_failure or body.machine_delay):
+        # Nothing in the headers: a plain-message report from a postmaster-like, no-reply or
+        # gateway sender, or under a failure/delay subject, says so in its first lines. An
+        # automation header with clear failure text is a report too (pattern 5).
+        backing = [
+            why
+            for why, present in (
+                (f"sent by {message.from_addr}", system),
+                (f"subject {subject!r}", subject_hit or delay_subject),
+                ("an SMTP status code", body.smtp_code),
+                ("the original attached", bool(message.reported_ids)),
+                (auto.detail if auto else "", auto is not None),
+            )
+            if present
+        ]
+        if backing:
+            phrase = body.failure or body.delay
+            signals.append(
+                Verdict("bounce", "report-text", f"its text says {phrase!r}; {', '.join(backing)}")
+            )
     if not signals:
         return None
 
@@ -410,9 +279,11 @@ def _bounce(
         first.rule == "mailer-daemon"
         and len(signals) == 1
         and not subject_hit
-        and not info.failed
+        and not info.any_failure
         and not info.delayed
-        and not _DELAY_SUBJECT.match(subject)
+        and not delay_subject
+        and not body.machine_failure
+        and not body.machine_delay
     ):
         personal, why = _looks_like_reply(message, context)
         if personal:
@@ -422,21 +293,22 @@ def _bounce(
                 f"sent from {message.from_addr}, but nothing in it reports a failed delivery "
                 f"and {why}: a postmaster writing back is a person",
             )
-    if info.delayed and not info.failed:
+    if info.delayed and not info.any_failure:
         return Verdict(
             "auto_reply",
             "dsn-delayed",
             f"delivery delay warning, not a failure: still trying {', '.join(info.delayed)} "
             f"({first.detail})",
         )
-    if not info.failed and (_DELAY_SUBJECT.match(subject) or _DELAY_TEXT.search(message.text)):
-        what = f"subject {subject!r}" if _DELAY_SUBJECT.match(subject) else "its text"
+    # Delay wording or subject, and nothing that makes a failure final: still trying.
+    if not info.any_failure and not body.permanent and (delay_subject or body.machine_delay):
+        what = f"subject {subject!r}" if delay_subject else f"its text ({body.delay!r})"
         return Verdict(
             "auto_reply",
             "dsn-delayed",
             f"delivery delay warning, not a failure: {what} ({first.detail})",
         )
-    if info.has_fields and not info.failed and not info.delayed:
+    if info.has_fields and not info.any_failure and not info.delayed:
         return Verdict(
             "auto_reply",
             "dsn-success",
@@ -445,65 +317,72 @@ def _bounce(
     why = first.detail
     if subject_hit and first.rule != "bounce-subject":
         why = f"{why}; subject {subject!r}"
-    return Verdict("bounce", first.rule, _failure_detail(info, why))
+    return Verdict("bounce", first.rule, failure_detail(info, why))
 
 
-# Challenge-response ("please verify you are human") systems: vendor markers are enough;
-# the wording alone only with an automation header, since a person may write "please verify".
-_CHALLENGE_VENDOR = re.compile(
-    r"spam ?arrest|boxbe|mailchannels|sender ?verification|\bchallenge[- ]response\b|"
-    r"guest list|verificación de remitente|absenderbestätigung|absenderverifizierung",
-    re.IGNORECASE,
-)
-_CHALLENGE_WORDS = re.compile(
-    r"please (?:verify|confirm) (?:that )?(?:you|your (?:e-?mail|address|message))|"
-    r"verify (?:your|that you are)|confirm (?:that )?you are (?:a )?(?:human|real person)|"
-    r"awaiting (?:your )?(?:verification|confirmation)|bitte bestätigen sie",
-    re.IGNORECASE,
-)
 _CHALLENGE_DOMAINS = ("spamarrest.com", "boxbe.com", "choicemail.com", "mailchannels.net")
 
 
-def _challenge(message: MessageSummary, auto: Verdict | None) -> Verdict | None:
+def _challenge(message: MessageSummary, auto: Verdict | None, body: BodySignals) -> Verdict | None:
     subject = message.subject or ""
     sender_domain = _domain(message.from_addr or "")
     if any(sender_domain == d or sender_domain.endswith("." + d) for d in _CHALLENGE_DOMAINS):
         return Verdict(
             "auto_reply", "challenge-response", f"challenge-response system {sender_domain}"
         )
-    vendor = _CHALLENGE_VENDOR.search(subject)
-    if vendor:
+    if wording.CHALLENGE_VENDOR.search(subject):
         return Verdict(
             "auto_reply",
             "challenge-response",
             f"challenge-response request: subject {subject!r}",
         )
-    if auto is not None and (
-        _CHALLENGE_WORDS.search(subject) or _CHALLENGE_WORDS.search(message.text or "")
-    ):
-        return Verdict(
-            "auto_reply",
-            "challenge-response",
-            f"challenge-response request ({auto.detail}) asking you to verify yourself",
-        )
-    return None
+    asks = wording.CHALLENGE_WORDS.search(subject) or body.challenge
+    if not asks:
+        return None
+    if auto is not None:
+        why = auto.detail
+    elif wording.system_sender(message.from_addr or "", message.from_name or ""):
+        why = f"sent by {message.from_addr}"
+    elif wording.CHALLENGE_VENDOR.search(body.own) and not _REPLY_PREFIX.match(subject):
+        why = "its text names a sender-verification service"
+    else:
+        return None  # a person may well write "please confirm your address"
+    return Verdict(
+        "auto_reply",
+        "challenge-response",
+        f"challenge-response request ({why}) asking you to verify yourself",
+    )
+
+
+def _auto_subject(subject: str) -> str:
+    """Which auto-reply subject form `subject` has ("" if none); a reply prefix rules out all."""
+    subject = (subject or "").strip()
+    if not subject or _REPLY_PREFIX.match(subject):
+        return ""  # "Re: out of office tomorrow?" is a person writing back
+    if _subject_is(_OOO_SUBJECT, subject) or _subject_is(_LOTUS_OOO, subject):
+        return "subject"
+    if wording.BRACKETED_AUTO.search(subject):
+        return "bracketed marker in the subject"
+    return ""
 
 
 def looks_like_auto_reply_subject(subject: str) -> bool:
     """An out-of-office / automatic-reply subject (any vendor or language we know)."""
-    subject = (subject or "").strip()
-    if not subject or _REPLY_PREFIX.match(subject):
-        return False
-    patterns = (_OOO_SUBJECT, _LOTUS_OOO, _AUTO_PREFIX)
-    return any(p.match(subject) for p in patterns)
+    return bool(_auto_subject(subject)) or bool(_AUTO_PREFIX.match((subject or "").strip()))
+
+
+def _absence_marks(message: MessageSummary, body: BodySignals) -> bool:
+    """Something besides the headers says "automatic reply": the subject or the text."""
+    return (
+        bool(_auto_subject(message.subject)) or _body_auto_reply(message, body, False) is not None
+    )
 
 
 def _subject_auto_reply(message: MessageSummary, headers: dict[str, str]) -> Verdict | None:
     subject = (message.subject or "").strip()
-    if not subject or _REPLY_PREFIX.match(subject):
-        return None  # "Re: out of office tomorrow?" is a person writing back
-    if _OOO_SUBJECT.match(subject) or _LOTUS_OOO.match(subject):
-        detail = f"subject {subject!r}"
+    form = _auto_subject(subject)
+    if form:
+        detail = f"{form} {subject!r}" if form != "subject" else f"subject {subject!r}"
     elif _AUTO_PREFIX.match(subject) and message.in_reply_to:
         detail = f"subject {subject!r} with In-Reply-To"
     else:
@@ -511,6 +390,30 @@ def _subject_auto_reply(message: MessageSummary, headers: dict[str, str]) -> Ver
     if headers.get("x-auto-response-suppress"):
         detail += f"; X-Auto-Response-Suppress: {headers['x-auto-response-suppress']}"
     return Verdict("auto_reply", "ooo-subject", detail)
+
+
+def _body_auto_reply(message: MessageSummary, body: BodySignals, personal: bool) -> Verdict | None:
+    """An absence notice known by its text alone (no header, no subject mark): vendor forms.
+
+    A template says it is away *and* uses the phrases only templates use ("limited access to
+    email", "for urgent matters", "on my return"); a person mentioning their absence rarely
+    writes two of those. Under a person's "Re:" subject answering the thread, it must even
+    say that it is automatic.
+    """
+    if not body.absence and not body.self_declared:
+        return None
+    strong = (body.absence and len(body.template) >= 2) or (
+        body.self_declared and (body.absence or body.template)
+    )
+    if not strong or (personal and not (body.self_declared and body.absence)):
+        return None
+    said = [body.absence] if body.absence else []
+    said += list(body.template[:2])
+    return Verdict(
+        "auto_reply",
+        "ooo-text",
+        "its text reads as an absence notice: " + "; ".join(repr(s) for s in said),
+    )
 
 
 def _exchange_rule(message: MessageSummary, headers: dict[str, str]) -> Verdict | None:
@@ -577,12 +480,16 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
         return own
     headers = _norm_headers(message.headers)
     auto = _auto_reply_signal(headers)
+    vetoed = _first_token(headers.get("auto-submitted", "")) == "no"
+    # The start of the body, read for every message (headers first, then the text); a sender
+    # that says "Auto-Submitted: no" is taken at its word and its text is not second-guessed.
+    body = body_signals.read("" if vetoed else message.text)
 
-    bounce = _bounce(message, headers, auto, context)
+    bounce = _bounce(message, headers, auto, body, context)
     if bounce is not None:
         return bounce
 
-    challenge = _challenge(message, auto)
+    challenge = _challenge(message, auto, body)
     if challenge is not None:
         return challenge
     if auto is not None:
@@ -594,7 +501,6 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
     if report is not None:  # read receipts and other non-delivery reports
         return report
     notes: list[str] = []
-    vetoed = _first_token(headers.get("auto-submitted", "")) == "no"
     for rule in (_subject_auto_reply, _exchange_rule):
         verdict = rule(message, headers)
         if verdict is None:
@@ -604,6 +510,10 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
         notes.append("the subject looks automatic, but Auto-Submitted: no says a person sent it")
         break
 
+    if not vetoed:
+        text_ooo = _body_auto_reply(message, body, _looks_like_reply(message, context)[0])
+        if text_ooo is not None:
+            return text_ooo
     listed = _list(message, headers, context)
     if listed is not None:
         return listed

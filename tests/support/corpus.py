@@ -1,9 +1,10 @@
 """The mail corpus (tests/fixtures/mail): each .eml read the way a mailbox would hand it over.
 
 Shared by tests/unit/test_classify_corpus.py and bench/confusion_matrix.py. A mailbox fetches
-the summary header fields, then the body only of the few messages that need it: reports (for
-the reported Message-IDs and delivery-status fields) and possible auto-replies (for a return
-date). `summary_of` does exactly that, with the same pure functions ImapMailbox uses.
+the summary header fields, the reported Message-IDs of reports, and the bounded start of the
+body of every message (each corpus message lands in a tracked thread, and the engine reads the
+body of every new message there: Mailbox.with_text). `summary_of` does exactly that, with the
+same pure functions ImapMailbox uses.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 from watcher.classify import ClassifyContext
 from watcher.headers import (
     body_text,
-    may_be_auto_reply,
     may_be_report,
     reported_message_ids,
     summarize,
@@ -86,6 +86,4 @@ def summary_of(path: Path) -> MessageSummary:
     summary = summarize(f"corpus/{path.name}", header_block(raw))
     if may_be_report(summary):
         summary = replace(summary, reported_ids=reported_message_ids(raw))
-    if may_be_report(summary) or may_be_auto_reply(summary):
-        summary = replace(summary, text=body_text(raw))
-    return summary
+    return replace(summary, text=body_text(raw))
