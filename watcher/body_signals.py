@@ -36,7 +36,15 @@ _CUT = re.compile(
 )
 # "On Mon, 2 Mar 2026 at 09:14, Alice Smith <alice@example.com>" + "wrote:" on the next line.
 _WROTE_NEXT = re.compile(r"^\s*(?:wrote|schrieb|a écrit|escribió|schreef|escreveu)\s*:", re.I)
-_PERSON_WORDS = 12  # more words than this before the first machine phrase: a person first
+# Before the first machine phrase, a person greets someone by name, asks, or speaks of
+# themselves; templates open with their phrase ("This is the mail system at host ...").
+_PERSON_OPENING = re.compile(
+    r"\b(?:hi|hello|hey|dear|hallo|liebe[rs]?|bonjour|salut|hola|ciao|olá|beste|hej)\s+"
+    r"[^\W\d_][\w.-]*\s*[,!]"
+    r"|\?|\b(?:i|i'm|i've|my|me|ich|mein|meine|je|j'ai|mon|ma|yo|mi|ik|mijn|io|eu|meu|minha)\b",
+    re.IGNORECASE,
+)
+_PERSON_WORDS = 40  # a longer preamble than this is a person's text, whatever it says
 
 
 def authored_text(text: str) -> str:
@@ -92,7 +100,12 @@ def read(text: str) -> BodySignals:
         dict.fromkeys(m.group(0).lower() for m in wording.TEMPLATE_TEXT.finditer(own))
     )
     firsts = [m.start() for m in (failure, delay) if m is not None]
-    person_first = bool(firsts) and _words_before(own, min(firsts)) > _PERSON_WORDS
+    person_first = False
+    if firsts:
+        before = own[: min(firsts)]
+        person_first = bool(_PERSON_OPENING.search(before)) or (
+            _words_before(own, min(firsts)) > _PERSON_WORDS
+        )
     return BodySignals(
         own=own,
         failure=failure.group(0) if failure else "",

@@ -293,6 +293,9 @@ def _bounce(
                 f"sent from {message.from_addr}, but nothing in it reports a failed delivery "
                 f"and {why}: a postmaster writing back is a person",
             )
+    # Without RFC 3464 fields the addresses come from the wording, which a delay warning
+    # names too: only fields (or X-Failed-Recipients) make a failure final by themselves.
+    final = (info.has_fields and info.any_failure) or bool(headers.get("x-failed-recipients"))
     if info.delayed and not info.any_failure:
         return Verdict(
             "auto_reply",
@@ -301,7 +304,7 @@ def _bounce(
             f"({first.detail})",
         )
     # Delay wording or subject, and nothing that makes a failure final: still trying.
-    if not info.any_failure and not body.permanent and (delay_subject or body.machine_delay):
+    if not final and not body.permanent and (delay_subject or body.machine_delay):
         what = f"subject {subject!r}" if delay_subject else f"its text ({body.delay!r})"
         return Verdict(
             "auto_reply",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from watcher import wording
 from watcher.mailbox import MessageSummary
 
 _FIELD = re.compile(
@@ -26,18 +27,21 @@ _FIELD = re.compile(
 )
 ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _DOMAIN_ONLY = re.compile(r"@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)")
-# Failure wording of non-standard bounces naming the address.
+_ADDR = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
+# Failure wording of non-standard bounces naming the address. Group "line": the address stands
+# on its own line and the reason follows on the next (qmail, Exim, Gmail's old text DSN).
 _FAILED_ADDRESS = re.compile(
-    r"(?:^<(?P<q>[^>\s]+@[^>\s]+)>:\s*$"  # qmail: "<bob@x>:" alone on a line
-    r"|could not be delivered to(?: one or more of)?(?: its)? recipients?[^\n]*\n\s*\n?"
-    r"\s*<?(?P<e>[^\s<>]+@[^\s<>:]+)"
-    r"|the following address(?:\(es\)|es)? failed:\s*\n\s*\n?\s*<?(?P<f>[^\s<>]+@[^\s<>:]+)"
-    r"|delivery to the following recipients? failed permanently:\s*\n\s*\n?"
-    r"\s*(?P<g>[^\s<>]+@[^\s<>]+)"
-    r"|your message (?:to )?(?:wasn't|was not|couldn't be|could not be) delivered to "
-    r"(?P<x>[^\s<>]+@[^\s<>]+?)[.\s]"
-    r"|your message to (?P<m>[^\s<>]+@[^\s<>]+?) couldn't be delivered"
-    r"|user \S+ \((?P<d>[^\s()]+@[^\s()]+)\) not listed)",
+    rf"(?:^<(?P<q>{_ADDR})>:\s*$"  # qmail: "<bob@x>:" alone on a line
+    rf"|^<(?P<p>{_ADDR})>:\s+\S"  # Postfix: "<bob@x>: host ... said: 550 ..."
+    r"|(?:could not be delivered to(?: one or more of)?(?: its)? recipients?[^\n]*"
+    r"|the following address(?:\(es\)|es)? failed:"
+    r"|delivery to the following recipients? failed permanently:"
+    r"|(?:following|these) recipients?(?: or groups)?:|siguientes destinatarios:"
+    r"|folgenden? empfänger:|destinataires suivants\s*:|volgende ontvangers?:"
+    rf"|seguintes destinatários:|destinatari seguenti:)\s*\n\s*\n?\s*<?(?P<line>{_ADDR})"
+    rf"|your message (?:to )?(?:wasn't|was not|couldn't be|could not be) delivered to (?P<x>{_ADDR})"
+    rf"|your message to (?P<m>{_ADDR}) couldn't be delivered"
+    rf"|user \S+ \((?P<d>{_ADDR})\) not listed)",
     re.IGNORECASE | re.MULTILINE,
 )
 _DIAGNOSTIC = re.compile(
@@ -131,15 +135,20 @@ def delivery_report(message: MessageSummary) -> DeliveryReport:
         elif action == "delayed" and who:
             delayed.append(who)
     if not records:
+        qmail, reason_next = "", ""
         for match in _FAILED_ADDRESS.finditer(text):
             address = next(g for g in match.groups() if g)
             failed.append(address.strip(".,;").lower())
-            if match.group("q") and not diagnostic:  # qmail: the reason is the next line
-                diagnostic = text[match.end() :].strip().split("\n", 1)[0].strip()
+            following = text[match.end() :].strip().split("\n", 1)[0].strip()
+            if match.group("q") and not qmail:  # qmail: the reason is the next line
+                qmail = following
+            elif match.group("line") and not reason_next:
+                reason_next = following
+        if not failed and not named:
+            failed.extend(_address_after_failure(text))
         failed.extend(named)
         found = _DIAGNOSTIC.search(text)
-        if found and not diagnostic:
-            diagnostic = found.group("d").strip()
+        diagnostic = qmail or (found.group("d").strip() if found else reason_next)
     if unnamed and named:  # a failed record without an address: the header names it
         failed.extend(named)
         unnamed = False
@@ -151,6 +160,18 @@ def delivery_report(message: MessageSummary) -> DeliveryReport:
         bool(records),
         unnamed,
     )
+
+
+def _address_after_failure(text: str) -> list[str]:
+    """The first address after a failure phrase, in any language ("Votre message n'a pas pu
+    être remis à x@y", "以下のアドレスへ...配信できませんでした。 x@y")."""
+    flat = wording.flat(text)
+    phrase = wording.FAILURE_TEXT.search(flat)
+    if phrase is None:
+        return []
+    start = max(0, phrase.start() - 120)
+    found = ADDRESS.search(flat, phrase.end()) or ADDRESS.search(flat[start : phrase.start()])
+    return [found.group(0).lower()] if found else []
 
 
 def failure_detail(report: DeliveryReport, why: str) -> str:

@@ -272,6 +272,9 @@ def body_text(raw: bytes, limit: int = TEXT_LIMIT) -> str:
             break  # the returned original: not the report's own text (walk order is depth-first)
         elif ctype == "text/plain" and plain is None and not _is_attachment(part):
             plain = _decoded(part)
+        elif ctype == "text/plain" and not _is_attachment(part):
+            # Some gateways put the delivery-status fields in a later text/plain part.
+            status.extend(_pasted_status_lines(_decoded(part)))
         elif ctype == "text/html" and html is None and not _is_attachment(part):
             html = _decoded(part)
     text = plain if plain is not None else _html_to_text(html or "")
@@ -297,6 +300,18 @@ def _decoded(part) -> str:
         return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
 
 
+_PASTED_FIELD = re.compile(
+    r"^\s*(?:final-recipient|original-recipient|action|status|diagnostic-code)\s*:", re.I
+)
+
+
+def _pasted_status_lines(text: str) -> list[str]:
+    """The delivery-status field lines of a text part (blank lines kept: they end a record)."""
+    if not any(_PASTED_FIELD.match(line) for line in text.splitlines()):
+        return []
+    return [line.strip() if _PASTED_FIELD.match(line) else "" for line in text.splitlines()]
+
+
 def _delivery_status_lines(part) -> list[str]:
     """ "Name: value" lines of the per-recipient blocks of a message/delivery-status part."""
     blocks = part.get_payload()
@@ -307,6 +322,8 @@ def _delivery_status_lines(part) -> list[str]:
         ]
     lines = []
     for block in blocks or []:
+        if lines and lines[-1]:
+            lines.append("")  # one record per recipient block
         for name in _DSN_FIELDS:
             value = block.get(name)
             if value:

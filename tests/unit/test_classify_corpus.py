@@ -31,6 +31,16 @@ def test_corpus_is_complete_and_every_file_has_a_row():
     assert not [r.file for r in ROWS if r.kind == "reply" and r.accepted]
 
 
+def test_issue_18_additions_cover_every_pattern_and_the_safe_side():
+    added = [r for r in ROWS if r.patterns]
+    assert len(added) >= 60
+    safe = [r for r in added if "safe" in r.patterns.split()]
+    assert len(safe) >= 25 and all(r.kind == "reply" for r in safe)
+    for pattern in "123456":
+        tagged = [r for r in added if pattern in r.patterns.split()]
+        assert len([r for r in tagged if r.kind != "reply"]) >= 4, pattern
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[r.file.removesuffix(".eml") for r in ROWS])
 def test_corpus_message(row):
     summary = summary_of(CORPUS / row.file)
