@@ -26,7 +26,6 @@ from tests.support.corpus import CONTEXT, CORPUS, Expected, expected_rows, summa
 from watcher.classify import KINDS, classify, is_absence_notice
 from watcher.ooo import return_date
 
-
 # (column, rows it counts, verdicts that count as right, goal)
 GOALS = (
     ("human->reply", lambda r: r.truth == "reply", {"reply"}, 1.0),

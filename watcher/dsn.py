@@ -39,7 +39,8 @@ _FAILED_ADDRESS = re.compile(
     r"|(?:following|these) recipients?(?: or groups)?:|siguientes destinatarios:"
     r"|folgenden? empfänger:|destinataires suivants\s*:|volgende ontvangers?:"
     rf"|seguintes destinatários:|destinatari seguenti:)\s*\n\s*\n?\s*<?(?P<line>{_ADDR})"
-    rf"|your message (?:to )?(?:wasn't|was not|couldn't be|could not be) delivered to (?P<x>{_ADDR})"
+    r"|your message (?:to )?(?:wasn't|was not|couldn't be|could not be) delivered to "
+    rf"(?P<x>{_ADDR})"
     rf"|your message to (?P<m>{_ADDR}) couldn't be delivered"
     rf"|user \S+ \((?P<d>{_ADDR})\) not listed)",
     re.IGNORECASE | re.MULTILINE,
