@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from watcher import wording
 from watcher.classify import looks_like_auto_reply_subject
 from watcher.mailbox import CLASSIFY_HEADERS, TEXT_LIMIT, MessageSummary
 
@@ -183,12 +184,27 @@ def is_bump_marked(summary: MessageSummary, own_addresses: Iterable[str]) -> boo
 
 
 def may_be_report(summary: MessageSummary) -> bool:
-    """Worth reading the body for the id of the message it reports on (a bounce, a DSN)?"""
+    """Worth reading the body for the id of the message it reports on (a bounce, a DSN)?
+
+    Also a plain multipart/mixed notice with the original attached, when its sender looks like
+    software or its subject like a failure or delay: without the original's id such a bounce
+    never joins its thread (it rarely carries In-Reply-To).
+    """
     local = summary.from_addr.split("@", 1)[0]
+    ctype = summary.headers.get("content-type", "").lower()
+    subject = summary.subject or ""
     return (
-        "multipart/report" in summary.headers.get("content-type", "").lower()
+        "multipart/report" in ctype
         or "x-failed-recipients" in summary.headers
         or local in ("mailer-daemon", "postmaster", "mail-daemon")
+        or (
+            "multipart/mixed" in ctype
+            and (
+                wording.system_sender(summary.from_addr, summary.from_name)
+                or bool(wording.BOUNCE_SUBJECT.search(subject))
+                or bool(wording.DELAY_SUBJECT.search(subject))
+            )
+        )
     )
 
 
