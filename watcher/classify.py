@@ -260,7 +260,11 @@ def _bounce(
             for why, present in (
                 (f"sent by {message.from_addr}", system),
                 (f"subject {subject!r}", subject_hit or delay_subject),
-                ("an SMTP status code", body.smtp_code),
+                # A quoted SMTP code backs the text only outside a person's "Re:" answer.
+                (
+                    "an SMTP status code",
+                    body.smtp_code and not _looks_like_reply(message, context)[0],
+                ),
                 ("the original attached", bool(message.reported_ids)),
                 (auto.detail if auto else "", auto is not None),
             )
