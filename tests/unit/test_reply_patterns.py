@@ -223,13 +223,11 @@ def test_p4_records_split_at_a_repeated_field():
 
 
 def test_p4_domain_only_final_recipient():
-    named = delivery_report(
-        msg(
-            "Final-Recipient: rfc822; @client.example\nOriginal-Recipient: rfc822; "
-            "bob@client.example\nAction: failed\n"
-        )  # fmt: skip
+    text = (
+        "Final-Recipient: rfc822; @client.example\n"
+        "Original-Recipient: rfc822; bob@client.example\nAction: failed\n"
     )
-    assert named.failed == ("bob@client.example",)
+    assert delivery_report(msg(text)).failed == ("bob@client.example",)
     bare = delivery_report(msg("Final-Recipient: rfc822; @client.example\nAction: failed\n"))
     assert bare.failed == ("@client.example",) and bare.any_failure
 
