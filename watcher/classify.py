@@ -233,12 +233,15 @@ def _bounce(
     info = delivery_report(message)
     system = wording.system_sender(message.from_addr or "", message.from_name or "")
 
+    # Addresses read from the wording count only where a machine wrote it (not pasted by a
+    # person below their own words); RFC 3464 fields always count.
+    named_failure = info.any_failure and (info.has_fields or not body.person_first)
     if not signals and null_rp:
         if auto is not None:
             # RFC 3834 asks auto-responders (e.g. Sieve vacation) to send with a null sender too;
             # only clear failure or delay wording in the body makes it a report (below).
             pass
-        elif not (subject_hit or info.any_failure or body.machine_failure or body.machine_delay):
+        elif not (subject_hit or named_failure or body.machine_failure or body.machine_delay):
             # A null sender alone: an out-of-office sent with <> must reach the auto-reply
             # rules (pattern 2), and a person's reply relayed with <> the reply rule.
             if _looks_like_reply(message, context)[0] or _absence_marks(message, body):

@@ -324,3 +324,12 @@ def test_p6_markers_anywhere_make_an_auto_reply(subject):
 )
 def test_p6_a_persons_reply_prefix_rules_markers_out(subject):
     assert judge(msg("Have a good holiday!", subject=subject)) == ("reply", "default-reply")
+
+
+def test_p2_safe_side_a_person_relayed_with_a_null_sender_pasting_a_bounce_is_a_reply():
+    text = (
+        "Hi Alice, yes - go ahead. This came back when I sent it on to Carol:\n\n"
+        "This is the mail system at host mx.client.example.\n"
+        "<carol@client.example>: 550 5.1.1 User unknown\n"
+    )
+    assert judge(msg(text, headers=NULL)) == ("reply", "default-reply")
