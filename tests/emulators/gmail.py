@@ -899,6 +899,10 @@ def _page(token: str | None) -> int:
 
 
 def _resource(box: UserBox, msg: Msg, fmt: str, wanted: list[str]) -> dict:
+    # As Google documents the formats (developers.google.com/gmail/api/reference/rest/v1/Format
+    # and .../rest/v1/users.messages#Message): RAW gives the whole RFC 2822 message base64url
+    # encoded in `raw`, no `payload`; FULL parses it into `payload` (parts, body.data
+    # base64url), no `raw`; METADATA only ids, labels and headers (metadataHeaders if given).
     base = {
         "id": msg.id,
         "threadId": msg.thread_id,
