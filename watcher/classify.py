@@ -1,20 +1,28 @@
 """What kind of message arrived in a tracked thread: a person's reply, or something else.
 
 Pure: reads a `MessageSummary` and returns a `Verdict` naming the rule that fired, so every
-decision can be written to the event log and explained to the user. Mostly headers; the body's
-start (`text`) exists only for delivery reports and possible auto-replies (the mailbox fetches it
-for those alone) and is read for what headers cannot say: which recipient failed and why
-(RFC 3464 fields, or the wording of qmail/Yahoo/old Gmail bounces), whether a report is only a
-delay warning, and whether an auto-reply is a challenge-response request.
+decision can be written to the event log and explained to the user. Headers first, then the
+start of the body (`text`, read for every message the engine judges: Mailbox.with_text), and
+only the author's own part of it (watcher/body_signals.py cuts quotes and signatures): which
+recipient failed and why (watcher/dsn.py: RFC 3464 fields in any order and part, or the
+wording of non-standard bounces), whether a report is only a delay warning, and whether a
+message with no telling header is a report or an absence notice by its wording
+(watcher/wording.py, many MTAs and languages). Auto-replies by subject or text:
+watcher/auto_reply.py.
 
-Order: own -> bounce (or delay warning) -> challenge-response -> auto_reply -> list -> reply.
+Order: own -> bounce (or delay warning) -> challenge-response -> auto_reply (headers) ->
+report -> auto_reply (subject, Exchange rule, text) -> list -> reply. A null sender alone is
+no bounce when the subject or text is an absence notice; an automation header does not beat
+clear failure or delay wording in the text.
 The leaning rule throughout: a human reply must never be taken for an auto-reply or a bounce
 (either lets the follow-up bump again or fail, so a wrong verdict means nagging or dropping
 someone who already answered). Weak signals (Precedence: bulk, List-Unsubscribe, a lone
-X-Auto-Response-Suppress or inbox-rule header, a postmaster or null sender) therefore give way
-to a message that looks like a person's reply, and the `detail` says why. The price is known and
-accepted: an auto-reply with no mark at all but its body (a client-side Outlook rule answering
-"RE: ...") is judged a reply. The corpus in tests/fixtures/mail holds examples of each case.
+X-Auto-Response-Suppress or inbox-rule header, a postmaster or null sender, machine wording
+that a person pasted below their own words) therefore give way to a message that looks like a
+person's reply, and the `detail` says why. The price is known and accepted: an auto-reply with
+no mark but a body a person could have written (a client-side Outlook rule answering
+"RE: ..." without saying it is automatic) is judged a reply. The corpus in tests/fixtures/mail
+holds examples of each case.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 
-from watcher import body_signals, wording
+from watcher import auto_reply, body_signals, wording
 from watcher.body_signals import BodySignals
 from watcher.dsn import DeliveryReport, delivery_report, failure_detail
 from watcher.errors import ValidationError
@@ -64,10 +72,6 @@ class ClassifyContext:
 
 
 # Subject patterns and machine wording live in watcher/wording.py (shared with the body reader).
-_REPLY_PREFIX = wording.REPLY_PREFIX
-_OOO_SUBJECT = wording.OOO_SUBJECT
-_AUTO_PREFIX = wording.AUTO_PREFIX
-_LOTUS_OOO = wording.LOTUS_OOO
 
 _BOUNCE_LOCALPARTS = frozenset({"mailer-daemon", "postmaster"})
 
@@ -125,7 +129,7 @@ def _truthy_flag(value: str) -> bool:
 
 def _looks_like_reply(message: MessageSummary, context: ClassifyContext) -> tuple[bool, str]:
     """A person's reply: a "Re:"-style subject and In-Reply-To into the thread. (ok, why)."""
-    if not _REPLY_PREFIX.match(message.subject or ""):
+    if not auto_reply.is_reply_subject(message.subject or ""):
         return False, ""
     if not message.in_reply_to:
         return False, ""
@@ -200,10 +204,8 @@ def _report(headers: dict[str, str]) -> Verdict | None:
     )
 
 
-def _subject_is(pattern, subject: str) -> bool:
-    """`pattern` at the start of the subject, or after gateway tags ("[EXT] ...")."""
-    stripped = wording.SUBJECT_TAG.sub("", subject, count=1)
-    return bool(pattern.match(subject) or (stripped != subject and pattern.match(stripped)))
+_subject_is = auto_reply.at_start
+looks_like_auto_reply_subject = auto_reply.looks_like_auto_reply_subject
 
 
 def _bounce(
@@ -214,7 +216,7 @@ def _bounce(
     context: ClassifyContext,
 ) -> Verdict | None:
     subject = (message.subject or "").strip()
-    replying = bool(_REPLY_PREFIX.match(subject))
+    replying = auto_reply.is_reply_subject(subject)
     signals: list[Verdict] = []
     report = _report(headers)
     if report is not None and report.kind == "bounce":
@@ -244,7 +246,7 @@ def _bounce(
         elif not (subject_hit or named_failure or body.machine_failure or body.machine_delay):
             # A null sender alone: an out-of-office sent with <> must reach the auto-reply
             # rules (pattern 2), and a person's reply relayed with <> the reply rule.
-            if _looks_like_reply(message, context)[0] or _absence_marks(message, body):
+            if _looks_like_reply(message, context)[0] or auto_reply.absence_marks(message, body):
                 return None
             signals.append(Verdict("bounce", "null-return-path", "Return-Path: <> (null sender)"))
         else:
@@ -330,115 +332,16 @@ def _bounce(
     return Verdict("bounce", first.rule, failure_detail(info, why))
 
 
-_CHALLENGE_DOMAINS = ("spamarrest.com", "boxbe.com", "choicemail.com", "mailchannels.net")
-
-
-def _challenge(message: MessageSummary, auto: Verdict | None, body: BodySignals) -> Verdict | None:
-    subject = message.subject or ""
-    sender_domain = _domain(message.from_addr or "")
-    if any(sender_domain == d or sender_domain.endswith("." + d) for d in _CHALLENGE_DOMAINS):
-        return Verdict(
-            "auto_reply", "challenge-response", f"challenge-response system {sender_domain}"
-        )
-    if wording.CHALLENGE_VENDOR.search(subject):
-        return Verdict(
-            "auto_reply",
-            "challenge-response",
-            f"challenge-response request: subject {subject!r}",
-        )
-    asks = wording.CHALLENGE_WORDS.search(subject) or body.challenge
-    if not asks:
-        return None
-    if auto is not None:
-        why = auto.detail
-    elif wording.system_sender(message.from_addr or "", message.from_name or ""):
-        why = f"sent by {message.from_addr}"
-    elif wording.CHALLENGE_VENDOR.search(body.own) and not _REPLY_PREFIX.match(subject):
-        why = "its text names a sender-verification service"
-    else:
-        return None  # a person may well write "please confirm your address"
-    return Verdict(
-        "auto_reply",
-        "challenge-response",
-        f"challenge-response request ({why}) asking you to verify yourself",
-    )
-
-
-def _auto_subject(subject: str) -> str:
-    """Which auto-reply subject form `subject` has ("" if none); a reply prefix rules out all."""
-    subject = (subject or "").strip()
-    if not subject or _REPLY_PREFIX.match(subject):
-        return ""  # "Re: out of office tomorrow?" is a person writing back
-    if _subject_is(_OOO_SUBJECT, subject) or _subject_is(_LOTUS_OOO, subject):
-        return "subject"
-    if wording.BRACKETED_AUTO.search(subject):
-        return "bracketed marker in the subject"
-    return ""
-
-
-def looks_like_auto_reply_subject(subject: str) -> bool:
-    """An out-of-office / automatic-reply subject (any vendor or language we know)."""
-    return bool(_auto_subject(subject)) or bool(_AUTO_PREFIX.match((subject or "").strip()))
-
-
-def _absence_marks(message: MessageSummary, body: BodySignals) -> bool:
-    """Something besides the headers says "automatic reply": the subject or the text."""
-    return (
-        bool(_auto_subject(message.subject)) or _body_auto_reply(message, body, False) is not None
-    )
+def _auto(found: tuple[str, str] | None) -> Verdict | None:
+    return Verdict("auto_reply", *found) if found is not None else None
 
 
 def _subject_auto_reply(message: MessageSummary, headers: dict[str, str]) -> Verdict | None:
-    subject = (message.subject or "").strip()
-    form = _auto_subject(subject)
-    if form:
-        detail = f"{form} {subject!r}" if form != "subject" else f"subject {subject!r}"
-    elif _AUTO_PREFIX.match(subject) and message.in_reply_to:
-        detail = f"subject {subject!r} with In-Reply-To"
-    else:
-        return None
-    if headers.get("x-auto-response-suppress"):
-        detail += f"; X-Auto-Response-Suppress: {headers['x-auto-response-suppress']}"
-    return Verdict("auto_reply", "ooo-subject", detail)
-
-
-def _body_auto_reply(message: MessageSummary, body: BodySignals, personal: bool) -> Verdict | None:
-    """An absence notice known by its text alone (no header, no subject mark): vendor forms.
-
-    A template says it is away *and* uses the phrases only templates use ("limited access to
-    email", "for urgent matters", "on my return"); a person mentioning their absence rarely
-    writes two of those. Under a person's "Re:" subject answering the thread, it must even
-    say that it is automatic.
-    """
-    if not body.absence and not body.self_declared:
-        return None
-    strong = (body.absence and len(body.template) >= 2) or (
-        body.self_declared and (body.absence or body.template)
-    )
-    if not strong or (personal and not (body.self_declared and body.absence)):
-        return None
-    said = [body.absence] if body.absence else []
-    said += list(body.template[:2])
-    return Verdict(
-        "auto_reply",
-        "ooo-text",
-        "its text reads as an absence notice: " + "; ".join(repr(s) for s in said),
-    )
+    return _auto(auto_reply.by_subject(message, headers))
 
 
 def _exchange_rule(message: MessageSummary, headers: dict[str, str]) -> Verdict | None:
-    """A message an Exchange inbox rule wrote (rule-based auto-replies carry no other mark)."""
-    loop = headers.get("x-ms-exchange-inbox-rules-loop")
-    if loop is None:
-        return None
-    if _REPLY_PREFIX.match(message.subject or ""):
-        return None  # "RE: ..." with only the loop header: the leaning rule decides (reply)
-    return Verdict(
-        "auto_reply",
-        "exchange-inbox-rule",
-        f"written by an Exchange inbox rule (X-MS-Exchange-Inbox-Rules-Loop: {loop}), "
-        f"subject {message.subject!r}",
-    )
+    return _auto(auto_reply.exchange_rule(message, headers))
 
 
 def _list(
@@ -499,7 +402,7 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
     if bounce is not None:
         return bounce
 
-    challenge = _challenge(message, auto, body)
+    challenge = _auto(auto_reply.challenge(message, auto.detail if auto else None, body))
     if challenge is not None:
         return challenge
     if auto is not None:
@@ -521,7 +424,7 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
         break
 
     if not vetoed:
-        text_ooo = _body_auto_reply(message, body, _looks_like_reply(message, context)[0])
+        text_ooo = _auto(auto_reply.by_text(body, _looks_like_reply(message, context)[0]))
         if text_ooo is not None:
             return text_ooo
     listed = _list(message, headers, context)

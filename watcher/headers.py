@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from watcher import wording
-from watcher.classify import looks_like_auto_reply_subject
+from watcher.auto_reply import looks_like_auto_reply_subject
 from watcher.mailbox import CLASSIFY_HEADERS, TEXT_LIMIT, MessageSummary
 
 MSGID_RE = re.compile(r"<[^<>\s]+>")

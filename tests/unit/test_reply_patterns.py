@@ -318,6 +318,7 @@ def test_p6_markers_anywhere_make_an_auto_reply(subject):
         "Re: Automatic reply: Proposal",
         "Re: Proposal [Auto-Reply]",
         "[EXTERNAL] RE: Proposal",
+        "[EXTERNAL] RE: Proposal [Auto-Reply]",
         "AW: Abwesenheitsnotiz: Angebot",
         "Re: out of office tomorrow?",
     ],
