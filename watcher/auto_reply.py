@@ -91,17 +91,17 @@ def by_subject(message: MessageSummary, headers: dict[str, str]) -> Found | None
 def by_text(body: BodySignals, personal: bool) -> Found | None:
     """An absence notice known by its text alone (no header, no subject mark): vendor forms.
 
-    A template says it is away *and* uses the phrases only templates use ("limited access to
-    email", "for urgent matters", "on my return"); a person mentioning their absence rarely
-    writes two of those. Under a person's "Re:" subject answering the thread, it must even
-    say that it is automatic.
+    A template says it is away *and* uses two of the phrases only templates use ("limited
+    access to email", "for urgent matters", "on my return") or says it is automatic; a person
+    mentioning their absence rarely does. Under a person's "Re:" subject answering the thread,
+    it must say that it is automatic.
     """
-    if not body.absence and not body.self_declared:
+    if not body.absence:
+        # Without "I am away" it is no absence notice; a ticket system's "this is an
+        # automated notification" footer under an agent's answer must not make it one.
         return None
-    strong = (body.absence and len(body.template) >= 2) or (
-        body.self_declared and (body.absence or body.template)
-    )
-    if not strong or (personal and not (body.self_declared and body.absence)):
+    strong = len(body.template) >= 2 or body.self_declared
+    if not strong or (personal and not body.self_declared):
         return None
     said = [body.absence] if body.absence else []
     said += list(body.template[:2])

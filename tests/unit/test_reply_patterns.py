@@ -334,3 +334,13 @@ def test_p2_safe_side_a_person_relayed_with_a_null_sender_pasting_a_bounce_is_a_
         "<carol@client.example>: 550 5.1.1 User unknown\n"
     )
     assert judge(msg(text, headers=NULL)) == ("reply", "default-reply")
+
+
+def test_p1_safe_side_a_ticket_agents_answer_with_an_automated_footer_is_a_reply():
+    text = (
+        "Hi Alice, the invoice is paid as of today. Kind regards, Tom\n\n"
+        "This is an automated notification, please do not reply to this email.\n"
+    )
+    m = msg(text, subject="[Ticket #4821] Invoice 2026-031 overdue",
+            from_addr="no-reply@client.example")  # fmt: skip
+    assert judge(m) == ("reply", "default-reply")
