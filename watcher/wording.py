@@ -54,6 +54,7 @@ DELAY_SUBJECT = re.compile(
     r"|delivery status notification:\s*(?:delay|warning)"
     r"|delivery notification:\s*delay"
     r"|delivery delay(?:ed)?\s*(?:notification|report)?\s*:"
+    r"|delayed delivery\b|(?:message )?delivery delay\b"
     r"|warning:\s*(?:message\b.{0,60}\bdelayed|could not send message for past)"
     r"|delayed mail\b"
     r"|(?:mail\s+)?delivery (?:has been |is )?delayed\b"
@@ -279,7 +280,7 @@ AUTO_PREFIX = re.compile(r"^\s*auto\s*:", re.IGNORECASE)
 # Lotus Notes / Domino absence subjects: "Jane Doe is out of the office.", "Max Muster ist
 # außer Haus.", "Jean Dupont est absent(e).", and translations; the name may carry "/ACME".
 LOTUS_OOO = re.compile(
-    r"^[^:]{1,80}?\s(?:is out of the office|is away|will be out of the office"
+    r"^[^:]{1,80}?\s(?:is out of the office|will be out of the office"
     r"|ist (?:außer haus|nicht im büro|abwesend)"
     r"|est (?:absent\(?e?\)?|absente?)(?: du bureau)?"
     r"|está (?:fuera de la oficina|ausente)|is afwezig|è (?:fuori (?:sede|ufficio)|assente)"
