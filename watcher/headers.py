@@ -186,9 +186,9 @@ def is_bump_marked(summary: MessageSummary, own_addresses: Iterable[str]) -> boo
 def may_be_report(summary: MessageSummary) -> bool:
     """Worth reading the body for the id of the message it reports on (a bounce, a DSN)?
 
-    Also a plain multipart/mixed notice with the original attached, when its sender looks like
-    software or its subject like a failure or delay: without the original's id such a bounce
-    never joins its thread (it rarely carries In-Reply-To).
+    Also a plain notice under a failure or delay subject, and a multipart/mixed one from a
+    sender that looks like software: without the original's id (attached, or pasted as a
+    "Message-ID:" line) such a bounce never joins its thread (it rarely has In-Reply-To).
     """
     local = summary.from_addr.split("@", 1)[0]
     ctype = summary.headers.get("content-type", "").lower()
@@ -197,13 +197,11 @@ def may_be_report(summary: MessageSummary) -> bool:
         "multipart/report" in ctype
         or "x-failed-recipients" in summary.headers
         or local in ("mailer-daemon", "postmaster", "mail-daemon")
+        or bool(wording.BOUNCE_SUBJECT.search(subject))
+        or bool(wording.DELAY_SUBJECT.search(subject))
         or (
             "multipart/mixed" in ctype
-            and (
-                wording.system_sender(summary.from_addr, summary.from_name)
-                or bool(wording.BOUNCE_SUBJECT.search(subject))
-                or bool(wording.DELAY_SUBJECT.search(subject))
-            )
+            and wording.system_sender(summary.from_addr, summary.from_name)
         )
     )
 

@@ -344,3 +344,23 @@ def test_p1_safe_side_a_ticket_agents_answer_with_an_automated_footer_is_a_reply
     m = msg(text, subject="[Ticket #4821] Invoice 2026-031 overdue",
             from_addr="no-reply@client.example")  # fmt: skip
     assert judge(m) == ("reply", "default-reply")
+
+
+@pytest.mark.parametrize(
+    ("from_addr", "subject", "ctype", "wanted"),
+    [
+        ("noreply@mail.client.example", "Nachricht konnte nicht zugestellt werden",
+         "multipart/mixed; boundary=b", True),
+        ("mailgw@client.example", "Your message", "multipart/mixed; boundary=b", True),
+        ("relay@client.example", "Non remis : Proposition", "text/plain", True),
+        ("bob@client.example", "Signed contract", "multipart/mixed; boundary=b", False),
+        ("newsletter@client.example", "March news", "text/plain", False),
+    ],
+)  # fmt: skip
+def test_p1_a_plain_bounce_has_its_originals_id_read_so_it_joins_the_thread(
+    from_addr, subject, ctype, wanted
+):
+    from watcher.headers import may_be_report
+
+    m = msg(subject=subject, from_addr=from_addr, headers={"content-type": ctype})
+    assert may_be_report(m) is wanted
