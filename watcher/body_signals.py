@@ -99,7 +99,8 @@ def read(text: str) -> BodySignals:
     templates = tuple(
         dict.fromkeys(m.group(0).lower() for m in wording.TEMPLATE_TEXT.finditer(own))
     )
-    firsts = [m.start() for m in (failure, delay) if m is not None]
+    code = wording.SMTP_CODE.search(own)
+    firsts = [m.start() for m in (failure, delay, code) if m is not None]
     person_first = False
     if firsts:
         before = own[: min(firsts)]
@@ -111,7 +112,7 @@ def read(text: str) -> BodySignals:
         failure=failure.group(0) if failure else "",
         delay=delay.group(0) if delay else "",
         permanent=bool(wording.PERMANENT_TEXT.search(own)),
-        smtp_code=bool(wording.SMTP_CODE.search(own)),
+        smtp_code=code is not None,
         absence=absence.group(0) if absence else "",
         template=templates,
         self_declared=bool(wording.SELF_DECLARED_AUTO.search(own)),

@@ -288,7 +288,7 @@ def _bounce(
         first.rule == "mailer-daemon"
         and len(signals) == 1
         and not subject_hit
-        and not info.any_failure
+        and not named_failure
         and not info.delayed
         and not delay_subject
         and not body.machine_failure

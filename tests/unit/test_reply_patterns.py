@@ -364,3 +364,12 @@ def test_p1_a_plain_bounce_has_its_originals_id_read_so_it_joins_the_thread(
 
     m = msg(subject=subject, from_addr=from_addr, headers={"content-type": ctype})
     assert may_be_report(m) is wanted
+
+
+def test_p1_safe_side_a_postmaster_writing_back_with_a_pasted_server_line_is_a_person():
+    text = (
+        "Hi Alice, I'm the postmaster here. Bob has left us; this is what our server said:\n"
+        "<bob@client.example>: 550 5.1.1 User unknown\n"
+    )
+    m = msg(text, from_addr="postmaster@client.example")
+    assert judge(m) == ("reply", "reply-from-postmaster")
