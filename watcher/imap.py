@@ -141,6 +141,7 @@ class ImapMailbox:
         self._folders: dict[str, str] | None = None  # role -> server folder name
         self._delimiter, self._prefix = "/", ""  # from the same LIST as _folders
         self._selected: tuple[str, bool] | None = None  # (folder, read-only) now selected
+        self._validity = 0  # UIDVALIDITY of the selected folder
 
     def __repr__(self) -> str:
         return f"ImapMailbox({self.email!r})"
@@ -244,7 +245,7 @@ class ImapMailbox:
                 for (role, validity), uids in by_folder.items():
                     name = self._folder_names(c).get(role)
                     try:
-                        if name is None or self._select(c, name) != validity:
+                        if name is None or self._selected_validity(c, name) != validity:
                             continue  # gone or renumbered: judged on its headers
                     except imap_errors.IMAPClientError:
                         self._selected = None
@@ -664,7 +665,15 @@ class ImapMailbox:
 
     def _select(self, c: IMAPClient, name: str, readonly: bool = True) -> int:
         self._selected = (name, readonly)
-        return int(c.select_folder(name, readonly=readonly)[b"UIDVALIDITY"])
+        self._validity = int(c.select_folder(name, readonly=readonly)[b"UIDVALIDITY"])
+        return self._validity
+
+    def _selected_validity(self, c: IMAPClient, name: str) -> int:
+        """UIDVALIDITY of `name`, selected read-only; no SELECT if it is selected already (its
+        UIDVALIDITY cannot change while selected: RFC 3501 2.3.1.1)."""
+        if self._selected == (name, True):
+            return self._validity
+        return self._select(c, name)
 
     def _unselect(self, c: IMAPClient) -> None:
         """Leave the selected folder: STATUS SHOULD NOT be used on it (RFC 3501 6.3.10)."""
