@@ -32,9 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 
-from watcher import auto_reply, body_signals, wording
-from watcher.body_signals import BodySignals
-from watcher.dsn import DeliveryReport, delivery_report, failure_detail
+from watcher import auto_reply, body_signals, bounce
+from watcher.dsn import DeliveryReport, delivery_report
 from watcher.errors import ValidationError
 from watcher.mailbox import MessageSummary
 
@@ -73,9 +72,6 @@ class ClassifyContext:
 
 # Subject patterns and machine wording live in watcher/wording.py (shared with the body reader).
 
-_BOUNCE_LOCALPARTS = frozenset({"mailer-daemon", "postmaster"})
-
-
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -110,16 +106,8 @@ def _content_type(value: str) -> tuple[str, str]:
     return msg.get_content_type().lower(), report_type.strip().lower()
 
 
-def _local_part(address: str) -> str:
-    return address.rpartition("@")[0].lower() if "@" in address else address.lower()
-
-
 def _domain(address: str) -> str:
     return address.rpartition("@")[2].strip().lower() if "@" in address else ""
-
-
-def _is_null_return_path(value: str) -> bool:
-    return re.fullmatch(r"<\s*>", value.strip()) is not None
 
 
 def _truthy_flag(value: str) -> bool:
@@ -204,132 +192,7 @@ def _report(headers: dict[str, str]) -> Verdict | None:
     )
 
 
-_subject_is = auto_reply.at_start
 looks_like_auto_reply_subject = auto_reply.looks_like_auto_reply_subject
-
-
-def _bounce(
-    message: MessageSummary,
-    headers: dict[str, str],
-    auto: Verdict | None,
-    body: BodySignals,
-    context: ClassifyContext,
-) -> Verdict | None:
-    subject = (message.subject or "").strip()
-    replying = auto_reply.is_reply_subject(subject)
-    signals: list[Verdict] = []
-    report = _report(headers)
-    if report is not None and report.kind == "bounce":
-        signals.append(report)
-    if "x-ms-exchange-message-is-ndr" in headers:
-        signals.append(Verdict("bounce", "exchange-ndr", "X-MS-Exchange-Message-Is-Ndr present"))
-    if headers.get("x-failed-recipients"):
-        failed = headers["x-failed-recipients"]
-        signals.append(Verdict("bounce", "x-failed-recipients", f"X-Failed-Recipients: {failed}"))
-    local = _local_part(message.from_addr or "")
-    if local in _BOUNCE_LOCALPARTS:
-        signals.append(Verdict("bounce", "mailer-daemon", f"sent by {message.from_addr}"))
-    null_rp = _is_null_return_path(headers.get("return-path", ""))
-    subject_hit = _subject_is(wording.BOUNCE_SUBJECT, subject)
-    delay_subject = not replying and _subject_is(wording.DELAY_SUBJECT, subject)
-    info = delivery_report(message)
-    system = wording.system_sender(message.from_addr or "", message.from_name or "")
-
-    # Addresses read from the wording count only where a machine wrote it (not pasted by a
-    # person below their own words); RFC 3464 fields always count.
-    named_failure = info.any_failure and (info.has_fields or not body.person_first)
-    if not signals and null_rp:
-        if auto is not None:
-            # RFC 3834 asks auto-responders (e.g. Sieve vacation) to send with a null sender too;
-            # only clear failure or delay wording in the body makes it a report (below).
-            pass
-        elif not (subject_hit or named_failure or body.machine_failure or body.machine_delay):
-            # A null sender alone: an out-of-office sent with <> must reach the auto-reply
-            # rules (pattern 2), and a person's reply relayed with <> the reply rule.
-            if _looks_like_reply(message, context)[0] or auto_reply.absence_marks(message, body):
-                return None
-            signals.append(Verdict("bounce", "null-return-path", "Return-Path: <> (null sender)"))
-        else:
-            signals.append(Verdict("bounce", "null-return-path", "Return-Path: <> (null sender)"))
-    if not signals and subject_hit and auto is not None:
-        # A failure subject on its own is not enough; with an automation header it is.
-        signals.append(
-            Verdict("bounce", "bounce-subject", f"subject {subject!r} with {auto.detail}")
-        )
-    if not signals and (body.machine_failure or body.machine_delay):
-        # Nothing in the headers: a plain-message report from a postmaster-like, no-reply or
-        # gateway sender, or under a failure/delay subject, says so in its first lines. An
-        # automation header with clear failure text is a report too (pattern 5).
-        backing = [
-            why
-            for why, present in (
-                (f"sent by {message.from_addr}", system),
-                (f"subject {subject!r}", subject_hit or delay_subject),
-                # A quoted SMTP code backs the text only outside a person's "Re:" answer.
-                (
-                    "an SMTP status code",
-                    body.smtp_code and not _looks_like_reply(message, context)[0],
-                ),
-                ("the original attached", bool(message.reported_ids)),
-                (auto.detail if auto else "", auto is not None),
-            )
-            if present
-        ]
-        if backing:
-            phrase = body.failure or body.delay
-            signals.append(
-                Verdict("bounce", "report-text", f"its text says {phrase!r}; {', '.join(backing)}")
-            )
-    if not signals:
-        return None
-
-    first = signals[0]
-    if (
-        first.rule == "mailer-daemon"
-        and len(signals) == 1
-        and not subject_hit
-        and not named_failure
-        and not info.delayed
-        and not delay_subject
-        and not body.machine_failure
-        and not body.machine_delay
-    ):
-        personal, why = _looks_like_reply(message, context)
-        if personal:
-            return Verdict(
-                "reply",
-                "reply-from-postmaster",
-                f"sent from {message.from_addr}, but nothing in it reports a failed delivery "
-                f"and {why}: a postmaster writing back is a person",
-            )
-    # Without RFC 3464 fields the addresses come from the wording, which a delay warning
-    # names too: only fields (or X-Failed-Recipients) make a failure final by themselves.
-    final = (info.has_fields and info.any_failure) or bool(headers.get("x-failed-recipients"))
-    if info.delayed and not info.any_failure:
-        return Verdict(
-            "auto_reply",
-            "dsn-delayed",
-            f"delivery delay warning, not a failure: still trying {', '.join(info.delayed)} "
-            f"({first.detail})",
-        )
-    # Delay wording or subject, and nothing that makes a failure final: still trying.
-    if not final and not body.permanent and (delay_subject or body.machine_delay):
-        what = f"subject {subject!r}" if delay_subject else f"its text ({body.delay!r})"
-        return Verdict(
-            "auto_reply",
-            "dsn-delayed",
-            f"delivery delay warning, not a failure: {what} ({first.detail})",
-        )
-    if info.has_fields and not info.any_failure and not info.delayed:
-        return Verdict(
-            "auto_reply",
-            "dsn-success",
-            f"delivery status report without a failure (relayed/delivered) ({first.detail})",
-        )
-    why = first.detail
-    if subject_hit and first.rule != "bounce-subject":
-        why = f"{why}; subject {subject!r}"
-    return Verdict("bounce", first.rule, failure_detail(info, why))
 
 
 def _auto(found: tuple[str, str] | None) -> Verdict | None:
@@ -398,19 +261,28 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
     # that says "Auto-Submitted: no" is taken at its word and its text is not second-guessed.
     body = body_signals.read("" if vetoed else message.text)
 
-    bounce = _bounce(message, headers, auto, body, context)
-    if bounce is not None:
-        return bounce
+    personal, why = _looks_like_reply(message, context)
+    report = _report(headers)
+    found = bounce.judge(
+        message,
+        headers,
+        body,
+        auto_detail=auto.detail if auto else None,
+        dsn_report=report.detail if report is not None and report.kind == "bounce" else None,
+        personal=personal,
+        why_personal=why,
+    )
+    if found is not None:
+        return Verdict(*found)
 
     challenge = _auto(auto_reply.challenge(message, auto.detail if auto else None, body))
     if challenge is not None:
         return challenge
     if auto is not None:
-        if _is_null_return_path(headers.get("return-path", "")):
+        if bounce.is_null_return_path(headers.get("return-path", "")):
             detail = f"{auto.detail}; null Return-Path, as RFC 3834 asks of responders"
             return Verdict(auto.kind, auto.rule, detail)
         return auto
-    report = _report(headers)
     if report is not None:  # read receipts and other non-delivery reports
         return report
     notes: list[str] = []
@@ -424,7 +296,7 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
         break
 
     if not vetoed:
-        text_ooo = _auto(auto_reply.by_text(body, _looks_like_reply(message, context)[0]))
+        text_ooo = _auto(auto_reply.by_text(body, personal))
         if text_ooo is not None:
             return text_ooo
     listed = _list(message, headers, context)
