@@ -90,7 +90,18 @@ def test_imap_with_text_leaves_a_vanished_message_as_it_was(mail_world, config):
         assert mb.with_text([]) == []
 
 
-def test_gmail_with_text_is_one_raw_get_per_message(google, gmail_config):
+DSN_REPORT = (
+    "From: MAILER-DAEMON@mx.partner.example\nTo: {to}\nSubject: Returned mail\n"
+    "Message-ID: <wt-dsn-{n}@partner.example>\nMIME-Version: 1.0\n"
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\n\n'
+    "--r\nContent-Type: text/plain\n\nDelivery to the following recipient failed.\n"
+    "--r\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx\n\n"
+    "Action: failed\nFinal-Recipient: rfc822; bob@partner.example\nStatus: 5.1.1\n"
+    "--r--\n"
+)
+
+
+def test_gmail_with_text_is_one_full_get_per_message(google, gmail_config):
     alice = google.new_user("alice")
     with open_mailbox(google.account_spec(alice), gmail_config) as mb:
         cursor = mb.changes(None).cursor
@@ -102,3 +113,15 @@ def test_gmail_with_text_is_one_raw_get_per_message(google, gmail_config):
         assert google.gmail.units(alice.email) == 5
         assert google.gmail.calls(alice.email) == {"messages.get": 1}
     assert "couldn't be delivered" in read.text and read.ref == found.ref
+
+
+def test_gmail_with_text_reads_reports_and_skips_attachments(google, gmail_config):
+    alice = google.new_user("alice")
+    with open_mailbox(google.account_spec(alice), gmail_config) as mb:
+        cursor = mb.changes(None).cursor
+        google.deliver(alice, big(alice.email, 5))
+        google.deliver(alice, DSN_REPORT.format(to=alice.email, n=6))
+        found = mb.changes(cursor).messages
+        attached, report = mb.with_text([replace(m, text="") for m in found])
+    assert attached.text == "Signed, see attached."
+    assert report.text.startswith("Final-Recipient: rfc822; bob@partner.example\nAction: failed")
