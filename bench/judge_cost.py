@@ -254,8 +254,9 @@ def main() -> int:
         if any(r["idle_units"] != 1 for r in rows):
             failed.append(f"Gmail {kind}")
     print(
-        "\nGmail: the body read is one messages.get format=raw (5 units) on top of the "
-        "metadata get (5); a possible auto-reply or report had it read in changes() already."
+        "\nGmail: the body read is one messages.get format=full (5 units; attachments stay on "
+        "the server) on top of the metadata get (5); a possible auto-reply or report had its "
+        "raw read in changes() already."
     )
     if failed:
         print("FAIL: " + ", ".join(failed))
