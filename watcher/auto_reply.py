@@ -101,7 +101,9 @@ def by_text(body: BodySignals, personal: bool) -> Found | None:
         # automated notification" footer under an agent's answer must not make it one.
         return None
     strong = len(body.template) >= 2 or body.self_declared
-    if not strong or (personal and not body.self_declared):
+    # Under a person's "Re:" it must say it is automatic, or read as a full template (three
+    # distinct template phrases: a person's own note rarely has more than one).
+    if not strong or (personal and not body.self_declared and len(body.template) < 3):
         return None
     said = [body.absence] if body.absence else []
     said += list(body.template[:2])

@@ -373,3 +373,13 @@ def test_p1_safe_side_a_postmaster_writing_back_with_a_pasted_server_line_is_a_p
     )
     m = msg(text, from_addr="postmaster@client.example")
     assert judge(m) == ("reply", "reply-from-postmaster")
+
+
+def test_p1_a_full_absence_template_under_re_is_an_auto_reply_a_note_is_not():
+    template = (
+        "Thank you for your email. I am out of the office with limited access to email and "
+        "will reply upon my return. For urgent matters please contact help@client.example."
+    )
+    assert judge(msg(template, subject="RE: Proposal")) == ("auto_reply", "ooo-text")
+    note = "I'm out of the office until Monday; for urgent matters please call Jane. And yes!"
+    assert judge(msg(note, subject="RE: Proposal")) == ("reply", "default-reply")
