@@ -110,6 +110,18 @@ def by_text(body: BodySignals, personal: bool) -> Found | None:
     return "ooo-text", "its text reads as an absence notice: " + "; ".join(repr(s) for s in said)
 
 
+def ticket_ack(message: MessageSummary, body: BodySignals, personal: bool) -> Found | None:
+    """A help desk's automatic acknowledgement ("we have received your request #4821"),
+    with no header: ack wording and a ticket number, under a subject that is no reply."""
+    if personal or is_reply_subject(message.subject or ""):
+        return None  # an agent answering in the thread
+    ack = wording.ACK_TEXT.search(body.own)
+    ref = wording.TICKET_REF.search(message.subject or "") or wording.TICKET_REF.search(body.own)
+    if ack is None or ref is None:
+        return None
+    return "ticket-ack", f"a help desk's acknowledgement: {ack.group(0)!r}, {ref.group(0)!r}"
+
+
 def absence_marks(message: MessageSummary, body: BodySignals) -> bool:
     """Something besides the headers says "automatic reply": the subject or the text."""
     return bool(subject_form(message.subject)) or by_text(body, False) is not None

@@ -296,7 +296,9 @@ def classify(message: MessageSummary, context: ClassifyContext) -> Verdict:
         break
 
     if not vetoed:
-        text_ooo = _auto(auto_reply.by_text(body, personal))
+        text_ooo = _auto(auto_reply.by_text(body, personal)) or _auto(
+            auto_reply.ticket_ack(message, body, personal)
+        )
         if text_ooo is not None:
             return text_ooo
     listed = _list(message, headers, context)
@@ -325,7 +327,7 @@ OOO_POLICIES = ("pause", "ignore", "reply")
 # auto_reply rules that are not a person's absence notice: a delay warning, a read receipt, a
 # delivery receipt, a challenge. The engine pauses or counts only the others (ooo_policy).
 NOT_ABSENCE_RULES = frozenset(
-    {"dsn-delayed", "dsn-success", "read-receipt", "report", "challenge-response"}
+    {"dsn-delayed", "dsn-success", "read-receipt", "report", "challenge-response", "ticket-ack"}
 )
 
 

@@ -236,6 +236,7 @@ _AUTO_WORDS = (
     r"|automatyczna odpowiedź|nieobecność|automatická odpověď|nepřítomnost"
     r"|automaattinen vastaus|automatikus válasz|otomatik yan\u0131t"
     r"|автоматический ответ|автоответ|отсутствую"
+    r"|αυτόματη απάντηση|מענה אוטומטי|رد تلقائي|răspuns automat|automatski odgovor"
     r"|自動応答|自動返信|自动回复|自動回覆|自動回复|不在(?:通知|のお知らせ)?"
     r"|자동\s*회신|자동\s*응답|부재중"
 )
@@ -271,6 +272,8 @@ OOO_SUBJECT = re.compile(
     r"|risposta automatica|fuori sede"
     r"|automatyczna odpowiedź|automatická odpověď|automaattinen vastaus|automatikus válasz"
     r"|otomatik yan\u0131t|автоматический ответ|автоответ"
+    r"|αυτόματη απάντηση|מענה אוטומטי|رد تلقائي|răspuns automat|automatski odgovor"
+    r"|automatická odpoveď|balasan otomatis|tự động trả lời"
     r"|自動応答|自動返信|自动回复|自動回覆|自動回复|자동\s*회신|자동\s*응답"
     r"|away from (?:the |my )?office|on (?:annual |parental )?leave|vacation (?:reply|response)"
     r"|(?:i am|i'm) (?:currently )?(?:out of (?:the )?office|away|on vacation)"
@@ -359,5 +362,28 @@ CHALLENGE_WORDS = re.compile(
     r"verify (?:your|that you are)|confirm (?:that )?you are (?:a )?(?:human|real person)|"
     r"awaiting (?:your )?(?:verification|confirmation)|bitte bestätigen sie|"
     r"click (?:the|this) link (?:below )?to (?:verify|confirm|be added)",
+    re.IGNORECASE,
+)
+
+# Ticket systems' acknowledgements ("we received your request, ticket #4821"): automatic, but
+# an agent's answer says similar things, so classify wants a ticket number and no reply prefix.
+ACK_TEXT = re.compile(
+    r"we(?:'ve| have)? (?:successfully )?received your (?:request|message|e-?mail|enquiry"
+    r"|inquiry|ticket|support request)"
+    r"|your (?:request|ticket|case|message|enquiry|inquiry) (?:has been|was|is) (?:received"
+    r"|created|logged|opened|registered)"
+    r"|a (?:support )?(?:ticket|case) has been (?:created|opened)"
+    r"|wir haben ihre (?:anfrage|nachricht|e-?mail) erhalten"
+    r"|nous avons (?:bien )?reçu votre (?:demande|message|e-?mail|courriel)"
+    r"|hemos recibido (?:su|tu) (?:solicitud|mensaje|correo|consulta)"
+    r"|wij hebben uw (?:verzoek|bericht|aanvraag|e-?mail) ontvangen"
+    r"|abbiamo ricevuto la (?:sua|tua) (?:richiesta|e-?mail|mail)"
+    r"|recebemos (?:a )?(?:sua|tua) (?:solicitação|mensagem|pedido)",
+    re.IGNORECASE,
+)
+TICKET_REF = re.compile(
+    r"(?:ticket|case|request|anfrage|vorgang|demande|solicitud|caso|chamado|richiesta|verzoek)"
+    r"\s*(?:#|no\.?|nr\.?|number|id|n[º°o]\.?)?\s*[:#]?\s*[A-Z]{0,4}-?\d{3,}"
+    r"|\[#?\d{3,}\]|#\d{4,}",
     re.IGNORECASE,
 )

@@ -306,6 +306,9 @@ def test_p5_an_ordinary_ooo_with_auto_submitted_stays_an_auto_reply():
         "Jürgen Schulz/KUNDE ist außer Haus.",
         "Jean Dupont est absent(e).",
         "Jane Doe is out of the office (returning 16.03.2026).",
+        "Αυτόματη απάντηση: Proposal",
+        "Răspuns automat: Proposal",
+        "Proposal [Automatski odgovor]",
     ],
 )
 def test_p6_markers_anywhere_make_an_auto_reply(subject):
@@ -383,3 +386,13 @@ def test_p1_a_full_absence_template_under_re_is_an_auto_reply_a_note_is_not():
     assert judge(msg(template, subject="RE: Proposal")) == ("auto_reply", "ooo-text")
     note = "I'm out of the office until Monday; for urgent matters please call Jane. And yes!"
     assert judge(msg(note, subject="RE: Proposal")) == ("reply", "default-reply")
+
+
+def test_p1_help_desk_acknowledgement_without_header_is_not_a_reply():
+    text = "We have received your request and a ticket has been created (Request #4821)."
+    m = msg(text, subject="[Request #4821] Proposal", from_addr="help@client.example")
+    assert judge(m) == ("auto_reply", "ticket-ack")
+    # The agent answering in the ticket thread is a person.
+    answer = msg("We have received your payment, request #4821 is closed.",
+                 subject="Re: [Request #4821] Proposal")  # fmt: skip
+    assert judge(answer) == ("reply", "default-reply")
