@@ -69,6 +69,7 @@ class BodySignals:
     failure: str = ""  # a final-failure phrase of an MTA ("" if none)
     delay: str = ""  # a still-trying phrase
     permanent: bool = False  # words that make a failure final
+    success: bool = False  # a delivery or relay confirmation
     smtp_code: bool = False  # an SMTP reply / enhanced status code
     absence: str = ""  # "I am out of the office" and translations
     template: tuple[str, ...] = ()  # distinct template phrases of an absence notice
@@ -112,6 +113,7 @@ def read(text: str) -> BodySignals:
         failure=failure.group(0) if failure else "",
         delay=delay.group(0) if delay else "",
         permanent=bool(wording.PERMANENT_TEXT.search(own)),
+        success=bool(wording.SUCCESS_TEXT.search(own)),
         smtp_code=code is not None,
         absence=absence.group(0) if absence else "",
         template=templates,

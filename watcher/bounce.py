@@ -139,6 +139,14 @@ def judge(
             "dsn-success",
             f"delivery status report without a failure (relayed/delivered) ({detail})",
         )
+    if not info.has_fields and body.success and not (body.failure or body.permanent or final):
+        # A plain delivery confirmation (Postfix success_template, Exchange relay notice):
+        # the addresses its wording names were delivered, not failed.
+        return (
+            "auto_reply",
+            "dsn-success",
+            f"delivery confirmation without a failure: its text says it was delivered ({detail})",
+        )
     why = detail
     if subject_hit and rule != "bounce-subject":
         why = f"{why}; subject {subject!r}"

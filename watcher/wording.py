@@ -138,8 +138,7 @@ BOUNCE_SUBJECT = re.compile(
 
 # Body wording of a final failure (flat text). Phrases an MTA writes, not a person's.
 FAILURE_TEXT = re.compile(
-    r"this is the mail system at host"
-    r"|i'm sorry to have to inform you that your message could not be delivered"
+    r"i'm sorry to have to inform you that your message could not be delivered"
     r"|this message was created automatically by mail delivery software"
     r"|could not be delivered to one or more of its recipients"
     r"|the following address(?:\(es\)|es)? failed"
@@ -178,6 +177,19 @@ FAILURE_TEXT = re.compile(
     r"|non è stato possibile recapitare|impossibile recapitare il messaggio"
     r"|(?:sua )?mensagem não (?:pôde|pode) ser entregue"
     r"|配信できませんでした|送信できませんでした|届けることができませんでした",
+    re.IGNORECASE,
+)
+
+# Delivery (or relay) confirmations: reports, but no failure ("Your message was successfully
+# delivered", Postfix success_template; Exchange "Delivery to these recipients or groups is
+# complete").
+SUCCESS_TEXT = re.compile(
+    r"(?:was|has been) successfully delivered|successfully delivered to"
+    r"|delivery to (?:these|the following) recipients? (?:or groups )?(?:is complete|succeeded)"
+    r"|your message has been delivered to|was relayed to|no delivery notification was sent"
+    r"|erfolgreich zugestellt|a bien été (?:remis|distribué)|se entregó correctamente"
+    r"|is (?:succesvol|met succes) (?:bezorgd|afgeleverd)|recapitato correttamente"
+    r"|entregue com sucesso",
     re.IGNORECASE,
 )
 

@@ -396,3 +396,13 @@ def test_p1_help_desk_acknowledgement_without_header_is_not_a_reply():
     answer = msg("We have received your payment, request #4821 is closed.",
                  subject="Re: [Request #4821] Proposal")  # fmt: skip
     assert judge(answer) == ("reply", "default-reply")
+
+
+def test_p3_a_plain_delivery_confirmation_is_no_bounce():
+    text = (
+        "This is the mail system at host mx.example.com.\n\nYour message was successfully "
+        "delivered to the destination(s) listed below.\n\n<bob@client.example>: delivery via "
+        "mx.client.example: 250 2.0.0 Ok: queued\n"
+    )
+    m = msg(text, subject="Successful Mail Delivery Report", from_addr=DAEMON, in_reply_to=())
+    assert judge(m) == ("auto_reply", "dsn-success")
