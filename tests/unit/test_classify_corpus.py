@@ -1,7 +1,7 @@
 """The classifier over the whole mail corpus (tests/fixtures/mail): one row per .eml file.
 
-Each message is read the way a mailbox hands it over (summary headers; body text only for
-reports and possible auto-replies; reported Message-IDs), classified with a fixed context, and
+Each message is read the way the engine judges it (summary headers, reported Message-IDs of
+reports, the start of the body: Mailbox.with_text), classified with a fixed context, and
 compared with expected.csv: the kind, the rule (a prefix), for an out-of-office the return date
 it states, and for a bounce the failed address and the diagnostic the event will show.
 """
