@@ -2,8 +2,14 @@
 
 Rows: the expected kind (expected.csv); columns: the verdict. Also counts rule mismatches and
 out-of-office return dates. Exits non-zero if any human reply is judged as something else
-(the one mistake users never forgive). Messages judged "reply" on purpose although they are
-automatic (expected.csv `accepted`) are listed, and sit off the diagonal.
+(the one mistake users never forgive) or a goal of issue 18 is missed. Messages judged "reply"
+on purpose although they are automatic (expected.csv `accepted`) are listed, and sit off the
+diagonal.
+
+Then the goal rates of issue 18, for the whole corpus and per misjudgement pattern (the
+`patterns` column of expected-*.csv; "safe" = human replies that look automated):
+human replies judged replies (goal 100%), auto-replies not taken for replies (>= 97%), bounces
+not taken for replies (>= 99%), delay warnings not taken for bounces (>= 95%).
 
     .venv/bin/python bench/confusion_matrix.py [-v]
 """
@@ -16,9 +22,49 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.corpus import CONTEXT, CORPUS, expected_rows, summary_of
+from tests.support.corpus import CONTEXT, CORPUS, Expected, expected_rows, summary_of
 from watcher.classify import KINDS, classify, is_absence_notice
 from watcher.ooo import return_date
+
+# (column, rows it counts, verdicts that count as right, goal)
+GOALS = (
+    ("human->reply", lambda r: r.truth == "reply", {"reply"}, 1.0),
+    ("auto !->reply", lambda r: r.truth == "auto_reply", set(KINDS) - {"reply"}, 0.97),
+    ("bounce !->reply", lambda r: r.truth == "bounce", set(KINDS) - {"reply"}, 0.99),
+    ("delay !->bounce", lambda r: r.truth == "delay", set(KINDS) - {"bounce"}, 0.95),
+)
+PATTERN_ROWS = (
+    ("all", lambda r: True),
+    ("issue 18 additions", lambda r: bool(r.patterns)),
+    ("1 nothing in headers", lambda r: "1" in r.patterns.split()),
+    ("2 null sender vs OOO", lambda r: "2" in r.patterns.split()),
+    ("3 delay wording", lambda r: "3" in r.patterns.split()),
+    ("4 DSN fields", lambda r: "4" in r.patterns.split()),
+    ("5 auto header vs fail", lambda r: "5" in r.patterns.split()),
+    ("6 subject markers", lambda r: "6" in r.patterns.split()),
+    ("safe (look automated)", lambda r: "safe" in r.patterns.split()),
+)
+
+
+def goal_table(judged: list[tuple[Expected, str]]) -> list[str]:
+    """The issue-18 goal rates per pattern row; returns the goals missed on the whole corpus."""
+    print("\nGoal rates (right/total) per pattern; '-' where the row holds no such message:")
+    print("pattern".ljust(24) + "".join(name.rjust(18) for name, *_ in GOALS) + "   n")
+    missed = []
+    for label, selects in PATTERN_ROWS:
+        rows = [(r, got) for r, got in judged if selects(r)]
+        cells = []
+        for name, counts, right, goal in GOALS:
+            counted = [got for r, got in rows if counts(r)]
+            ok = sum(got in right for got in counted)
+            if not counted:
+                cells.append("-".rjust(18))
+                continue
+            cells.append(f"{ok}/{len(counted)} {ok / len(counted):6.1%}".rjust(18))
+            if label == "all" and ok / len(counted) < goal:
+                missed.append(f"{name}: {ok}/{len(counted)} < {goal:.0%}")
+        print(label.ljust(24) + "".join(cells) + str(len(rows)).rjust(4))
+    return missed
 
 
 def main(argv: list[str]) -> int:
@@ -29,9 +75,11 @@ def main(argv: list[str]) -> int:
     by_design: list[str] = []
     dates = Counter()
     rows = expected_rows()
+    judged: list[tuple[Expected, str]] = []
     for row in rows:
         summary = summary_of(CORPUS / row.file, in_sent=row.kind == "own")
         verdict = classify(summary, CONTEXT)
+        judged.append((row, verdict.kind))
         matrix[row.kind, verdict.kind] += 1
         if verdict.kind != row.kind and verdict.kind == row.accepted:
             by_design.append(f"{row.file}: truly {row.kind}, judged {verdict.kind} by design")
@@ -76,9 +124,13 @@ def main(argv: list[str]) -> int:
         for line in wrong + rule_misses:
             print("  " + line)
 
+    missed = goal_table(judged)
     humans_misjudged = sum(matrix["reply", got] for got in KINDS if got != "reply")
     if humans_misjudged:
         print(f"\nFAIL: {humans_misjudged} human repl(ies) judged as something else")
+        return 1
+    if missed:
+        print("\nFAIL: goals missed: " + "; ".join(missed))
         return 1
     return 0
 

@@ -17,6 +17,8 @@ threads.get/modify 10, messages.send 100):
   message_text() messages.get raw (5); file_away() messages.modify (5); release_trigger()
   messages.modify (5) + labels.list once; discard_draft() drafts.list (5 a page) + drafts.delete
   (10); recent_sent()/messages_from() messages.list (5 a page) + messages.get (5) per message.
+- `with_text()` (the engine, for each new message in a tracked thread whose body it has not
+  read yet) one messages.get format=full (5) per message; never on an idle pass.
 - `thread()` one threads.get (10) by Gmail threadId; `find_sent()` one messages.list with
   q=rfc822msgid: (5); `find_message()` that plus a messages.get; `send()` 100; `remind()`
   threads.modify (10) plus labels.list (1) once per mailbox object.
@@ -54,7 +56,7 @@ import logging
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +71,7 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
+from gmail.payload import to_mime as payload_to_mime
 from watcher.errors import (
     AuthFailed,
     MailboxProtocolError,
@@ -283,6 +286,23 @@ class GmailMailbox:
                     summary = self._summary(message)
                     found[summary.ref] = summary
         return sorted(found.values(), key=_order)
+
+    def with_text(self, messages: Sequence[MessageSummary]) -> list[MessageSummary]:
+        """messages.get format=full (5 units) per message: its parts with the text parts'
+        content and only an id for attachments, so a big attachment is never transferred;
+        read as IMAP's text (gmail/payload.py rebuilds the MIME message for body_text)."""
+        out = []
+        for m in messages:
+            request = self._svc().users().messages().get(userId="me", id=m.ref, format="full")
+            try:
+                message = self._call("messages.get", request, "read a message")
+            except NotFoundError:  # deleted since it was listed: judged on its headers
+                out.append(m)
+                continue
+            payload = message.get("payload")
+            text = body_text(payload_to_mime(payload)) if payload else ""
+            out.append(replace(m, text=text[:TEXT_LIMIT]) if text else m)
+        return out
 
     def find_message(self, message_id: str) -> MessageSummary | None:
         hits = self._search(f"rfc822msgid:{message_id}", "look up a message", message_id)

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from . import followups as fu_ops
-from . import triggers, zone_scan
+from . import judge_text, triggers, zone_scan
 from .classify import (
     ClassifyContext,
     Verdict,
@@ -444,6 +444,8 @@ class Engine:
         with self.store.session() as s:
             cursor = self.store.get_cursor(s, account.id)
         changes = self._retry(lambda: mailbox.changes(cursor))
+        # The start of the body of each new message in a tracked thread: judged with it too.
+        changes = judge_text.for_changes(self.store, account.id, changes, mailbox, self._retry)
         now = self.clock()
         try:
             self._judge_changes(account, cursor, changes, now, report)
@@ -541,6 +543,7 @@ class Engine:
                 return
             for followup_id, key in batch:
                 thread = self._retry(lambda key=key: mailbox.thread(key))
+                thread = self._with_text(mailbox, thread, key)
                 try:
                     with self.store.session() as s:
                         followup = self.store.get_followup(s, followup_id)
@@ -548,6 +551,11 @@ class Engine:
                         followup.needs_check = False
                 except IntegrityError:  # judged concurrently by a watcher that took over
                     log.info("follow-up %s: already checked by another watcher", followup_id)
+
+    def _with_text(self, mailbox: Mailbox, thread: list, key: ThreadKey) -> list:
+        """A re-read thread with the body's start of the messages not judged yet."""
+        wanted = judge_text.unjudged(thread, set(key.message_ids))
+        return judge_text.fill(mailbox, thread, wanted, self._retry)
 
     def _thread_key(self, s, followup: FollowUp) -> ThreadKey:
         return ThreadKey(
@@ -857,7 +865,7 @@ class Engine:
             return
 
         # A reply that arrived after the claim wins: read the thread fresh, right now.
-        thread = self._retry(lambda: mailbox.thread(key))
+        thread = self._with_text(mailbox, self._retry(lambda: mailbox.thread(key)), key)
         with self.store.session() as s:
             followup = self.store.get_followup(s, followup_id)
             self._judge_thread(s, followup, account, thread, report)

@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from watcher.classify import looks_like_auto_reply_subject
+from watcher import wording
+from watcher.auto_reply import looks_like_auto_reply_subject
 from watcher.mailbox import CLASSIFY_HEADERS, TEXT_LIMIT, MessageSummary
 
 MSGID_RE = re.compile(r"<[^<>\s]+>")
@@ -191,12 +192,25 @@ def has_delivery_trace(summary: MessageSummary) -> bool:
 
 
 def may_be_report(summary: MessageSummary) -> bool:
-    """Worth reading the body for the id of the message it reports on (a bounce, a DSN)?"""
+    """Worth reading the body for the id of the message it reports on (a bounce, a DSN)?
+
+    Also a plain notice under a failure or delay subject, and a multipart/mixed one from a
+    sender that looks like software: without the original's id (attached, or pasted as a
+    "Message-ID:" line) such a bounce never joins its thread (it rarely has In-Reply-To).
+    """
     local = summary.from_addr.split("@", 1)[0]
+    ctype = summary.headers.get("content-type", "").lower()
+    subject = summary.subject or ""
     return (
-        "multipart/report" in summary.headers.get("content-type", "").lower()
+        "multipart/report" in ctype
         or "x-failed-recipients" in summary.headers
         or local in ("mailer-daemon", "postmaster", "mail-daemon")
+        or bool(wording.BOUNCE_SUBJECT.search(subject))
+        or bool(wording.DELAY_SUBJECT.search(subject))
+        or (
+            "multipart/mixed" in ctype
+            and wording.system_sender(summary.from_addr, summary.from_name)
+        )
     )
 
 
@@ -280,6 +294,9 @@ def body_text(raw: bytes, limit: int = TEXT_LIMIT) -> str:
             break  # the returned original: not the report's own text (walk order is depth-first)
         elif ctype == "text/plain" and plain is None and not _is_attachment(part):
             plain = _decoded(part)
+        elif ctype == "text/plain" and not _is_attachment(part):
+            # Some gateways put the delivery-status fields in a later text/plain part.
+            status.extend(_pasted_status_lines(_decoded(part)))
         elif ctype == "text/html" and html is None and not _is_attachment(part):
             html = _decoded(part)
     text = plain if plain is not None else _html_to_text(html or "")
@@ -305,6 +322,18 @@ def _decoded(part) -> str:
         return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
 
 
+_PASTED_FIELD = re.compile(
+    r"^\s*(?:final-recipient|original-recipient|action|status|diagnostic-code)\s*:", re.I
+)
+
+
+def _pasted_status_lines(text: str) -> list[str]:
+    """The delivery-status field lines of a text part (blank lines kept: they end a record)."""
+    if not any(_PASTED_FIELD.match(line) for line in text.splitlines()):
+        return []
+    return [line.strip() if _PASTED_FIELD.match(line) else "" for line in text.splitlines()]
+
+
 def _delivery_status_lines(part) -> list[str]:
     """ "Name: value" lines of the per-recipient blocks of a message/delivery-status part."""
     blocks = part.get_payload()
@@ -315,6 +344,8 @@ def _delivery_status_lines(part) -> list[str]:
         ]
     lines = []
     for block in blocks or []:
+        if lines and lines[-1]:
+            lines.append("")  # one record per recipient block
         for name in _DSN_FIELDS:
             value = block.get(name)
             if value:

@@ -61,6 +61,7 @@ from watcher.headers import (
     summarize,
 )
 from watcher.mailbox import (
+    BODY_READ_LIMIT,
     BUMPS_FOLDER,
     FILED_FOLDER,
     TRIGGER_FOLDERS,
@@ -96,7 +97,8 @@ DEFAULT_PORTS = {
 HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + " ".join(SUMMARY_FIELDS).encode() + b")]"
 FETCH_CHUNK = 200  # uids per FETCH
 REPORT_BODY_ITEM = b"BODY.PEEK[]<0.262144>"  # enough of a bounce to find the original's id
-TEXT_BODY_ITEM = b"BODY.PEEK[]<0.65536>"  # the start of a possible auto-reply: its text part
+# The start of a message to judge (with_text, and possible auto-replies): its first text part.
+TEXT_BODY_ITEM = b"BODY.PEEK[]<0.%d>" % BODY_READ_LIMIT
 SEARCH_CHUNK = 10  # message ids per SEARCH (3 HEADER criteria each)
 # RFC 5530 response codes that mean "try again later" rather than "this will never work".
 TRANSIENT_CODES = ("UNAVAILABLE", "INUSE", "SERVERBUG", "LIMIT", "CONTACTADMIN", "OVERQUOTA")
@@ -147,6 +149,7 @@ class ImapMailbox:
         self._folders: dict[str, str] | None = None  # role -> server folder name
         self._delimiter, self._prefix = "/", ""  # from the same LIST as _folders
         self._selected: tuple[str, bool] | None = None  # (folder, read-only) now selected
+        self._validity = 0  # UIDVALIDITY of the selected folder
 
     def __repr__(self) -> str:
         return f"ImapMailbox({self.email!r})"
@@ -256,6 +259,32 @@ class ImapMailbox:
                 for _, s in self._thread_in(c, role, key):
                     found.setdefault(s.message_id or s.ref, s)
             return sorted(found.values(), key=_order)
+
+    def with_text(self, messages: Sequence[MessageSummary]) -> list[MessageSummary]:
+        """One UID FETCH of BODY.PEEK[]<0.65536> per folder (a SELECT where needed)."""
+        by_folder: dict[tuple[str, int], dict[int, str]] = {}
+        for m in messages:
+            with contextlib.suppress(ValueError):
+                role, validity, uid = m.ref.rsplit("/", 2)
+                by_folder.setdefault((role, int(validity)), {})[int(uid)] = m.ref
+        texts: dict[str, str] = {}
+        if by_folder:
+            with self._imap("read the start of new messages") as c:
+                for (role, validity), uids in by_folder.items():
+                    name = self._folder_names(c).get(role)
+                    try:
+                        if name is None or self._selected_validity(c, name) != validity:
+                            continue  # gone or renumbered: judged on its headers
+                    except imap_errors.IMAPClientError:
+                        self._selected = None
+                        continue
+                    data = c.fetch(sorted(uids), [TEXT_BODY_ITEM])
+                    for uid, ref in uids.items():
+                        items = data.get(uid, {}).items()
+                        body = _bytes(next((v for k, v in items if k.startswith(b"BODY[]")), b""))
+                        if body:
+                            texts[ref] = body_text(body)
+        return [replace(m, text=texts[m.ref]) if texts.get(m.ref) else m for m in messages]
 
     def find_message(self, message_id: str) -> MessageSummary | None:
         with self._imap("look up a message") as c:
@@ -668,7 +697,15 @@ class ImapMailbox:
 
     def _select(self, c: IMAPClient, name: str, readonly: bool = True) -> int:
         self._selected = (name, readonly)
-        return int(c.select_folder(name, readonly=readonly)[b"UIDVALIDITY"])
+        self._validity = int(c.select_folder(name, readonly=readonly)[b"UIDVALIDITY"])
+        return self._validity
+
+    def _selected_validity(self, c: IMAPClient, name: str) -> int:
+        """UIDVALIDITY of `name`, selected read-only; no SELECT if it is selected already (its
+        UIDVALIDITY cannot change while selected: RFC 3501 2.3.1.1)."""
+        if self._selected == (name, True):
+            return self._validity
+        return self._select(c, name)
 
     def _unselect(self, c: IMAPClient) -> None:
         """Leave the selected folder: STATUS SHOULD NOT be used on it (RFC 3501 6.3.10)."""

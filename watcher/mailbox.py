@@ -8,12 +8,15 @@ explicit table, importing it lazily so the watcher never imports google* at modu
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 TEXT_LIMIT = 4096
+# How much of a message's start with_text() reads (IMAP partial fetch): the first text part of
+# any report or auto-reply fits; a long human mail is cut, and its start is what counts.
+BODY_READ_LIMIT = 65536
 
 # Header fields (lower-case) that classification reads besides the addressing fields.
 CLASSIFY_HEADERS: tuple[str, ...] = (
@@ -76,11 +79,10 @@ class MessageSummary:
     # For a delivery report: the Message-IDs of the message it reports on. DSNs rarely carry
     # In-Reply-To; the original's id sits in their body, so the mailbox digs it out.
     reported_ids: tuple[str, ...] = ()
-    # The start of the readable body (at most TEXT_LIMIT characters, headers.body_text), filled
-    # only for mail that may be an automatic reply (headers.may_be_auto_reply: an
-    # out-of-office's return date) or a delivery report (headers.may_be_report: its
-    # delivery-status fields come first, so the failed address and diagnostic can be named and
-    # a delay warning told from a failure). Empty for everything else: header-only.
+    # The start of the readable body (at most TEXT_LIMIT characters, headers.body_text; for a
+    # delivery report its delivery-status fields first). changes()/thread() fill it only for
+    # mail that may be a report or an automatic reply; the engine has with_text() fill it for
+    # every other message it is about to judge in a tracked thread.
     text: str = ""
     bcc: tuple[str, ...] = ()  # bare addresses, lower-case: present on the user's Sent copies
     # Delivered-To / X-Original-To (bare, lower-case): where an inbox copy was delivered, e.g.
@@ -170,6 +172,11 @@ class Mailbox(Protocol):
 
     def thread(self, key: ThreadKey) -> list[MessageSummary]:
         """The current messages of one thread, read fresh (used right before a send)."""
+
+    def with_text(self, messages: Sequence[MessageSummary]) -> list[MessageSummary]:
+        """The same summaries, in order, with `text` set to the start of each body
+        (headers.body_text of at most BODY_READ_LIMIT bytes): what the engine judges a new
+        message in a tracked thread with. A message gone meanwhile comes back unchanged."""
 
     def find_message(self, message_id: str) -> MessageSummary | None:
         """A message of the user's by Message-ID, Sent first, then the inbox."""

@@ -1010,6 +1010,11 @@ def _page(token: str | None) -> int:
 
 
 def _resource(box: UserBox, msg: Msg, fmt: str, wanted: list[str]) -> dict:
+    # As Google documents the formats (developers.google.com/gmail/api/reference/rest/v1/Format
+    # and .../rest/v1/users.messages#Message): RAW gives the whole RFC 2822 message base64url
+    # encoded in `raw`, no `payload`; FULL parses it into `payload` (MessagePart: partId,
+    # mimeType, filename, headers, body, parts; text in body.data base64url, an attachment
+    # only as body.attachmentId), no `raw`; METADATA only ids, labels and headers.
     base = {
         "id": msg.id,
         "threadId": msg.thread_id,
@@ -1051,12 +1056,24 @@ def _part(part: Message, part_id: str) -> dict:
         "filename": part.get_filename() or "",
         "headers": [{"name": k, "value": _unfold(str(v))} for k, v in part.items()],
     }
-    if part.is_multipart():
+    if part.get_content_type() == "message/delivery-status":
+        # One leaf holding the status fields as text, not a part per header block.
+        blocks = part.get_payload()
+        text = "".join(b.as_string() for b in blocks) if isinstance(blocks, list) else blocks
+        data = str(text).encode()
+        out["body"] = {"size": len(data), "data": base64.urlsafe_b64encode(data).decode()}
+    elif part.is_multipart():
         out["body"] = {"size": 0}
         out["parts"] = [
             _part(sub, f"{part_id}.{i}" if part_id else str(i))
             for i, sub in enumerate(part.get_payload())
         ]
+    elif out["filename"]:
+        # MessagePartBody: an attachment's content is not inlined; `attachmentId` names it for
+        # messages.attachments.get (developers.google.com/gmail/api/reference/rest/v1/
+        # users.messages.attachments#MessagePartBody).
+        data = part.get_payload(decode=True) or b""
+        out["body"] = {"size": len(data), "attachmentId": f"att.{part_id or '0'}"}
     else:
         data = part.get_payload(decode=True) or b""
         out["body"] = {"size": len(data), "data": base64.urlsafe_b64encode(data).decode()}

@@ -1,7 +1,7 @@
 """The classifier over the whole mail corpus (tests/fixtures/mail): one row per .eml file.
 
-Each message is read the way a mailbox hands it over (summary headers; body text only for
-reports and possible auto-replies; reported Message-IDs), classified with a fixed context, and
+Each message is read the way the engine judges it (summary headers, reported Message-IDs of
+reports, the start of the body: Mailbox.with_text), classified with a fixed context, and
 compared with expected.csv: the kind, the rule (a prefix), for an out-of-office the return date
 it states, and for a bounce the failed address and the diagnostic the event will show.
 """
@@ -29,6 +29,16 @@ def test_corpus_is_complete_and_every_file_has_a_row():
     # Leaning to "reply" is allowed; the other way round never is.
     assert all(r.accepted in ("", "reply") for r in ROWS)
     assert not [r.file for r in ROWS if r.kind == "reply" and r.accepted]
+
+
+def test_issue_18_additions_cover_every_pattern_and_the_safe_side():
+    added = [r for r in ROWS if r.patterns]
+    assert len(added) >= 60
+    safe = [r for r in added if "safe" in r.patterns.split()]
+    assert len(safe) >= 25 and all(r.kind == "reply" for r in safe)
+    for pattern in "123456":
+        tagged = [r for r in added if pattern in r.patterns.split()]
+        assert len([r for r in tagged if r.kind != "reply"]) >= 4, pattern
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.file.removesuffix(".eml") for r in ROWS])
