@@ -43,6 +43,7 @@ def config(tmp_path: Path) -> Config:
         encryption_keys=("unused",),
         imap_timeout=5.0,
         smtp_timeout=5.0,
+        allow_private_mail_hosts=True,  # Dovecot listens on 127.0.0.1
     )
 
 
