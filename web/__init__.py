@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
     from . import (
+        attention,  # noqa: F401 (says why Follow-ups rows need attention)
         auth,
         recipients,  # noqa: F401 (adds /settings/recipients to the settings blueprint)
         results,  # noqa: F401 (adds /settings/results to the settings blueprint)
