@@ -113,6 +113,14 @@ def _pages(ids: dict) -> dict[str, str]:
     }
 
 
+SCROLLING_TABLES = """() => Array.from(document.querySelectorAll('.table-scroll'))
+  .filter(box => box.scrollWidth > box.clientWidth + 1)
+  .map(box => {
+    const cue = box.previousElementSibling;
+    return Boolean(cue && cue.classList.contains('scroll-cue') && cue.offsetHeight > 0);
+  })"""
+
+
 def _check(page, name: str, label: str, found: dict) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{label}-{name}.png"), full_page=True)
@@ -121,6 +129,8 @@ def _check(page, name: str, label: str, found: dict) -> None:
         "overflow": overflow(page),
         # One alert at a time (several shouted at once drown each other out).
         "alerts": page.locator("[role=alert]").count(),
+        # A table that scrolls sideways says so: a visible cue right above it.
+        "scrolling": page.evaluate(SCROLLING_TABLES),
         "axe": [
             f"{rule} ({impact}): {where}" for impact, rule, where in every if impact in SERIOUS
         ],
@@ -172,7 +182,7 @@ def test_every_page_fits_the_screen_and_passes_axe(browser, live, clock, width, 
 
     table = "\n".join(
         f"{label:8} {name:22} overflow={'no' if not r['overflow'] else r['overflow']} "
-        f"alerts={r['alerts']} "
+        f"alerts={r['alerts']} cued-scrolling-tables={r['scrolling']} "
         f"axe serious/critical={len(r['axe'])} {r['axe']} milder={r['milder']}"
         for name, r in found.items()
     )
@@ -180,3 +190,6 @@ def test_every_page_fits_the_screen_and_passes_axe(browser, live, clock, width, 
     assert all(not r["overflow"] for r in found.values()), table
     assert all(not r["axe"] for r in found.values()), table
     assert all(r["alerts"] <= 1 for r in found.values()), table
+    assert all(all(r["scrolling"]) for r in found.values()), table
+    if label == "phone":  # the Results tables are wider than a phone: scrolled, with a cue
+        assert found["results"]["scrolling"], table
