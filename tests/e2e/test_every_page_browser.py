@@ -173,11 +173,16 @@ def test_every_page_fits_the_screen_and_passes_axe(browser, live, clock, width, 
         page.goto(live.url + path)
         _check(page, name, label, found)
 
-    # A form sent back with errors is a page of its own.
+    # A form sent back with errors is a page of its own: one bad field, then two at once.
     page.goto(live.url + "/settings/defaults")
     page.fill("#delay", "3x")
     page.click("button:has-text('Save defaults')")
     _check(page, "defaults-errors", label, found)
+    page.fill("#delay", "")
+    page.fill("#template", "")
+    page.click("button:has-text('Save defaults')")
+    expect(page.locator(".has-error")).to_have_count(2)
+    _check(page, "defaults-two-errors", label, found)
     context.close()
 
     table = "\n".join(

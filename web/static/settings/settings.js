@@ -2,6 +2,12 @@
 (function () {
   "use strict";
 
+  // One alert at a time: several at once drown each other out. The first one speaks; any
+  // other (a field's own error, say) becomes a polite status.
+  Array.prototype.slice.call(document.querySelectorAll("[role=alert]"), 1).forEach(function (el) {
+    el.setAttribute("role", "status");
+  });
+
   // After a form was sent, put focus on its outcome, so a keyboard or screen-reader user
   // lands on it instead of the top of the page: the alert (what went wrong), else the first
   // marked field, else the flashed result; tabindex=-1 makes a message focusable.
