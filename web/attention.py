@@ -3,15 +3,15 @@
 The Follow-ups list marks rows that cannot go ahead (store.followups_needing_attention): their
 account needs a person (a refused password, a revoked token), their account was disconnected,
 or a bump's hand-over was never confirmed. Each row and the notice above the list say which
-account, why, and link to the fix. Given to the Follow-ups template by a context processor, so
-the list view itself stays as it is.
+account, why, and link to the fix. Given to the templates as functions (a context processor),
+so the list view itself stays as it is and other pages pay nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import request, url_for
+from flask import url_for
 
 from watcher.models import AccountStatus, FollowUpState
 
@@ -71,19 +71,16 @@ def followup_attention(followup) -> Attention:
     )
 
 
-@bp.context_processor
-def _for_followups() -> dict:
-    if request.endpoint != "settings.followups" or current_user() is None:
-        return {}
+def stuck_accounts() -> list[Attention]:
+    """The signed-in user's accounts that cannot serve their follow-ups, one line each: one
+    that needs a person; a disconnected one still holding scheduled follow-ups; or, when no
+    account works at all, a disconnected one that holds any (instead of "Get started")."""
     user_id = current_user().id
     with store().session() as s:
         accounts = store().list_accounts(s, user_id)
         counts = store().followup_counts(s, user_id)
         working = any(a.status != AccountStatus.DISABLED for a in accounts)
-        # Accounts that cannot serve their follow-ups, each on its own line: one that needs a
-        # person; a disconnected one still holding scheduled follow-ups; or, when no account
-        # works at all, a disconnected one that holds any (instead of "Get started").
-        stuck = [
+        return [
             found
             for a in accounts
             if (found := account_attention(a))
@@ -93,8 +90,18 @@ def _for_followups() -> dict:
                 or (not working and counts.get(a.id))
             )
         ]
+
+
+def has_followups() -> bool:
+    with store().session() as s:
+        return any(store().followup_counts(s, current_user().id).values())
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    """Called from the template only when it needs them (no query on other pages)."""
     return {
         "attention_of": followup_attention,
-        "stuck_accounts": stuck,
-        "has_followups": any(counts.values()),
+        "stuck_accounts": stuck_accounts,
+        "has_followups": has_followups,
     }

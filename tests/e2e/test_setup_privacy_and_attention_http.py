@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from app import create_app, startup_lines
-from tests.support.web import make_user, seed_followup, sign_in
+from tests.support.web import csrf_token, make_user, seed_followup, sign_in
 
 REDIRECT = "/settings/oauth/google/callback"
 
@@ -81,3 +81,19 @@ def test_an_unconfirmed_bump_row_links_to_the_question(app, clock):
     html = page.get_data(as_text=True)
     assert "A bump may or may not have gone out." in html
     assert f'href="/settings/followups/{followup_id}#unconfirmed">Say whether it arrived<' in html
+
+
+def test_the_list_redrawn_after_a_refused_form_still_says_what_needs_attention(app, clock):
+    uid = make_user(app, "me@example.test")
+    account_id, _ = seed_followup(app, uid, email="me@example.test", now=clock.now())
+    _store(app).mark_account_failed(
+        account_id, "IMAP login refused", permanent=True, now=clock.now(), backoff=timedelta(0)
+    )
+    client = sign_in(app, "me@example.test")
+    token = csrf_token(client, "/settings/followups")
+    answer = client.post(
+        "/settings/followups/new",
+        data={"csrf_token": token, "account": str(account_id), "message_id": ""},
+    )
+    assert answer.status_code == 400  # drawn by the list view from another endpoint
+    assert "me@example.test needs attention: IMAP login refused" in answer.get_data(as_text=True)
