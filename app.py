@@ -119,6 +119,14 @@ def startup_lines(config: Config, store: Store) -> list[str]:
         f"Data: {config.redacted_database_url} (keys in {config.instance_dir})",
         access.who_may_sign_in(config),
     ]
+    from web.auth import google_redirect_uri, missing_google_settings
+
+    missing = missing_google_settings(config)
+    if missing:  # said here and to the owner on Accounts, never on the public sign-in page
+        lines.append(
+            "Google sign-in and Gmail are off: set " + ", ".join(missing) + " and restart; "
+            f"register the redirect URI {google_redirect_uri(config)} with Google"
+        )
     mode = config.instance_dir.stat().st_mode if config.instance_dir.exists() else 0
     if mode & 0o077:
         lines.append(

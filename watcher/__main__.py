@@ -26,8 +26,8 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 
+from . import cli_words, schedule, stats
 from . import followups as fu_ops
-from . import schedule, stats
 from .classify import OOO_POLICIES, REPLIER_POLICIES
 from .compose import render_text
 from .config import Config
@@ -57,7 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="watch every account until stopped (SIGTERM/Ctrl-C)")
-    sub.add_parser("once", help="one pass over every account, then exit (for cron and tests)")
+    sub.add_parser(
+        "once",
+        help="one pass over every account, then exit (for cron and tests)",
+        description="Check every account that is due once: read new mail, stop follow-ups "
+        "that got a reply, send the bumps that are due, then exit. An account another "
+        "watcher holds (or one waiting after a fault) is named with the time it frees up.",
+    )
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply migrations")
@@ -212,10 +218,13 @@ def cmd_run(args, config: Config, store: Store, env) -> int:
 
 
 def cmd_once(args, config: Config, store: Store, env) -> int:
-    report = Engine(store, config, clock=args.clock).run_pass()
+    engine = Engine(store, config, clock=args.clock)
+    report = engine.run_pass()
     print(report)
     for fault in report.faults:
         print(f"  fault: {fault}")
+    for line in cli_words.unchecked_accounts(store, args.clock(), engine.owner, report.served):
+        print(f"  not checked: {line}")
     return 0
 
 
@@ -472,9 +481,16 @@ def followup_add(args, config: Config, store: Store, env) -> int:
             now=now,
             jitter_minutes=config.send_jitter_minutes,
         )
-        when = fu_ops.format_local(followup.due_at, account.user.timezone)
+        tz = account.user.timezone
+        times = cli_words.bump_times(store, s, followup, account.user)
         what = "remind you" if args.remind_only else "bump"
-        print(f"follow-up {followup.id}: will {what} at {when} unless someone replies")
+        print(
+            f"follow-up {followup.id}: will {what} at {fu_ops.format_local(times[0], tz)} "
+            "unless someone replies"
+        )
+        noun = "reminder" if args.remind_only else "bump"
+        for position, when in enumerate(times[1:], start=2):
+            print(f"  {noun} {position} at {fu_ops.format_local(when, tz)} if still no reply")
     return 0
 
 
@@ -486,11 +502,15 @@ def followup_list(args, config: Config, store: Store, env) -> int:
         for f in items:
             tz = s.get(User, f.user_id).timezone
             to = ", ".join(f.to_addrs) or "-"
+            active = f.state == FollowUpState.ACTIVE
+            nxt = fu_ops.format_local(f.due_at, tz) if active else "-"
             print(
-                f"{f.id:>4}  {f.state:<10} next {fu_ops.format_local(f.due_at, tz):<26} "
+                f"{f.id:>4}  {f.state:<10} next {nxt:<26} "
                 f"stage {f.current_stage}/{len(f.stages)}  {to}  {f.subject!r}"
                 + (f"  [{f.origin}]" if f.origin else "")
             )
+            if cli_words.unconfirmed_stage(f) is not None:
+                print(f"      unconfirmed: {cli_words.unconfirmed_hint(f)}")
     return 0
 
 
@@ -508,14 +528,19 @@ def followup_show(args, config: Config, store: Store, env) -> int:
         print(f"  mode      {f.mode}   policy {f.replier_policy}")
         print(f"  set by    {f.origin or 'you, by hand'}")
         print(f"  state     {f.state}" + (f" ({f.stop_reason})" if f.stop_reason else ""))
-        print(f"  next      {fu_ops.format_local(f.due_at, tz)}")
+        hint = cli_words.unconfirmed_hint(f)
+        if hint:
+            print(f"  to do     {hint}")
+        active = f.state == FollowUpState.ACTIVE
+        print(f"  next      {fu_ops.format_local(f.due_at, tz) if active else '- (ended)'}")
         for st in f.stages:
             when = st.delay or fu_ops.format_local(st.at, tz)
             extra = f" as {st.message_id}" if st.message_id else ""
-            print(f"  stage {st.position}   {when:<8} {st.state}{extra}")
+            print(f"  stage {st.position}   {when:<8} {cli_words.stage_word(f, st.state)}{extra}")
         print("  history")
         for ev in store.events_for(s, f.id):
-            print(f"    {fu_ops.format_local(ev.at, tz)}  {ev.kind:<13} {ev.detail}")
+            kind, detail = cli_words.event_words(ev.kind, ev.detail)
+            print(f"    {fu_ops.format_local(ev.at, tz)}  {kind:<13} {detail}")
     return 0
 
 

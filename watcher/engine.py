@@ -75,6 +75,7 @@ from .mailbox import (
 from .models import Account, AccountStatus, FollowUp, FollowUpState, Mode, StageState, User
 from .ooo import return_date
 from .retry import call_with_retry
+from .rules import sent_by_replywatch
 from .schedule import next_in_window, spread_overdue
 from .store import StaleCursor, Store
 from .wake import Listener, notify
@@ -108,11 +109,14 @@ class PassReport:
     reminded: int = 0
     failed: int = 0
     unconfirmed: int = 0
+    own_sent: int = 0  # Replywatch's own bumps and notices seen again in Sent: not news
+    served: set[int] = field(default_factory=set)  # ids of the accounts this pass checked
     faults: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        own = f" (and {self.own_sent} sent by Replywatch itself)" if self.own_sent else ""
         return (
-            f"{self.accounts} account(s) checked, {self.messages} new message(s), "
+            f"{self.accounts} account(s) checked, {self.messages} new message(s){own}, "
             f"{self.stopped} stopped by reply, {self.sent} bump(s) sent, "
             f"{self.reminded} reminder(s), {self.failed} failed, "
             f"{self.account_faults} account fault(s)"
@@ -300,6 +304,7 @@ class Engine:
 
     def serve_account(self, account_id: int, report: PassReport) -> None:
         report.accounts += 1
+        report.served.add(account_id)
         try:
             account = self._account_view(account_id)
             with self.mailbox_factory(account.spec, self.config) as mailbox:
@@ -466,7 +471,12 @@ class Engine:
             # triggers still see them (a draft filed in Replywatch/Bumps).
             every = sorted(changes.messages, key=_sent_first)
             messages = [m for m in every if not m.is_draft]
-            report.messages += len(messages)
+            # A bump Replywatch sent comes back through Sent; it is no new message to the user.
+            own = sum(
+                1 for m in messages if m.in_sent and sent_by_replywatch(m, account.own_addresses)
+            )
+            report.own_sent += own
+            report.messages += len(messages) - own
             if messages:
                 linked = self.store.active_followups_linked(
                     s,

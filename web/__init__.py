@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
     from . import (
+        attention,  # noqa: F401 (says why Follow-ups rows need attention)
         auth,
         defaults,  # noqa: F401 (adds /settings/defaults to the settings blueprint)
         new_followup,  # noqa: F401 (adds /settings/followups/new to the settings blueprint)

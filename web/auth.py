@@ -54,6 +54,20 @@ def missing_google_settings(cfg: Config) -> list[str]:
     return [env for name, env in GOOGLE_SETTINGS.items() if not getattr(cfg, name)]
 
 
+def google_redirect_uri(cfg: Config) -> str:
+    """The OAuth redirect URI to register with Google for this deployment."""
+    return cfg.base_url.rstrip("/") + "/settings/oauth/google/callback"
+
+
+def is_owner(user: User | None) -> bool:
+    """The deployment's owner (access.owner): the only one shown the operator's set-up."""
+    if user is None:
+        return False
+    with store().session() as s:
+        first = access.owner(s)
+        return first is not None and first.id == user.id
+
+
 def hash_password(password: str) -> str:
     return generate_password_hash(password)
 

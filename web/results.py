@@ -30,7 +30,8 @@ def chart_for(results: stats.Results, chart_id: str):
         Bar(
             label=stats.LABELS[key],
             share=results.share(key),
-            value=f"{stats.percent(results.share(key))} ({results.count(key)})",
+            # The count beside the share: "100%" of one follow-up says "1 of 1".
+            value=f"{stats.percent(results.share(key))} ({results.count(key)} of {results.ended})",
             colour=COLOURS[key],
         )
         for key in results.buckets

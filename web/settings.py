@@ -123,8 +123,8 @@ def signin():
         "settings/signin.html",
         form=form,
         has_passwords=has_passwords,
+        # Whether to offer Google, nothing more: the public page shows no set-up details.
         missing=auth.missing_google_settings(cfg),
-        redirect_uri=cfg.base_url.rstrip("/") + "/settings/oauth/google/callback",
         insecure=_cookie_will_be_dropped(),
         next=auth.safe_next(request.args.get("next")),
     ), status
@@ -463,6 +463,9 @@ def accounts():
         history=history,
         waiting=waiting,
         missing=auth.missing_google_settings(cfg),
+        # The operator's Google set-up (variable names, redirect URI) is for the owner only.
+        is_owner=auth.is_owner(user),
+        redirect_uri=auth.google_redirect_uri(cfg),
         action_form=ConfirmForm(),
     )
 

@@ -72,7 +72,7 @@ def test_results_page_on_a_phone_and_a_desktop(browser, live, tmp_path):
         chart = page.get_by_role("img", name="All accounts: how 5 ended follow-ups went")
         expect(chart).to_be_visible()
         expect(chart.locator("text", has_text="Reply after bump 3 or later")).to_be_visible()
-        expect(chart.locator("text", has_text="20% (1)").first).to_be_visible()
+        expect(chart.locator("text", has_text="20% (1 of 5)").first).to_be_visible()
 
         layout = page.evaluate(LAYOUT)
         assert len(layout["charts"]) == 3, layout

@@ -83,18 +83,18 @@ def test_page_shows_the_users_numbers_with_valid_charts(app, two_users):
     assert set(overall.get("aria-labelledby").split()) == {title.get("id"), desc.get("id")}
     assert title.text == "All accounts: how 5 ended follow-ups went"
     assert desc.text == (
-        "Reply before any bump: 40% (2); Reply after bump 1: 20% (1); "
-        "Reply after bump 2: 20% (1); Never replied: 20% (1)."
+        "Reply before any bump: 40% (2 of 5); Reply after bump 1: 20% (1 of 5); "
+        "Reply after bump 2: 20% (1 of 5); Never replied: 20% (1 of 5)."
     )
     assert texts(overall) == [
         "Reply before any bump",
-        "40% (2)",
+        "40% (2 of 5)",
         "Reply after bump 1",
-        "20% (1)",
+        "20% (1 of 5)",
         "Reply after bump 2",
-        "20% (1)",
+        "20% (1 of 5)",
         "Never replied",
-        "20% (1)",
+        "20% (1 of 5)",
     ]
     # The coloured bars are as long as the shares (of a full-width track).
     filled = [r for r in overall.iter(f"{SVG}rect") if r.get("fill") != "#e8ebf0"]
@@ -111,6 +111,8 @@ def test_page_shows_the_users_numbers_with_valid_charts(app, two_users):
     assert "before any bump 3 days; after a bump 12 days 12 hours" in median
     assert re.search(r"Still waiting <strong>1</strong>", html)
     # The tables: by origin too.
+    # Counts beside the shares in the table too: "2 of 5", never a bare percentage.
+    assert re.search(r"<td>2 of 5 <span class=\"share\">40%</span></td>", html)
     assert "Results by how the follow-up was made" in html and ">By hand<" in html
     assert ">Rules<" in html
     # Nav: the Results link is there and marked current; the definitions are on the page.
@@ -125,8 +127,8 @@ def test_each_user_sees_only_their_own(app, two_users):
     html = client.get("/settings/results").get_data(as_text=True)
     [chart] = svgs(html)  # one account: the overall chart only
     assert chart.find(f"{SVG}title").text == "All accounts: how 3 ended follow-ups went"
-    assert texts(chart)[-2:] == ["Never replied", "100% (3)"]
-    assert texts(chart)[1] == "0% (0)"  # before any bump: an empty track, still labelled
+    assert texts(chart)[-2:] == ["Never replied", "100% (3 of 3)"]
+    assert texts(chart)[1] == "0% (0 of 3)"  # before any bump: an empty track, still labelled
     assert "alice" not in html and "brien" not in html
     assert "mallory-secret@example.test" in html
 
@@ -153,3 +155,17 @@ def test_other_pages_link_to_results(app, two_users):
     client = sign_in(app, "alice@example.test")
     html = client.get("/settings/followups").get_data(as_text=True)
     assert re.search(r'<a href="/settings/results"\s*>Results</a>', html)
+
+
+def test_one_follow_up_is_one_of_one_not_a_bare_hundred_percent(app):
+    """100% from a single follow-up would read as a trend: the count stands beside it."""
+    store = _store(app)
+    solo = make_user(app, "solo@example.test")
+    account = add_account(store, solo, "solo@example.test")
+    with store.session() as s:
+        seed(s, solo, account, state=ST.REPLIED, reply_after=2 * DAY)
+    html = sign_in(app, "solo@example.test").get("/settings/results").get_data(as_text=True)
+    [chart] = svgs(html)
+    assert texts(chart)[:2] == ["Reply before any bump", "100% (1 of 1)"]
+    assert '<td>1 of 1 <span class="share">100%</span></td>' in html
+    assert "100%</text>" not in html  # no percentage without its count

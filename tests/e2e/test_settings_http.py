@@ -659,7 +659,12 @@ def test_an_account_needing_attention_says_what_to_fix_and_flags_its_followups(a
     )
     client = sign_in(app, "me@example.test")
     listed = client.get("/settings/followups?show=attention").get_data(as_text=True)
-    assert "Quarterly numbers" in listed and "1 account(s) need attention" in listed
+    assert "Quarterly numbers" in listed
+    # Which account, why, and the one click that fixes it: on the notice and on the row.
+    assert "me@example.test needs attention: IMAP login refused" in listed
+    assert "Waiting for me@example.test: IMAP login refused" in listed
+    reconnect = f'href="/settings/accounts/{account_id}/reconnect">Reconnect me@example.test</a>'
+    assert listed.count(reconnect) == 2
     accounts = client.get("/settings/accounts").get_data(as_text=True)
     assert "IMAP login refused" in accounts and "To fix:" in accounts
     assert "secret-imap-pw" not in accounts

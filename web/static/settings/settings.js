@@ -2,6 +2,32 @@
 (function () {
   "use strict";
 
+  // One alert at a time: several at once drown each other out. The first one speaks; any
+  // other (a field's own error, say) becomes a polite status.
+  Array.prototype.slice.call(document.querySelectorAll("[role=alert]"), 1).forEach(function (el) {
+    el.setAttribute("role", "status");
+  });
+
+  // After a form was sent, put focus on its outcome, so a keyboard or screen-reader user
+  // lands on it instead of the top of the page: the alert (what went wrong), else the first
+  // marked field, else the flashed result; tabindex=-1 makes a message focusable.
+  var outcome = document.querySelector("main [role=alert]") ||
+    document.querySelector("main [aria-invalid=true], main .has-error :is(input, select, textarea)") ||
+    document.querySelector("main .flash[data-result]");
+  if (outcome) {
+    if (!outcome.matches("input, select, textarea, a, button")) outcome.setAttribute("tabindex", "-1");
+    outcome.focus({ preventScroll: false });
+  }
+
+  // A table wider than its card: say that it scrolls (the edge shadows alone are easy to miss).
+  Array.prototype.forEach.call(document.querySelectorAll(".table-scroll"), function (box) {
+    if (box.scrollWidth <= box.clientWidth + 1) return;
+    var cue = document.createElement("p");
+    cue.className = "scroll-cue";
+    cue.textContent = "More columns: scroll sideways →";
+    box.parentNode.insertBefore(cue, box);
+  });
+
   // Confirm destructive buttons.
   document.addEventListener("click", function (e) {
     var b = e.target.closest("[data-confirm]");
