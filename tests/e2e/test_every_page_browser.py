@@ -97,6 +97,8 @@ def _pages(ids: dict) -> dict[str, str]:
         "followups": "/settings/followups",
         "followups-all": "/settings/followups?show=all",
         "followups-attention": "/settings/followups?show=attention",
+        "new-followup": "/settings/followups/new",
+        "new-followup-search": "/settings/followups/new?q=a",
         "detail-active": f"/settings/followups/{ids['active']}",
         "detail-replied": f"/settings/followups/{ids['replied']}",
         "detail-unconfirmed": f"/settings/followups/{ids['unsure']}",
@@ -168,6 +170,9 @@ def test_every_page_fits_the_screen_and_passes_axe(browser, live, clock, width, 
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
     expect(page).to_have_url(re.compile(r"/settings/followups$"))
+    # A first sign-in sends the browser's time zone and may redraw the page once (zone_auto):
+    # let that settle before going anywhere else.
+    page.wait_for_load_state("networkidle")
 
     for name, path in _pages(ids).items():
         page.goto(live.url + path)
