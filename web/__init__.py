@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
         recipients,  # noqa: F401 (adds /settings/recipients to the settings blueprint)
         results,  # noqa: F401 (adds /settings/results to the settings blueprint)
         rules,  # noqa: F401 (adds /settings/rules to the settings blueprint)
+        send_caps,  # noqa: F401 (adds the daily send cap form to the settings blueprint)
     )
     from .settings import bp as settings_bp
 
