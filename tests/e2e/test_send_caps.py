@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.e2e.test_triggers_e2e import items, plus, send_bcc
 from tests.e2e.test_watcher_e2e import add_followup, bumps_sent_by, connect, events_of, state_of
 from tests.support.mailboxes import WrappedMailbox
 from tests.support.web import csrf_token, make_user, sign_in
 from watcher import metrics, send_caps
+from watcher.compose import trigger_help_message_id
 from watcher.engine import Engine
 from watcher.errors import TransientError
 from watcher.models import Account, FollowUp, SendRecord, Stage, StageState
@@ -276,3 +278,31 @@ def test_the_accounts_page_shows_today_s_count_and_takes_an_override(
     with engine.store.session() as s:
         assert s.get(Account, account_id).daily_send_cap is None
     app.extensions["replywatch"]["store"].dispose()
+
+
+@pytest.mark.now("2026-11-24T12:00:00+00:00")
+def test_a_help_email_counts_and_waits_for_the_next_day_past_the_cap(
+    mail_world, alice, cli, engine, clock
+):
+    set_cap(cli, alice, 1)
+    bob = mail_world.new_user("bob")
+    engine.run_pass()
+    first, second = plus(alice, "2x"), plus(alice, "3x")
+    m1 = send_bcc(mail_world, alice, [bob], "Notes 1", bcc=[first])
+    engine.run_pass()
+    h1 = trigger_help_message_id(m1, first, alice.email)
+    assert mail_world.sink.count(h1) == 1
+    with engine.store.session() as s:
+        assert [(r.message_id, r.kind) for r in s.query(SendRecord)] == [(h1, "help")]
+
+    m2 = send_bcc(mail_world, alice, [bob], "Notes 2", bcc=[second])
+    engine.run_pass()
+    h2 = trigger_help_message_id(m2, second, alice.email)
+    assert mail_world.sink.count(h2) == 0  # today's one is used up: it waits
+    assert [i.state for i in items(engine.store)] == ["ignored", "pending"]
+
+    clock.advance(days=1)
+    engine.run_pass()
+    engine.run_pass()
+    assert mail_world.sink.count(h2) == 1  # the next day, once
+    assert sent_today(engine.store, alice.email, clock.now()) == 1
