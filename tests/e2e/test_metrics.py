@@ -7,7 +7,9 @@ urllib and parsed with prometheus_client's own parser.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -333,3 +335,13 @@ def test_metrics_settings_come_from_the_environment_and_the_token_is_never_shown
         "127.0.0.1",
         "",
     )
+
+
+def test_the_grafana_dashboard_queries_only_metrics_that_exist(engine):
+    dashboard = json.loads((ROOT / "docs" / "grafana-replywatch.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queried = {m for e in exprs for m in re.findall(r"replywatch_[a-z_]+", e)}
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+    families = [*metrics.REGISTRY.collect(), *metrics.StateCollector(engine.store).collect()]
+    exposed = {f.name + end for f in families for end in suffixes[f.type]}
+    assert len(queried) >= 12 and queried <= exposed, queried - exposed
