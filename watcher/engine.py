@@ -833,10 +833,13 @@ class Engine:
         day's window (remind-only follow-ups send nothing and go ahead)."""
         now = self.clock()
         with self.store.session() as s:
+            waiting = self.store.due_sends(s, account.id, now)
+            if not waiting:  # an idle pass: one indexed query, no count
+                return
             cap = send_caps.status(s, s.get(Account, account.id), now)
             if not cap.reached:
                 return
-            for followup in self.store.due_sends(s, account.id, now):
+            for followup in waiting:
                 send_caps.defer(self.store, s, followup, cap, now)
 
     def _act_on_due(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
