@@ -24,7 +24,10 @@ else's message (see _judge).
 
 Exactly once: a stage found in SENDING after a crash is resolved by find_sent; if the copy is not
 in Sent, the hand-over may or may not have happened, and the stage becomes UNCONFIRMED rather
-than risk a second bump. The clock is injected, so tests never sleep.
+than risk a second bump. The daily send cap (watcher.send_caps) is checked, and the send
+counted, in the same commit that marks a stage SENDING: past the cap the stage stays PENDING and
+waits for the next day. Metrics (watcher.metrics) are counted where things happen and decide
+nothing. The clock is injected, so tests never sleep.
 """
 
 from __future__ import annotations
