@@ -345,3 +345,16 @@ def test_the_grafana_dashboard_queries_only_metrics_that_exist(engine):
     families = [*metrics.REGISTRY.collect(), *metrics.StateCollector(engine.store).collect()]
     exposed = {f.name + end for f in families for end in suffixes[f.type]}
     assert len(queried) >= 12 and queried <= exposed, queried - exposed
+
+
+def test_the_start_up_lines_of_python_app_py_say_where_metrics_are_never_the_token(config):
+    from app import startup_lines
+
+    app = create_app(config)
+    store = app.extensions["replywatch"]["store"]
+    lines = startup_lines(config, store)
+    assert f"Prometheus metrics: {config.base_url}/metrics (local clients only)" in lines
+    lines = startup_lines(config.with_overrides(metrics_token=TOKEN), store)
+    assert f"Prometheus metrics: {config.base_url}/metrics (bearer token)" in lines
+    assert TOKEN not in "\n".join(lines)
+    store.dispose()
