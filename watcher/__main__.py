@@ -209,7 +209,6 @@ def cmd_run(args, config: Config, store: Store, env) -> int:
     engine = Engine(store, config, clock=args.clock)
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     signal.signal(signal.SIGINT, lambda *_: engine.stop())
-    server = None
     if config.metrics_port:
         server = metrics.serve(
             store, config.metrics_host, config.metrics_port, config.metrics_token
@@ -222,11 +221,7 @@ def cmd_run(args, config: Config, store: Store, env) -> int:
         f"data: {config.redacted_database_url}",
         flush=True,
     )
-    try:
-        engine.run_forever()
-    finally:
-        if server is not None:
-            server.shutdown()
+    engine.run_forever()  # the metrics server's daemon thread ends with the process
     return 0
 
 

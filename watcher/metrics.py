@@ -238,9 +238,15 @@ def serve(store, host: str, port: int, token: str):
             f"metrics on {host}:{port} without REPLYWATCH_METRICS_TOKEN would be open to "
             "anyone who can reach it: set a token, or REPLYWATCH_METRICS_HOST=127.0.0.1"
         )
-    server = make_server(
-        host, port, wsgi_app(store, token), ThreadingWSGIServer, handler_class=_QuietHandler
-    )
+    try:
+        server = make_server(
+            host, port, wsgi_app(store, token), ThreadingWSGIServer, handler_class=_QuietHandler
+        )
+    except OSError as e:  # the port is taken (another watcher on this machine?), or no host
+        raise ValidationError(
+            f"metrics cannot listen on {host}:{port} ({e.strerror or e}): give each watcher "
+            "process its own REPLYWATCH_METRICS_PORT"
+        ) from None
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

@@ -309,9 +309,16 @@ def test_watcher_run_serves_its_metrics_on_its_own_port(config, tmp_path):
         assert process.wait(timeout=90) == 0  # a loaded machine starts Python slowly
 
 
-def test_metrics_without_a_token_listen_only_on_loopback(engine):
+def test_metrics_without_a_token_listen_only_on_loopback_and_a_taken_port_is_said(engine):
     with pytest.raises(ValidationError, match="REPLYWATCH_METRICS_TOKEN"):
         metrics.serve(engine.store, "0.0.0.0", 0, "")
+    first = metrics.serve(engine.store, "127.0.0.1", 0, TOKEN)
+    try:
+        with pytest.raises(ValidationError, match="its own REPLYWATCH_METRICS_PORT"):
+            metrics.serve(engine.store, "127.0.0.1", first.server_port, TOKEN)
+    finally:
+        first.shutdown()
+        first.server_close()
 
 
 def test_metrics_settings_come_from_the_environment_and_the_token_is_never_shown(tmp_path):
