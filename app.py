@@ -134,6 +134,8 @@ def startup_lines(config: Config, store: Store) -> list[str]:
             f"(mode {stat.S_IMODE(mode):o}); it holds the keys: chmod 700 it"
         )
     lines.append(f"Sign in and connect a mailbox at {config.base_url}/settings/")
+    guard = "bearer token" if config.metrics_token else "local clients only"
+    lines.append(f"Prometheus metrics: {config.base_url}/metrics ({guard})")
     return lines
 
 

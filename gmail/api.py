@@ -104,6 +104,26 @@ from watcher.mailbox import (
 
 log = logging.getLogger(__name__)
 
+# Google's quota units per method ("Usage limits" of the Gmail API reference), as counted by
+# watcher.metrics (replywatch_gmail_quota_units_total).
+QUOTA_UNITS = {
+    "getProfile": 1,
+    "history.list": 2,
+    "labels.list": 1,
+    "labels.create": 5,
+    "messages.get": 5,
+    "messages.list": 5,
+    "messages.modify": 5,
+    "messages.send": 100,
+    "drafts.list": 5,
+    "drafts.get": 5,
+    "drafts.delete": 10,
+    "threads.get": 10,
+    "threads.modify": 10,
+    "watch": 100,
+    "stop": 50,
+}
+
 SCOPES = ("https://www.googleapis.com/auth/gmail.modify",)
 METADATA_HEADERS = ["-".join(p.capitalize() for p in f.split("-")) for f in SUMMARY_FIELDS]
 SKIP_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})
@@ -698,6 +718,10 @@ class GmailMailbox:
                 client_options={"api_endpoint": self.endpoint},
             )
         return self._service
+
+    def quota_units(self) -> int:
+        """Quota units this mailbox spent, by Google's per-method costs (metrics)."""
+        return sum(QUOTA_UNITS.get(method, 0) * n for method, n in self.calls.items())
 
     def _call(self, method: str, request, what: str) -> dict:
         """Execute one request (no library retries: retry.py is the one policy)."""

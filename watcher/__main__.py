@@ -2,7 +2,7 @@
 
     python -m watcher run | once
     python -m watcher db upgrade | rotate-keys
-    python -m watcher account add-imap | add-gmail | list | check | remove | triggers
+    python -m watcher account add-imap | add-gmail | list | check | remove | triggers | send-cap
     python -m watcher defaults --user EMAIL [--timezone ...]
     python -m watcher followup add | list | show | cancel | unconfirmed | snooze
     python -m watcher recipient list | zone
@@ -26,7 +26,7 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 
-from . import cli_words, schedule, stats
+from . import cli_words, metrics, schedule, send_caps, stats
 from . import followups as fu_ops
 from .classify import OOO_POLICIES, REPLIER_POLICIES
 from .compose import render_text
@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("account")
     tr.add_argument("switch", choices=["on", "off"])
+    cap = acc.add_parser(
+        "send-cap",
+        help="the most mail Replywatch sends from an account per day (your zone); past it, "
+        "bumps wait for the next day",
+    )
+    cap.add_argument("account")
+    cap.add_argument("cap", help="a number, or 'default' for the provider's default")
 
     de = sub.add_parser("defaults", help="a user's defaults: zone, sending window, template")
     de.add_argument("--user", required=True)
@@ -208,12 +215,19 @@ def cmd_run(args, config: Config, store: Store, env) -> int:
     engine = Engine(store, config, clock=args.clock)
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     signal.signal(signal.SIGINT, lambda *_: engine.stop())
+    if config.metrics_port:
+        server = metrics.serve(
+            store, config.metrics_host, config.metrics_port, config.metrics_token
+        )
+        where = f"http://{config.metrics_host}:{server.server_port}/metrics"
+        guard = "bearer token" if config.metrics_token else "local clients only"
+        print(f"metrics: {where} ({guard})", flush=True)
     print(
         f"watching every account every {config.poll_interval:g}s; "
         f"data: {config.redacted_database_url}",
         flush=True,
     )
-    engine.run_forever()
+    engine.run_forever()  # the metrics server's daemon thread ends with the process
     return 0
 
 
@@ -337,6 +351,7 @@ def account_list(args, config: Config, store: Store, env) -> int:
         for a in accounts:
             last = a.last_ok_at.strftime("%Y-%m-%d %H:%M UTC") if a.last_ok_at else "never"
             line = f"{a.id:>4}  {a.email:<32} {a.kind:<6} {a.status:<16} last ok {last}"
+            line += f"  sent {send_caps.status(s, a, args.clock()).describe()}"
             if a.status_reason:
                 line += f"  ({a.status_reason})"
             print(line)
@@ -390,6 +405,22 @@ def account_triggers(args, config: Config, store: Store, env) -> int:
     return 0
 
 
+def account_send_cap(args, config: Config, store: Store, env) -> int:
+    """Override (or with 'default', forget) the account's daily send cap."""
+    value = send_caps.parse_cap(args.cap)
+    with store.session() as s:
+        account = store.find_account(s, args.account)
+        account.daily_send_cap = value
+        s.flush()
+        cap = send_caps.status(s, account, args.clock())
+        source = "your setting" if cap.overridden else f"the default for {cap.provider.name}"
+        print(
+            f"{account.email}: at most {cap.cap} a day ({source}); sent {cap.describe()}; "
+            "bumps past it wait for the next day's sending window"
+        )
+    return 0
+
+
 ACCOUNT_COMMANDS = {
     "add-imap": account_add_imap,
     "add-gmail": account_add_gmail,
@@ -397,6 +428,7 @@ ACCOUNT_COMMANDS = {
     "check": account_check,
     "remove": account_remove,
     "triggers": account_triggers,
+    "send-cap": account_send_cap,
 }
 
 

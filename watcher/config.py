@@ -83,6 +83,12 @@ class Config:
     gmail_pubsub_topic: str = ""  # projects/<project>/topics/<topic>
     push_audience: str = ""  # the subscription's OIDC audience; empty: the endpoint URL
     push_service_account_email: str = ""  # the service account the subscription signs as
+    # Prometheus /metrics (watcher.metrics). The web app serves it at {base_url}/metrics; each
+    # `python -m watcher run` on metrics_port (0: none) at metrics_host. With metrics_token a
+    # scrape needs "Authorization: Bearer <token>"; without one only loopback is answered.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def push_endpoint_audience(self) -> str:
@@ -102,7 +108,7 @@ class Config:
         return redact_url(self.database_url)
 
     def __repr__(self) -> str:
-        hidden = {"secret_key", "encryption_keys", "google_client_secret"}
+        hidden = {"secret_key", "encryption_keys", "google_client_secret", "metrics_token"}
         parts = []
         for f in fields(self):
             if f.name in hidden:
@@ -204,6 +210,9 @@ _SCALARS = {
     "gmail_pubsub_topic": str,
     "push_audience": str,
     "push_service_account_email": str,
+    "metrics_port": int,
+    "metrics_host": str,
+    "metrics_token": str,
 }
 
 

@@ -24,7 +24,10 @@ else's message (see _judge).
 
 Exactly once: a stage found in SENDING after a crash is resolved by find_sent; if the copy is not
 in Sent, the hand-over may or may not have happened, and the stage becomes UNCONFIRMED rather
-than risk a second bump. The clock is injected, so tests never sleep.
+than risk a second bump. The daily send cap (watcher.send_caps) is checked, and the send
+counted, in the same commit that marks a stage SENDING: past the cap the stage stays PENDING and
+waits for the next day. Metrics (watcher.metrics) are counted where things happen and decide
+nothing. The clock is injected, so tests never sleep.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
 
 from . import followups as fu_ops
-from . import judge_text, triggers, zone_scan
+from . import judge_text, metrics, send_caps, triggers, zone_scan
 from .classify import (
     ClassifyContext,
     Verdict,
@@ -161,8 +165,10 @@ class Engine:
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def wake_account(self, account_id: int) -> None:
-        """An account has news: start a pass now and serve it first."""
+    def wake_account(self, account_id: int, source: str = "push") -> None:
+        """An account has news: start a pass now and serve it first. `source` (push, idle,
+        notify) is only counted."""
+        metrics.WAKEUPS.labels(source).inc()
         with self._woken_lock:
             self._woken.add(account_id)
         self.wake.set()
@@ -172,7 +178,9 @@ class Engine:
         log.info("watcher %s started (every %ss)", self.owner, self.config.poll_interval)
         listener = None
         if self.store.is_postgres:  # wake-ups from other processes (e.g. the web app's push)
-            listener = Listener(self.config.database_url, self.wake_account).start()
+            listener = Listener(
+                self.config.database_url, lambda a: self.wake_account(a, "notify")
+            ).start()
         try:
             self._loop()
         finally:
@@ -220,7 +228,7 @@ class Engine:
     def _inbox_news(self, account_id: int) -> None:
         """IDLE saw new mail: wake this watcher, and on PostgreSQL every other one too (the
         account may be in another watcher's hands right now)."""
-        self.wake_account(account_id)
+        self.wake_account(account_id, "idle")
         try:
             notify(self.store, account_id)
         except Exception:  # a hint only: polling stays the safety net
@@ -249,6 +257,13 @@ class Engine:
     def run_pass(self, woken_only: bool = False) -> PassReport:
         """Serve every account that is due a check, woken ones first; with `woken_only`, just
         the accounts woken since the last pass (a push or IDLE said they have news)."""
+        started = time.perf_counter()
+        report = self._serve_due_accounts(woken_only)
+        kind = "woken" if woken_only else "full"
+        metrics.observe_pass(kind, report, time.perf_counter() - started)
+        return report
+
+    def _serve_due_accounts(self, woken_only: bool) -> PassReport:
         report = PassReport()
         served: set[int] = set()
         with self._woken_lock:
@@ -307,20 +322,25 @@ class Engine:
         report.served.add(account_id)
         try:
             account = self._account_view(account_id)
-            with self.mailbox_factory(account.spec, self.config) as mailbox:
-                self._keep_watch(account, mailbox)
-                self._ensure_trigger_folders(account, mailbox)
-                self._read_changes(account, mailbox, report)
-                self._run_triggers(account, mailbox)
-                self._learn_zones(account, mailbox)
-                self._check_flagged(account, mailbox, report)
-                self._spread_overdue(account)
-                self._act_on_due(account, mailbox, report)
+            mailbox = self.mailbox_factory(account.spec, self.config)
+            try:
+                with mailbox:
+                    self._keep_watch(account, mailbox)
+                    self._ensure_trigger_folders(account, mailbox)
+                    self._read_changes(account, mailbox, report)
+                    self._run_triggers(account, mailbox)
+                    self._learn_zones(account, mailbox)
+                    self._check_flagged(account, mailbox, report)
+                    self._spread_overdue(account)
+                    self._act_on_due(account, mailbox, report)
+            finally:
+                metrics.observe_mailbox(mailbox)
         except ReplywatchError as e:
             # A fault in one account never stops the pass for the others.
             report.account_faults += 1
             report.faults.append(f"account {account_id}: {e.message}")
             permanent = isinstance(e, PermanentError)
+            metrics.ACCOUNT_FAULTS.labels("permanent" if permanent else "transient").inc()
             log.warning("account %s: %s", account_id, e.message)
             self.store.mark_account_failed(
                 account_id,
@@ -333,6 +353,7 @@ class Engine:
         except Exception as e:
             report.account_faults += 1
             report.faults.append(f"account {account_id}: internal error {type(e).__name__}")
+            metrics.ACCOUNT_FAULTS.labels("internal").inc()
             log.exception("account %s: unexpected error", account_id)
             self.store.mark_account_failed(
                 account_id,
@@ -457,6 +478,7 @@ class Engine:
         except (StaleCursor, IntegrityError) as e:
             # Another watcher took these changes first (our lease ran out): its decisions
             # stand and ours were rolled back with this transaction.
+            metrics.LEASE_LOSSES.labels("changes").inc()
             log.info("account %s: changes already taken by another watcher (%s)", account.id, e)
 
     def _judge_changes(self, account, cursor, changes, now, report: PassReport) -> None:
@@ -618,6 +640,7 @@ class Engine:
             return  # not tracked: judged when the thread is read before the bump
         known.add(key)
         self.store.track(s, followup.id, [key])
+        metrics.VERDICTS.labels(verdict.kind, verdict.rule).inc()
         if (
             verdict.kind != "own"
             and msg.from_addr
@@ -826,8 +849,23 @@ class Engine:
                 followup.due_at = free_at
                 self._note(s, followup, "rescheduled", detail, at=now)
 
+    def _defer_over_cap(self, account: AccountView) -> None:
+        """The account's daily send cap is used up: the bumps due now wait for the next local
+        day's window (remind-only follow-ups send nothing and go ahead)."""
+        now = self.clock()
+        with self.store.session() as s:
+            waiting = self.store.due_sends(s, account.id, now)
+            if not waiting:  # an idle pass: one indexed query, no count
+                return
+            cap = send_caps.status(s, s.get(Account, account.id), now)
+            if not cap.reached:
+                return
+            for followup in waiting:
+                send_caps.defer(self.store, s, followup, cap, now)
+
     def _act_on_due(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
         while True:
+            self._defer_over_cap(account)
             self._throttle(account)
             # One at a time: a lease covers only the follow-up in hand, so several watchers
             # share an account's due work evenly and nothing waits under a stale claim.
@@ -846,6 +884,7 @@ class Engine:
                 except (LeaseLost, IntegrityError) as e:
                     # Another watcher took over (our lease ran out while we were slow): it
                     # owns the follow-up now, so leave everything to it.
+                    metrics.LEASE_LOSSES.labels("followup").inc()
                     log.info("follow-up %s: another watcher took over (%s)", followup_id, e)
                 finally:
                     self.store.release_followup(followup_id, self.owner)
@@ -989,6 +1028,8 @@ class Engine:
                     followup.current_stage != position or stage.state != StageState.PENDING
                 ):
                     raise LeaseLost(f"lease on follow-up {followup_id} lost before sending")
+                # Counted here, in the same commit; over the day's cap nothing goes out.
+                send_caps.claim(s, account.id, bump.message_id, "bump", self.clock())
                 stage.state = StageState.SENDING
                 stage.message_id = bump.message_id
 
@@ -1000,8 +1041,19 @@ class Engine:
             )
             return
         except SendRejected as e:
+            metrics.BUMPS.labels("failed").inc()
             if self._fail(followup_id, f"the mail server refused the bump: {e.message}"):
                 report.failed += 1
+            return
+        except send_caps.CapReached:
+            # Reached since the pass's first look (another sender of the account): nothing
+            # was handed over and the stage is still PENDING; it waits for tomorrow.
+            with self.store.session() as s:
+                followup = self.store.get_followup(s, followup_id)
+                if self.store.holds_lease(s, followup, self.owner, self.clock()):
+                    now = self.clock()
+                    cap = send_caps.status(s, s.get(Account, account.id), now)
+                    send_caps.defer(self.store, s, followup, cap, now)
             return
         except (TransientError, PermanentError):
             # Our mailboxes raise these only when the server surely did not take the message.
@@ -1046,6 +1098,7 @@ class Engine:
                 # Not in Sent, where this server files everything it sends: it did not go
                 # out. Try again later, once the server's search surely shows a late copy.
                 stage.state = StageState.PENDING
+                send_caps.forget(s, followup.account_id, message_id)
                 followup.due_at = self.clock() + UNCONFIRMED_RECHECK
                 user = s.get(User, followup.user_id)
                 detail = (
@@ -1066,9 +1119,12 @@ class Engine:
         )
 
     def _reset_stage(self, followup: FollowUp) -> None:
+        """The hand-over surely failed (the server did not take it): back to PENDING, and it
+        does not count against the daily send cap."""
         stage = followup.stage()
         if stage is not None and stage.state == StageState.SENDING:
             stage.state = StageState.PENDING
+            send_caps.forget(object_session(followup), followup.account_id, stage.message_id)
 
     def _finish_stage(
         self, s, followup: FollowUp, position: int, state, message_id, sent_ref, how

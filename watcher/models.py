@@ -143,6 +143,9 @@ class Account(Base):
     # Opt-in: the watcher creates and reads the Replywatch/<delay> and Replywatch/Bumps folders
     # (IMAP) or labels (Gmail). Plus-address triggers need no opt-in.
     trigger_folders: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Mail Replywatch may send from this account per day of the user's zone (watcher.send_caps);
+    # None: the provider's default.
+    daily_send_cap: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="accounts")
@@ -374,3 +377,21 @@ class TriggerItem(Base):
     followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SendRecord(Base):
+    """One message Replywatch handed (or may have handed) to an account's server: a bump or a
+    help email, written in the transaction that passes its point of no return. What the daily
+    send cap counts (watcher.send_caps); one row per Message-ID, so a retry counts once."""
+
+    __tablename__ = "send_records"
+    __table_args__ = (
+        UniqueConstraint("account_id", "message_id"),
+        Index("ix_send_records_account_at", "account_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(998))
+    kind: Mapped[str] = mapped_column(String(20))  # bump | help
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

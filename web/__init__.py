@@ -1,5 +1,6 @@
 """The web face: the settings page (web.settings), sign-in (web.auth), Google's flows
-(gmail.oauth), and two public routes: `/` (to the settings page) and `/healthz` (status only)."""
+(gmail.oauth), and two public routes: `/` (to the settings page) and `/healthz` (status only);
+`/metrics` (web.metrics) answers only a bearer token or a local client."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
         recipients,  # noqa: F401 (adds /settings/recipients to the settings blueprint)
         results,  # noqa: F401 (adds /settings/results to the settings blueprint)
         rules,  # noqa: F401 (adds /settings/rules to the settings blueprint)
+        send_caps,  # noqa: F401 (adds the daily send cap form to the settings blueprint)
         snooze,  # noqa: F401 (adds /settings/followups/<id>/snooze to the settings blueprint)
     )
     from .settings import bp as settings_bp
@@ -39,6 +41,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(google_bp)
+    from .metrics import bp as metrics_bp  # /metrics for Prometheus (token or loopback only)
+
+    app.register_blueprint(metrics_bp)
 
     @app.context_processor
     def _globals():

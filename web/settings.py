@@ -22,7 +22,7 @@ from flask import (
 )
 
 from watcher import followups as fu_ops
-from watcher import schedule
+from watcher import schedule, send_caps
 from watcher.compose import first_name_of, render_text
 from watcher.errors import (
     AuthFailed,
@@ -457,11 +457,13 @@ def accounts():
         history = {a.id: store.account_events(s, a.id, limit=5) for a in items}
         counts = store.followup_counts(s, user.id)
         waiting = {a.id: counts.get(a.id, {}).get(FollowUpState.ACTIVE, 0) for a in items}
+        caps = {a.id: send_caps.status(s, a, auth.now()) for a in items}
     return render_template(
         "settings/accounts.html",
         items=items,
         history=history,
         waiting=waiting,
+        caps=caps,
         missing=auth.missing_google_settings(cfg),
         # The operator's Google set-up (variable names, redirect URI) is for the owner only.
         is_owner=auth.is_owner(user),

@@ -80,7 +80,14 @@ def test_skip_link_first_main_actions_reachable_and_every_ring_visible(browser, 
     stops = _tab_through(page)
     assert stops[0]["text"] == "Skip to content", stops[0]
     names = [s["text"] for s in stops]
-    for wanted in ("Follow-ups", "Accounts", "Results", "Sign out", "Snooze", "Stop this follow-up"):
+    for wanted in (
+        "Follow-ups",
+        "Accounts",
+        "Results",
+        "Sign out",
+        "Snooze",
+        "Stop this follow-up",
+    ):
         assert wanted in names, (wanted, names)
     for stop in stops:  # a ring on every stop, and one that can be seen (3:1, at least 2 px)
         assert stop["outlineStyle"] != "none" and stop["outlineWidth"] >= 2, stop

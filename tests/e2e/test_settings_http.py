@@ -234,6 +234,7 @@ def _post_routes(account_id: int, followup_id: int) -> list[tuple[str, dict]]:
         ),
         (f"/settings/accounts/{account_id}/check", {}),
         (f"/settings/accounts/{account_id}/triggers", {"switch": "on"}),
+        (f"/settings/accounts/{account_id}/send-cap", {"cap": "5"}),
         (f"/settings/accounts/{account_id}/disconnect", {"followups": "delete"}),
         (f"/settings/accounts/{account_id}/reconnect", {"password": "x"}),
         ("/settings/accounts/imap", {"email": "a@b.c", "password": "x", "preset": "fastmail"}),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import schedule
+from .. import schedule, send_caps
 from ..compose import compose_trigger_help, trigger_help_message_id
 from ..errors import (
     PermanentError,
@@ -174,6 +174,9 @@ def answer_malformed(job: Job, item: Item, problem: str) -> None:
     if job.retry(lambda: job.mailbox.find_sent(help_mail.message_id)):
         _settle_help(job, f"{what}; the email about it had already gone out", "already sent")
         return
+    with job.store.session() as s:  # over today's send cap: it waits (pending) for tomorrow
+        if send_caps.status(s, s.get(Account, job.account.id), job.clock()).reached:
+            return
 
     def before_commit() -> None:
         # From here on the email may go out: leave "pending" so it is never sent twice.
@@ -181,11 +184,12 @@ def answer_malformed(job: Job, item: Item, problem: str) -> None:
             row = pending_row(s, job)
             if row is None:
                 raise _NotPending(f"trigger item {job.item_id} was settled meanwhile")
+            send_caps.claim(s, job.account.id, help_mail.message_id, "help", job.clock())
             row.state = ANSWERING
 
     try:
         job.retry(lambda: job.mailbox.send(help_mail, before_commit))
-    except _NotPending:
+    except (_NotPending, send_caps.CapReached):
         return
     except SendUnconfirmed as e:
         detail = (
@@ -195,6 +199,8 @@ def answer_malformed(job: Job, item: Item, problem: str) -> None:
         _settle_help(job, detail, "help email unconfirmed")
         return
     except SendRejected as e:
+        with job.store.session() as s:
+            send_caps.forget(s, job.account.id, help_mail.message_id)
         detail = f"{what}; the email with the valid forms was refused: {e.message}"
         _settle_help(job, detail, "help email refused")
         return
@@ -204,6 +210,7 @@ def answer_malformed(job: Job, item: Item, problem: str) -> None:
             row = s.get(TriggerItem, job.item_id)
             if row is not None and row.state == ANSWERING:
                 row.state = "pending"
+                send_caps.forget(s, job.account.id, help_mail.message_id)
         raise
     _settle_help(job, f"{what}; sent you a short email with the valid forms", "help email sent")
 
@@ -236,6 +243,7 @@ def resume_answering(job: Job) -> None:
             row = s.get(TriggerItem, job.item_id)
             if row is not None and row.state == ANSWERING:
                 row.state = "pending"  # answered (once) by this pass
+                send_caps.forget(s, job.account.id, help_id)
     else:
         detail = (
             f"{what}; the watcher stopped while sending you the email with the valid forms, "
