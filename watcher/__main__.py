@@ -1,7 +1,7 @@
 """Command line (the watcher's composition root).
 
     python -m watcher run | once
-    python -m watcher db upgrade | rotate-keys
+    python -m watcher db upgrade | rotate-keys | backup PATH | restore PATH
     python -m watcher account add-imap | add-gmail | list | check | remove | triggers
     python -m watcher defaults --user EMAIL [--timezone ...]
     python -m watcher followup add | list | show | cancel | unconfirmed | snooze
@@ -26,8 +26,8 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 
+from . import backup, schedule, stats
 from . import followups as fu_ops
-from . import schedule, stats
 from .classify import OOO_POLICIES, REPLIER_POLICIES
 from .compose import render_text
 from .config import Config
@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply migrations")
     db.add_parser("rotate-keys", help="re-encrypt stored secrets with the newest key")
+    bk = db.add_parser("backup", help="copy the SQLite database to a new file (safe while running)")
+    bk.add_argument("path", help="the new backup file")
+    rs = db.add_parser(
+        "restore", help="replace the SQLite database with a backup (stop the watchers first)"
+    )
+    rs.add_argument("path", help="a file made by `db backup`")
 
     acc = sub.add_parser("account", help="mail accounts").add_subparsers(
         dest="account_cmd", required=True
@@ -222,6 +228,15 @@ def cmd_once(args, config: Config, store: Store, env) -> int:
 def cmd_db(args, config: Config, store: Store, env) -> int:
     if args.db == "upgrade":
         print("database is at the newest revision")
+        return 0
+    if args.db == "backup":
+        revision = backup.backup(store, args.path)
+        print(f"backed up to {args.path} (schema revision {revision})")
+        return 0
+    if args.db == "restore":
+        was, now = backup.restore(store, args.path)
+        upgraded = f", upgraded to {now}" if was != now else ""
+        print(f"restored {args.path} (schema revision {was}{upgraded})")
         return 0
     with store.session() as s:
         count = 0
