@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
 
     from . import (
         auth,
+        my_data,  # noqa: F401 (adds /settings/my-data to the settings blueprint)
         recipients,  # noqa: F401 (adds /settings/recipients to the settings blueprint)
         results,  # noqa: F401 (adds /settings/results to the settings blueprint)
         rules,  # noqa: F401 (adds /settings/rules to the settings blueprint)

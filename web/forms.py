@@ -231,3 +231,12 @@ class DisconnectForm(FlaskForm):
         ],
         default="keep",
     )
+
+
+class DeleteEverythingForm(FlaskForm):
+    """Typing the address is the re-confirmation: it works for password and Google users."""
+
+    address = StringField(
+        "Type your address to confirm",
+        validators=[InputRequired(message="Type your address to confirm."), Length(max=320)],
+    )
