@@ -33,6 +33,7 @@ from .compose import render_text
 from .config import Config
 from .engine import Engine
 from .errors import PermanentError, ReplywatchError, ValidationError
+from .evidence import evidence_for
 from .mailbox import AccountSpec, open_mailbox
 from .models import Account, FollowUpState, Mode, User
 from .recipient_zone import holiday_country_of
@@ -85,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--smtp-security", choices=["ssl", "starttls", "none"], default="starttls")
     add.add_argument("--smtp-user", help="SMTP login; default: the IMAP login")
     add.add_argument("--save-sent", choices=["auto", "always", "never"], default="auto")
+    add.add_argument(
+        "--send-evidence",
+        choices=["receipt", "sent", "none"],
+        help="what shows whether a bump cut off mid-send went out: receipt (a copy to "
+        "you+rw-receipt@, envelope only; the server must deliver plus-addresses), sent (the "
+        "server files what it sends in Sent, like Gmail) or none (you are asked); default: "
+        "the provider's, by SMTP host, else none",
+    )
     add.add_argument("--alias", action="append", default=[], help="another address of yours")
     add.add_argument("--timezone", help="IANA zone for sending windows, e.g. Europe/Berlin")
     gm = acc.add_parser(
@@ -283,6 +292,7 @@ def account_add_imap(args, config: Config, store: Store, env) -> int:
         "smtp_username": args.smtp_user or imap_user,
         "save_sent": args.save_sent,
     }
+    settings["send_evidence"] = args.send_evidence or evidence_for(settings)
     secret = json.dumps({"imap_password": imap_password, "smtp_password": smtp_password})
     spec = AccountSpec(
         kind="imap", email=email, settings=settings, secret=secret, aliases=tuple(args.alias)
