@@ -22,8 +22,10 @@ can claim any sender. A message From: the user that is only in the inbox waits f
 read before the bump (her Sent copy may still be on its way) and is then judged as someone
 else's message (see _judge).
 
-Exactly once: a stage found in SENDING after a crash is resolved by find_sent; if the copy is not
-in Sent, the hand-over may or may not have happened, and the stage becomes UNCONFIRMED rather
+Exactly once: a stage found in SENDING after a crash (or a line that dropped before the server's
+answer) is settled by evidence (watcher.handover): its copy in Sent or its receipt copy means
+sent; where evidence can exist, none within the grace means the server dropped it, and it is
+sent again with the same Message-ID; where none can exist the stage becomes UNCONFIRMED rather
 than risk a second bump. The clock is injected, so tests never sleep.
 """
 
