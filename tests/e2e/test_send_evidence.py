@@ -309,3 +309,52 @@ def test_sigkill_after_the_server_took_it_is_settled_by_the_receipt(mail_world, 
     assert stage_state(store, fid) == "sent" and state_of(store, fid) == "completed"
     assert mail_world.sink.count(bump_id) == 1
     assert mail_world.count(bob, "INBOX", bump_id) == 1
+
+
+def test_a_bounced_receipt_turns_receipts_off_and_never_fails_the_followup(
+    mail_world, alice, cli, config, clock
+):
+    """A server that takes the receipt address and then bounces it has no plus-addresses: the
+    follow-up goes on, and a later broken-off send of this account is asked about."""
+    bob = mail_world.new_user("bob")
+    mid = mail_world.send(alice, [bob], "Bounced receipt", "?")
+    fid = add_followup(cli, alice, mid, "--after", "3d", "--stage", "1w")
+    store = Store.from_config(config)
+    engine = Engine(store, config, clock=clock.now)
+    engine.run_pass()
+    clock.advance(days=3, minutes=1)
+    assert engine.run_pass().sent == 1
+    bump_id = bump_message_id(token_of(store, fid), 1, alice.email)
+    receipt = receipt_of(alice)
+    dsn = (
+        "From: MAILER-DAEMON@example.test (Mail Delivery System)\r\n"
+        f"To: {alice.email}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Auto-Submitted: auto-replied\r\nMessage-ID: <dsn-receipt@example.test>\r\n"
+        f"Date: {clock.now().strftime('%a, %d %b %Y %H:%M:%S +0000')}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; example.test\r\n"
+        f"\r\nFinal-Recipient: rfc822; {receipt}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n"
+        f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {bump_id}\r\n"
+        f"From: {alice.email}\r\nTo: {bob.email}\r\n--b--\r\n"
+    )
+    mail_world.deliver(alice, dsn)
+    clock.advance(minutes=1)
+    engine.run_pass()
+    assert state_of(store, fid) == "active"  # not failed: bob got the bump
+    assert any("only the receipt copy" in d for d in details(store, fid))
+    with store.session() as s:
+        account = store.find_account(s, alice.email)
+        assert account.settings["send_evidence"] == "none"
+
+    clock.advance(weeks=1, minutes=1)  # stage 2, killed after the server took it
+    dying = Engine(store, config, clock=clock.now, mailbox_factory=DiesAfterTheDot)
+    with pytest.raises(SystemExit):
+        dying.run_pass()
+    bump2 = bump_message_id(token_of(store, fid), 2, alice.email)
+    assert mail_world.sink.find(bump2)[0].rcpt_tos == [bob.email]  # no receipt asked now
+    clock.advance(seconds=config.lease_seconds + 1)
+    assert Engine(store, config, clock=clock.now).run_pass().unconfirmed == 1
+    assert stage_state(store, fid, 2) == "unconfirmed"
+    assert mail_world.sink.count(bump2) == 1
