@@ -30,6 +30,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 from watcher.config import Config
 from watcher.errors import ConflictError, ReplywatchError
 from watcher.mailbox import AccountSpec, open_mailbox
+from watcher.user_data import revoke_google_token
 from web import auth
 
 from .api import SCOPES as GMAIL_SCOPES
@@ -280,16 +281,4 @@ def _connect(creds, claims) -> str:
 
 def revoke_refresh_token(cfg: Config, refresh_token: str) -> bool:
     """Ask Google to revoke a grant; False if it could not confirm (the caller says so)."""
-    try:
-        answer = requests.post(
-            cfg.google_revoke_uri,
-            data={"token": refresh_token},
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            timeout=TIMEOUT,
-        )
-    except requests.RequestException as e:
-        log.warning("token revocation failed: %s", type(e).__name__)
-        return False
-    if answer.status_code == 400 and "invalid_token" in answer.text:
-        return True  # already revoked or expired: the goal is reached
-    return answer.ok
+    return revoke_google_token(cfg.google_revoke_uri, refresh_token)

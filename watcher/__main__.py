@@ -1,7 +1,7 @@
 """Command line (the watcher's composition root).
 
     python -m watcher run | once
-    python -m watcher db upgrade | rotate-keys
+    python -m watcher db upgrade | rotate-keys | backup PATH | restore PATH
     python -m watcher account add-imap | add-gmail | list | check | remove | triggers | send-cap
     python -m watcher defaults --user EMAIL [--timezone ...]
     python -m watcher followup add | list | show | cancel | unconfirmed | snooze
@@ -26,13 +26,14 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 
-from . import cli_words, metrics, schedule, send_caps, stats
+from . import backup, cli_words, metrics, schedule, send_caps, stats
 from . import followups as fu_ops
 from .classify import OOO_POLICIES, REPLIER_POLICIES
 from .compose import render_text
 from .config import Config
 from .engine import Engine
 from .errors import PermanentError, ReplywatchError, ValidationError
+from .evidence import evidence_for
 from .mailbox import AccountSpec, open_mailbox
 from .models import Account, FollowUpState, Mode, User
 from .recipient_zone import holiday_country_of
@@ -68,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply migrations")
     db.add_parser("rotate-keys", help="re-encrypt stored secrets with the newest key")
+    bk = db.add_parser("backup", help="copy the SQLite database to a new file (safe while running)")
+    bk.add_argument("path", help="the new backup file")
+    rs = db.add_parser(
+        "restore", help="replace the SQLite database with a backup (stop the watchers first)"
+    )
+    rs.add_argument("path", help="a file made by `db backup`")
 
     acc = sub.add_parser("account", help="mail accounts").add_subparsers(
         dest="account_cmd", required=True
@@ -85,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--smtp-security", choices=["ssl", "starttls", "none"], default="starttls")
     add.add_argument("--smtp-user", help="SMTP login; default: the IMAP login")
     add.add_argument("--save-sent", choices=["auto", "always", "never"], default="auto")
+    add.add_argument(
+        "--send-evidence",
+        choices=["receipt", "sent", "none"],
+        help="what shows whether a bump cut off mid-send went out: receipt (a copy to "
+        "you+rw-receipt@, envelope only; the server must deliver plus-addresses), sent (the "
+        "server files what it sends in Sent, like Gmail) or none (you are asked); default: "
+        "the provider's, by SMTP host, else none",
+    )
     add.add_argument("--alias", action="append", default=[], help="another address of yours")
     add.add_argument("--timezone", help="IANA zone for sending windows, e.g. Europe/Berlin")
     gm = acc.add_parser(
@@ -246,6 +261,15 @@ def cmd_db(args, config: Config, store: Store, env) -> int:
     if args.db == "upgrade":
         print("database is at the newest revision")
         return 0
+    if args.db == "backup":
+        revision = backup.backup(store, args.path)
+        print(f"backed up to {args.path} (schema revision {revision})")
+        return 0
+    if args.db == "restore":
+        was, now = backup.restore(store, args.path)
+        upgraded = f", upgraded to {now}" if was != now else ""
+        print(f"restored {args.path} (schema revision {was}{upgraded})")
+        return 0
     with store.session() as s:
         count = 0
         for account in store.list_accounts(s):
@@ -291,6 +315,7 @@ def account_add_imap(args, config: Config, store: Store, env) -> int:
         "smtp_username": args.smtp_user or imap_user,
         "save_sent": args.save_sent,
     }
+    settings["send_evidence"] = args.send_evidence or evidence_for(settings)
     secret = json.dumps({"imap_password": imap_password, "smtp_password": smtp_password})
     spec = AccountSpec(
         kind="imap", email=email, settings=settings, secret=secret, aliases=tuple(args.alias)

@@ -41,6 +41,9 @@ class Config:
     # max_bumps_per_minute bumps in any minute (0: no cap); one over the cap waits, never drops.
     send_jitter_minutes: int = 20
     max_bumps_per_minute: int = 4
+    # After a broken-off SMTP hand-over, how long a copy of the bump may take to show up (the
+    # receipt copy, or Gmail's Sent) before it counts as not sent and is sent again.
+    receipt_grace_seconds: float = 600.0
     retry_attempts: int = 3  # tenacity attempts for one transient fault
     retry_wait_max: float = 8.0  # upper bound of one tenacity wait, seconds
     imap_timeout: float = 30.0
@@ -186,6 +189,7 @@ _SCALARS = {
     "account_backoff_seconds": float,
     "send_jitter_minutes": int,
     "max_bumps_per_minute": int,
+    "receipt_grace_seconds": float,
     "retry_attempts": int,
     "retry_wait_max": float,
     "imap_timeout": float,

@@ -22,12 +22,15 @@ can claim any sender. A message From: the user that is only in the inbox waits f
 read before the bump (her Sent copy may still be on its way) and is then judged as someone
 else's message (see _judge).
 
-Exactly once: a stage found in SENDING after a crash is resolved by find_sent; if the copy is not
-in Sent, the hand-over may or may not have happened, and the stage becomes UNCONFIRMED rather
+Exactly once: a stage found in SENDING after a crash (or a line that dropped before the server's
+answer) is settled by evidence (watcher.handover): its copy in Sent or its receipt copy means
+sent; where evidence can exist, none within the grace means the server dropped it, and it is
+sent again with the same Message-ID; where none can exist the stage becomes UNCONFIRMED rather
 than risk a second bump. The daily send cap (watcher.send_caps) is checked, and the send
 counted, in the same commit that marks a stage SENDING: past the cap the stage stays PENDING and
-waits for the next day. Metrics (watcher.metrics) are counted where things happen and decide
-nothing. The clock is injected, so tests never sleep.
+waits for the next day; a stage that goes back to PENDING is not counted. Metrics
+(watcher.metrics) are counted where things happen and decide nothing. The clock is injected, so
+tests never sleep.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import object_session
 
 from . import followups as fu_ops
-from . import judge_text, metrics, send_caps, triggers, zone_scan
+from . import handover, judge_text, metrics, send_caps, triggers, zone_scan
 from .classify import (
     ClassifyContext,
     Verdict,
@@ -689,6 +692,15 @@ class Engine:
                 + (f" ({verdict.detail})" if verdict.rule != "default-reply" else ""),
                 **event,
             )
+        elif verdict.kind == "bounce" and handover.receipt_bounced(s, followup, account, msg):
+            self.store.add_event(
+                s,
+                kind="not_reply",
+                detail="only the receipt copy to your own plus-address bounced: this mail "
+                "server does not take plus-addresses, so receipts are off for this account (a "
+                "broken-off send is asked about instead); the follow-up goes on",
+                **event,
+            )
         elif verdict.kind == "bounce" and self._bounce_spares(followup, msg):
             self.store.add_event(
                 s,
@@ -991,6 +1003,7 @@ class Engine:
             # An earlier attempt handed this stage to the server (and it went back to PENDING
             # after a fault that said "not sent"): worth a search of Sent before sending.
             "attempted": stage.message_id is not None,
+            "evidence": stage.evidence,
         }
 
     def _send(
@@ -1012,8 +1025,10 @@ class Engine:
         # tried before is also looked up by Message-ID (Gmail search: 5 quota units).
         found = next((m.ref for m in thread if m.message_id == bump.message_id), None)
         how = "already in the thread"
-        if found is None and plan["attempted"]:
-            found, how = self._retry(lambda: mailbox.find_sent(bump.message_id)), "found in Sent"
+        if found is None and plan["attempted"]:  # Sent, and the receipt copy if one was asked
+            found, how = handover.look_for_copy(
+                self._retry, mailbox, bump.message_id, plan["evidence"]
+            )
         if found:
             if record(StageState.SENT, found, how):
                 report.sent += 1
@@ -1032,6 +1047,9 @@ class Engine:
                 send_caps.claim(s, account.id, bump.message_id, "bump", self.clock())
                 stage.state = StageState.SENDING
                 stage.message_id = bump.message_id
+                # What can tell later whether it went out, if the answer never comes.
+                stage.handed_over_at = self.clock()
+                stage.evidence = handover.evidence_of(mailbox, bump.message_id)
 
         try:
             sent_ref = self._retry(lambda: mailbox.send(bump, before_commit))
@@ -1081,35 +1099,68 @@ class Engine:
     def _settle_unconfirmed(
         self, mailbox, followup_id, position, message_id, how, report, after="a broken send"
     ):
-        """A hand-over that broke off: Sent decides where it can, else never risk a second."""
-        found = self._retry(lambda: mailbox.find_sent(message_id))
+        """A hand-over that broke off: settled by evidence (see watcher.handover)."""
+        with self.store.session() as s:
+            evidence = self.store.get_followup(s, followup_id).stage(position).evidence
+        found, where = handover.look_for_copy(self._retry, mailbox, message_id, evidence)
         with self.store.session() as s:
             followup = self.store.get_followup(s, followup_id)
             stage = followup.stage(position)
-            if found:
-                how = f"found in Sent after {after}"
+            now = self.clock()
+            decision = handover.decide(
+                found=bool(found),
+                authoritative=getattr(mailbox, "sent_copy_is_authoritative", False),
+                evidence=stage.evidence,
+                handed_over_at=stage.handed_over_at,
+                now=now,
+                grace=timedelta(seconds=self.config.receipt_grace_seconds),
+            )
+            if decision.outcome == handover.Outcome.SENT:
+                how = f"{where} after {after}"
                 if self._finish_stage(
                     s, followup, position, StageState.SENT, message_id, found, how
                 ):
                     report.sent += 1
-            elif getattr(mailbox, "sent_copy_is_authoritative", False):
-                if stage.state != StageState.SENDING or followup.current_stage != position:
-                    return
-                # Not in Sent, where this server files everything it sends: it did not go
-                # out. Try again later, once the server's search surely shows a late copy.
-                stage.state = StageState.PENDING
-                send_caps.forget(s, followup.account_id, message_id)
-                followup.due_at = self.clock() + UNCONFIRMED_RECHECK
-                user = s.get(User, followup.user_id)
+                return
+            if decision.outcome == handover.Outcome.UNCONFIRMED:
+                how += "; nothing can show whether it arrived (no receipt copy was taken)"
+                if self._finish_stage(
+                    s, followup, position, StageState.UNCONFIRMED, message_id, None, how
+                ):
+                    report.unconfirmed += 1
+                return
+            if (
+                stage.state != StageState.SENDING
+                or followup.current_stage != position
+                or not self.store.holds_lease(s, followup, self.owner, now)
+            ):
+                return  # settled or taken over meanwhile
+            tz = s.get(User, followup.user_id).timezone
+            if decision.outcome == handover.Outcome.WAIT:
+                stage.handed_over_at = stage.handed_over_at or now
+                followup.due_at = decision.until
+                detail = (
+                    f"stage {position} may or may not have gone out ({how}); looking for its "
+                    f"copy until {fu_ops.format_local(decision.until, tz)}: found, it counts as "
+                    "sent; not found, it is sent again"
+                )
+                self._note(s, followup, "checking", detail, message_id=message_id)
+                return
+            stage.state = StageState.PENDING  # not sent: it does not count against the cap
+            send_caps.forget(s, followup.account_id, message_id)
+            if decision.outcome == handover.Outcome.RESEND:
+                followup.due_at = now
+                detail = (
+                    f"stage {position} did not go out ({how}): no copy arrived within "
+                    f"{self.config.receipt_grace_seconds / 60:g} minutes, so it is sent again"
+                )
+            else:  # RETRY: not in Sent, where this server files everything it sends
+                followup.due_at = now + UNCONFIRMED_RECHECK
                 detail = (
                     f"stage {position} did not go out ({how}); it is not in Sent, so it is "
-                    f"tried again {fu_ops.format_local(followup.due_at, user.timezone)}"
+                    f"tried again {fu_ops.format_local(followup.due_at, tz)}"
                 )
-                self._note(s, followup, "retry", detail, message_id=message_id)
-            elif self._finish_stage(
-                s, followup, position, StageState.UNCONFIRMED, message_id, None, how
-            ):
-                report.unconfirmed += 1
+            self._note(s, followup, "retry", detail, message_id=message_id)
 
     def _note(self, s, followup: FollowUp, kind: str, detail: str, **extra) -> None:
         """One line of the follow-up's history, stamped with the injected clock by default."""

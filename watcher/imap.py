@@ -49,6 +49,7 @@ from watcher.errors import (
     SendRejected,
     SendUnconfirmed,
 )
+from watcher.evidence import evidence_for, receipt_address
 from watcher.headers import (
     MSGID_RE,
     SUMMARY_FIELDS,
@@ -132,6 +133,8 @@ class ImapMailbox:
         self.smtp_username = s.get("smtp_username") or self.imap_username
         self.own_addresses = frozenset(a.lower() for a in (spec.email, *spec.aliases))
         self.trigger_folders = bool(spec.trigger_folders)
+        self.send_evidence = evidence_for(s)  # see watcher.evidence
+        self.receipts: set[str] = set()  # bumps whose receipt copy the server took (RCPT 250)
         self.save_sent = s.get("save_sent", "auto")
         if self.save_sent not in ("auto", "always", "never"):
             raise ValueError(f"save_sent must be auto, always or never, not {self.save_sent!r}")
@@ -299,6 +302,18 @@ class ImapMailbox:
             hits = self._by_message_id(c, SENT, message_id)
             return hits[0][1].ref if hits else None
 
+    def find_delivered(self, message_id: str) -> str | None:
+        """A delivered copy of our own message (the bump's receipt copy, see watcher.evidence):
+        in INBOX, or wherever it was filed away (\\Archive, Replywatch/Filed)."""
+        with self._imap("look for a delivered copy") as c:
+            names = self._folder_names(c)
+            for role in (INBOX, ARCHIVE, FILED):
+                if role in names:
+                    hits = self._by_message_id(c, role, message_id)
+                    if hits:
+                        return hits[0][1].ref
+            return None
+
     # -- writing ---------------------------------------------------------------------------
 
     def send(self, bump: Bump, before_commit: Callable[[], Any] | None = None) -> str:
@@ -332,6 +347,7 @@ class ImapMailbox:
                     bump.message_id,
                     ", ".join(f"{r} ({c})" for r, (c, _) in refused.items()),
                 )
+            self._ask_for_receipt(smtp, bump)
             # DATA as smtplib does it, split before the final "." so that the point of no
             # return is as late as it can be: until the dot, the server discards the message
             # if we die, so a crash before it is safely retried; only a crash between marking
@@ -367,6 +383,21 @@ class ImapMailbox:
             raise
         self._smtp = smtp  # a clean session: the next bump of this pass reuses it
         return self._keep_sent_copy(bump)
+
+    def _ask_for_receipt(self, smtp: smtplib.SMTP, bump: Bump) -> None:
+        """The user's own receipt plus-address as one more envelope recipient (never a header):
+        its delivered copy later proves the server took the message (watcher.evidence)."""
+        self.receipts.discard(bump.message_id)
+        if self.send_evidence != "receipt" or not bump.message_id.startswith("<rw."):
+            return  # only bumps, which the engine settles by evidence
+        address = receipt_address(self.email)
+        code, _ = self._smtp_step(smtp, "RCPT TO", smtp.rcpt, address)
+        if code in (250, 251):
+            self.receipts.add(bump.message_id)
+        else:  # no receipt for this one: an unsure hand-over of it is asked about
+            log.warning(
+                "%s refused the receipt address of %s: %s", self.smtp_host, bump.message_id, code
+            )
 
     def _smtp_session(self) -> smtplib.SMTP:
         """The pass's SMTP session if it is still good (RSET answers), else a new one."""

@@ -244,6 +244,10 @@ class Stage(Base):
     # The user's own draft this stage's text came from (Replywatch/Bumps): discarded once the
     # bump is sent, kept (and the user told) when a reply stops the follow-up.
     draft_ref: Mapped[str | None] = mapped_column(String(300))
+    # When the bump was last handed to the SMTP server, and what can later show whether it
+    # went out (watcher.evidence: "receipt" | "sent"; None: nothing can, ask the user).
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evidence: Mapped[str | None] = mapped_column(String(10))
 
     followup: Mapped[FollowUp] = relationship(back_populates="stages")
 

@@ -6,6 +6,12 @@
     user sign-out-everywhere --user EMAIL
                                       end every session of that user (a lost laptop, a cookie
                                       that may have been copied)
+    user export --user EMAIL [--output FILE]
+                                      everything of theirs as JSON (no passwords or tokens)
+    user delete --user EMAIL --confirm EMAIL
+                                      delete the user and everything of theirs: Google tokens
+                                      revoked, mail passwords erased (without --confirm: only
+                                      says what would be deleted)
 
 The password never comes from argv (argv is visible to every user of the machine).
 """
@@ -14,16 +20,17 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 
-from . import access
+from . import access, user_data
 from .errors import NotFoundError, ValidationError
 from .models import User
 from .store import Store
 
 
 def add_parser(sub) -> None:
-    us = sub.add_parser("user", help="sign-ins: passwords, ending sessions").add_subparsers(
+    us = sub.add_parser("user", help="users: passwords, sessions, export, delete").add_subparsers(
         dest="user_cmd", required=True
     )
     us.add_parser("list", help="users, the owner, who has a password")
@@ -31,6 +38,12 @@ def add_parser(sub) -> None:
     sp.add_argument("--user", required=True, help="the user's e-mail (made if new)")
     so = us.add_parser("sign-out-everywhere", help="end every session of a user")
     so.add_argument("--user", required=True)
+    ex = us.add_parser("export", help="a user's data as JSON (no passwords or tokens)")
+    ex.add_argument("--user", required=True)
+    ex.add_argument("--output", help="write to this new file (0600) instead of the screen")
+    de = us.add_parser("delete", help="delete a user and everything of theirs")
+    de.add_argument("--user", required=True)
+    de.add_argument("--confirm", help="the user's address again: without it nothing is deleted")
 
 
 def cmd_user(args: argparse.Namespace, config, store: Store, env) -> int:
@@ -80,6 +93,53 @@ def user_sign_out_everywhere(args, config, store: Store, env) -> int:
     return 0
 
 
+def _find_user(store: Store, s, address: str) -> User:
+    user = store.user_by_email(s, address)
+    if user is None:
+        raise NotFoundError(f"no user {address.strip().lower()}")
+    return user
+
+
+def user_export(args, config, store: Store, env) -> int:
+    with store.session() as s:
+        user_id = _find_user(store, s, args.user).id
+    data = user_data.export_json(store, user_id, args.clock())
+    if not args.output:
+        print(data)
+        return 0
+    try:  # a new file, owner-only: it is personal data
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ValidationError(f"{args.output} exists already: nothing was written") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(data + "\n")
+    print(f"exported {args.user.strip().lower()} to {args.output}")
+    return 0
+
+
+def user_delete(args, config, store: Store, env) -> int:
+    with store.session() as s:
+        user = _find_user(store, s, args.user)
+        what = user_data.holdings(s, user.id)
+        user_id = user.id
+    if (args.confirm or "").strip().lower() != what.email:
+        lines = "\n".join(f"  - {line}" for line in what.lines())
+        raise ValidationError(
+            f"this deletes, for good:\n{lines}\n"
+            f"nothing was deleted: repeat the address with --confirm {what.email} to go ahead"
+        )
+    done = user_data.delete_user(store, config, user_id)
+    print(f"deleted {done.email} and everything of theirs")
+    if done.revoked:
+        print(f"Google revoked Replywatch's access to {', '.join(done.revoked)}")
+    if done.not_revoked:
+        print(
+            f"Google did not confirm the revocation for {', '.join(done.not_revoked)}: "
+            "remove Replywatch at myaccount.google.com/permissions"
+        )
+    return 0
+
+
 def _new_password(env) -> str:
     value = env.get("REPLYWATCH_NEW_PASSWORD")
     if not value:
@@ -99,4 +159,6 @@ COMMANDS = {
     "list": user_list,
     "set-password": user_set_password,
     "sign-out-everywhere": user_sign_out_everywhere,
+    "export": user_export,
+    "delete": user_delete,
 }

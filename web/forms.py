@@ -59,7 +59,27 @@ MODES = [("send", "Send a bump to them"), ("remind", "Only remind me (back to my
 
 ADDRESS = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an e-mail address.")
 
+_SENT_HINT = (
+    "Gmail files every message its SMTP server takes in Sent, so Sent tells whether a bump "
+    "cut off mid-send went out."
+)
+_RECEIPT_HINT = (
+    "Each bump also goes to you+rw-receipt@ (envelope only; filed away on arrival): its copy "
+    "tells whether a bump cut off mid-send went out."
+)
+_OUTLOOK_HINT = (
+    "Each bump also goes to you+rw-receipt@ (envelope only; filed away on arrival; needs plus "
+    "addressing, on by default in Exchange Online): its copy tells whether a bump cut off "
+    "mid-send went out."
+)
+_NONE_HINT = (
+    "Yahoo has no plus addresses: a bump cut off mid-send is shown as unconfirmed and you say "
+    "whether it arrived."
+)
+
 # Providers' documented servers. Most of them need an app password when 2-step sign-in is on.
+# "evidence": what shows whether a bump cut off mid-send went out (watcher.evidence): "receipt"
+# (a copy to you+rw-receipt@, envelope only), "sent" (the server files it in Sent) or "none".
 PRESETS = {
     "gmail": {
         "label": "Gmail (app password)",
@@ -71,6 +91,8 @@ PRESETS = {
         "smtp_security": "ssl",
         "hint": "Create an app password at myaccount.google.com/apppasswords "
         "(needs 2-Step Verification). Or use Connect Google above: no password needed.",
+        "evidence": "sent",
+        "evidence_hint": _SENT_HINT,
     },
     "fastmail": {
         "label": "Fastmail",
@@ -81,6 +103,8 @@ PRESETS = {
         "smtp_port": 465,
         "smtp_security": "ssl",
         "hint": "Use an app password (Settings → Privacy & Security → App passwords).",
+        "evidence": "receipt",
+        "evidence_hint": _RECEIPT_HINT,
     },
     "outlook": {
         "label": "Outlook / Office 365",
@@ -92,6 +116,8 @@ PRESETS = {
         "smtp_security": "starttls",
         "hint": "Your organisation must allow IMAP and SMTP AUTH for your mailbox; "
         "with two-step verification, use an app password.",
+        "evidence": "receipt",
+        "evidence_hint": _OUTLOOK_HINT,
     },
     "icloud": {
         "label": "iCloud Mail",
@@ -102,6 +128,8 @@ PRESETS = {
         "smtp_port": 587,
         "smtp_security": "starttls",
         "hint": "Create an app-specific password at account.apple.com.",
+        "evidence": "receipt",
+        "evidence_hint": _RECEIPT_HINT,
     },
     "yahoo": {
         "label": "Yahoo Mail",
@@ -112,8 +140,17 @@ PRESETS = {
         "smtp_port": 465,
         "smtp_security": "ssl",
         "hint": "Generate an app password in Yahoo Account Security.",
+        "evidence": "none",
+        "evidence_hint": _NONE_HINT,
     },
-    "custom": {"label": "Another provider (enter servers)", "hint": ""},
+    "custom": {
+        "label": "Another provider (enter servers)",
+        "hint": "",
+        # Known SMTP hosts get their provider's evidence (watcher.evidence); others none.
+        "evidence_hint": "A bump cut off mid-send is shown as unconfirmed and you say whether "
+        "it arrived (python -m watcher account add-imap --send-evidence receipt turns receipt "
+        "copies on for a server that delivers you+tag@ addresses).",
+    },
 }
 
 
@@ -233,4 +270,13 @@ class DisconnectForm(FlaskForm):
             ("delete", "Delete them with their history"),
         ],
         default="keep",
+    )
+
+
+class DeleteEverythingForm(FlaskForm):
+    """Typing the address is the re-confirmation: it works for password and Google users."""
+
+    address = StringField(
+        "Type your address to confirm",
+        validators=[InputRequired(message="Type your address to confirm."), Length(max=320)],
     )

@@ -31,6 +31,7 @@ from watcher.errors import (
     ReplywatchError,
     ValidationError,
 )
+from watcher.evidence import evidence_for
 from watcher.mailbox import AccountSpec, open_mailbox
 from watcher.models import AccountStatus, FollowUpState, StageState, User
 
@@ -491,6 +492,7 @@ def _imap_settings(form: ImapForm) -> dict:
     out["imap_username"] = (form.imap_username.data or "").strip() or email
     out["smtp_username"] = (form.smtp_username.data or "").strip() or out["imap_username"]
     out["save_sent"] = "auto"
+    out["send_evidence"] = preset.get("evidence") or evidence_for(out)
     return out
 
 

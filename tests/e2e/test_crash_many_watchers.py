@@ -3,9 +3,9 @@
 1,000 follow-ups across 50 IMAP accounts on Dovecot; 3 `python -m watcher run` processes; a
 controller SIGKILLs a random watcher every couple of seconds and starts a new one. Meanwhile
 replies land on 50 follow-ups that are not due yet. At the end every due bump reached the SMTP
-server exactly once (or, for a kill between recording the hand-over and SMTP's final ".", not
-at all and shown as unconfirmed: never twice), no replied thread got a bump, and every history
-reads consistently.
+server exactly once, none is left unconfirmed (a kill between recording the hand-over and SMTP's
+final "." is settled by the receipt copy, watcher.evidence: none arrived within the grace, so it
+was sent again), no replied thread got a bump, and every history reads consistently.
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ PER_ACCOUNT = 20
 REPLIED_PER_ACCOUNT = 1  # due later; the reply arrives first
 WATCHERS = 3
 KILL_EVERY = 2.0  # seconds between SIGKILLs
-DEADLINE = 480.0  # seconds for the whole run (2 cores, shared with Dovecot and PostgreSQL)
+# Seconds for the whole run (2 cores, shared with Dovecot and PostgreSQL, and with other test
+# runs): a hang guard, not a speed goal. Each bump's receipt copy is delivered, read and filed
+# away too: a pass that sends 40 bumps took 5-7 s without receipts and 8-9 s with them, and
+# the next pass (filing the 40 copies) 1-2 s instead of 0.1 s, on this shared machine.
+DEADLINE = 1200.0
 
 
 def _raw(sender: str, to: str, subject: str, msgid: str, date: datetime, **extra) -> bytes:
@@ -72,7 +76,8 @@ def seed(world, store, now):
             owner = store.get_or_create_user(s, user.email)
             owner.send_days, owner.send_hours = "mon-sun", "00:00-24:00"
             account = store.add_account(
-                s, owner, kind="imap", email=user.email, settings=dict(spec.settings),
+                s, owner, kind="imap", email=user.email,
+                settings={**spec.settings, "send_evidence": "receipt"},  # Dovecot takes user+tag@
                 secret=spec.secret, now=now,
             )  # fmt: skip
             for msgid, to, will_reply in anchors:
@@ -100,7 +105,7 @@ def start_watcher(env, logs: Path, n: int) -> subprocess.Popen:
     )
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1400)
 def test_random_sigkills_across_three_watchers_keep_exactly_once(
     mail_world, pg_url, config, tmp_path
 ):
@@ -120,6 +125,8 @@ def test_random_sigkills_across_three_watchers_keep_exactly_once(
         "REPLYWATCH_RETRY_WAIT_MAX": "0.2",
         "REPLYWATCH_MAX_BUMPS_PER_MINUTE": "0",  # a rush on purpose: pacing is tested elsewhere
         "REPLYWATCH_SEND_JITTER_MINUTES": "0",
+        # The sink delivers the receipt copy before it answers 250: seconds are plenty here.
+        "REPLYWATCH_RECEIPT_GRACE_SECONDS": "5",
     }
     rng = random.Random(1234)
     started = 0
@@ -174,7 +181,7 @@ def test_random_sigkills_across_three_watchers_keep_exactly_once(
         tokens = {f.id: (f.token, s.get(Account, f.account_id).email) for f in followups.values()}
         histories = {fid: [e.kind for e in store.events_for(s, fid)] for fid in followups}
 
-    problems, undelivered = [], []
+    problems, resent = [], []
     for fid, _user, _msgid, _, will_reply in plan:
         token, email_addr = tokens[fid]
         bump_id = bump_message_id(token, 1, email_addr)
@@ -185,18 +192,14 @@ def test_random_sigkills_across_three_watchers_keep_exactly_once(
             if state != "replied" or sink[bump_id] != 0 or "sent" in kinds:
                 problems.append((fid, "bumped after a reply", state, sink[bump_id], kinds))
             continue
-        if sink[bump_id] == 0 and stage.state == StageState.UNCONFIRMED:
-            # Killed between recording "handing over" and SMTP's final ".": the server dropped
-            # the message, and nothing can tell that from a lost "250". The one outcome SMTP
-            # leaves open, shown to the user as unconfirmed, never resent. Rare; bounded below.
-            undelivered.append(fid)
-        elif sink[bump_id] != 1:
+        if sink[bump_id] != 1:
             problems.append((fid, f"delivered {sink[bump_id]} times", state, stage.state, kinds))
         if state != "completed" or kinds.count("completed") != 1:
             problems.append((fid, "not completed once", state, kinds))
-        done = kinds.count("sent") + kinds.count("unconfirmed")
-        if done != 1 or stage.state not in (StageState.SENT, StageState.UNCONFIRMED):
+        if kinds.count("sent") != 1 or "unconfirmed" in kinds or stage.state != StageState.SENT:
             problems.append((fid, "stage outcome", stage.state, kinds))
+        if "retry" in kinds:  # killed before the dot: no receipt within the grace, sent again
+            resent.append(fid)
     sent_copies = Counter()
     for _, user, *_ in plan[::PER_ACCOUNT]:
         for m in mail_world.messages(user, "Sent"):
@@ -205,9 +208,9 @@ def test_random_sigkills_across_three_watchers_keep_exactly_once(
     store.dispose()
     assert not doubled, f"two copies in Sent: {doubled[:5]}"
     assert not problems, f"{len(problems)} inconsistent follow-ups, e.g. {problems[:5]}"
-    # Each needs a kill inside a window of microseconds: a handful at most, never a pattern.
-    assert len(undelivered) <= max(2, kills // 20), f"{len(undelivered)} unconfirmed, undelivered"
+    unconfirmed = [fid for fid, st in stages.items() if st.state == StageState.UNCONFIRMED]
+    assert unconfirmed == [], f"{len(unconfirmed)} unconfirmed"
     print(
         f"{kills} kills, {started} watcher processes, {len(mail_world.sink.messages)} messages, "
-        f"{len(undelivered)} unconfirmed and undelivered"
+        f"0 unconfirmed, 0 doubles, {len(resent)} sent again after the grace"
     )

@@ -11,6 +11,10 @@ reference/mail-mechanics.md 1.4 and 2.5:
                            Errors: 400 invalid_grant, 401 invalid_client,
                            400 unsupported_grant_type.
 - POST /revoke             token=... (refresh or access); a refresh token takes its access tokens.
+                           200 on success, 400 {"error": "invalid_token"} for an unknown or
+                           revoked one ("Using OAuth 2.0 for Web Server Applications",
+                           developers.google.com/identity/protocols/oauth2/web-server,
+                           section "Revoking a token").
 - GET  /v1/userinfo        OpenID userinfo for a Bearer access token.
 - GET  /oauth2/v1/certs    {"kid": "<PEM certificate>"}; /oauth2/v3/certs the same key as JWKS.
 

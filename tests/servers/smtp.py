@@ -8,6 +8,7 @@ soon as the sender's `DATA` returned. Other recipients are accepted and only rec
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import re
@@ -61,6 +62,9 @@ class SmtpSink:
         self.on_data: Callable[[object], None] | None = None
         self._rejects: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
+        # One logged-in IMAP session per Dovecot user, kept: a login per delivered message
+        # made the sink (one event loop) the bottleneck of tests that send a lot.
+        self._sessions: dict[str, IMAPClient] = {}
         self.port = free_port()
         self.controller = _Controller(
             _Handler(self),
@@ -77,6 +81,10 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.controller.stop()
+        for c in self._sessions.values():
+            with contextlib.suppress(Exception):
+                c.logout()
+        self._sessions.clear()
 
     def __enter__(self) -> SmtpSink:
         return self.start()
@@ -134,10 +142,19 @@ class SmtpSink:
         if login is None:
             return False
         raw = f"Return-Path: <{mail_from}>\r\nDelivered-To: {rcpt}\r\n".encode() + content
-        with IMAPClient(self.dovecot.host, self.dovecot.port, ssl=False, timeout=10) as c:
-            c.login(login, self.users[login])
-            c.append("INBOX", raw)
-            c.logout()
+        for fresh in (False, True):
+            c = None if fresh else self._sessions.get(login)
+            try:
+                if c is None:
+                    c = IMAPClient(self.dovecot.host, self.dovecot.port, ssl=False, timeout=10)
+                    c.login(login, self.users[login])
+                    self._sessions[login] = c
+                c.append("INBOX", raw)
+                return True
+            except Exception:
+                self._sessions.pop(login, None)  # a dropped session: once more, logged in anew
+                if fresh:
+                    raise
         return True
 
 

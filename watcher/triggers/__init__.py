@@ -251,7 +251,9 @@ def process_pending(make_job: Callable[[int], Job], store: Store, account_id: in
 
 
 # Each trigger registers itself on import, in priority order: plus-address, folder, draft.
-from . import plus  # noqa: E402, F401, I001
+# A bump's receipt copy (to me+rw-receipt@…) comes first: it is only ever filed away.
+from . import receipt  # noqa: E402, F401, I001
+from . import plus  # noqa: E402, F401
 from . import folders  # noqa: E402, F401
 from . import drafts  # noqa: E402, F401
 

@@ -28,6 +28,7 @@ from ..errors import (
     TransientError,
     ValidationError,
 )
+from ..evidence import RECEIPT_TAG
 from ..followups import StageSpec, plus_tag, user_window
 from ..mailbox import MessageSummary
 from ..models import Account, Mode, TriggerItem
@@ -58,7 +59,9 @@ def find_plus_address(msg: MessageSummary, own_addresses) -> str | None:
     message's Bcc, Cc, To and Delivered-To."""
     for address in (*msg.bcc, *msg.cc, *msg.to, *msg.delivered_to):
         tag = plus_tag(address, own_addresses)
-        if tag is not None and tag != schedule.PLUS_RESERVED and len(address) <= SPEC_LIMIT:
+        if tag in (schedule.PLUS_RESERVED, RECEIPT_TAG):  # a draft's mark; a bump's receipt
+            continue
+        if tag is not None and len(address) <= SPEC_LIMIT:
             return address.strip().lower()
     for address in (*msg.bcc, *msg.cc, *msg.to, *msg.delivered_to):
         if plus_tag(address, own_addresses) == schedule.PLUS_RESERVED:

@@ -92,6 +92,8 @@
         if (el && p[k] !== undefined) el.value = p[k];
       });
       if (hint) hint.textContent = p.hint || "";
+      var evidence = document.getElementById("evidence-hint");
+      if (evidence) evidence.textContent = p.evidence_hint || "";
       if (servers) servers.open = preset.value === "custom";
     });
   }
