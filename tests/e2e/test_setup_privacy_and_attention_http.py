@@ -83,7 +83,7 @@ def test_an_unconfirmed_bump_row_links_to_the_question(app, clock):
     assert f'href="/settings/followups/{followup_id}#unconfirmed">Say whether it arrived<' in html
 
 
-def test_the_list_redrawn_after_a_refused_form_still_says_what_needs_attention(app, clock):
+def test_a_refused_new_follow_up_still_says_what_needs_attention(app, clock):
     uid = make_user(app, "me@example.test")
     account_id, _ = seed_followup(app, uid, email="me@example.test", now=clock.now())
     _store(app).mark_account_failed(
@@ -95,5 +95,5 @@ def test_the_list_redrawn_after_a_refused_form_still_says_what_needs_attention(a
         "/settings/followups/new",
         data={"csrf_token": token, "account": str(account_id), "message_id": ""},
     )
-    assert answer.status_code == 400  # drawn by the list view from another endpoint
+    assert answer.status_code == 400  # the new follow-up page, redrawn with its errors
     assert "me@example.test needs attention: IMAP login refused" in answer.get_data(as_text=True)
