@@ -33,6 +33,7 @@ from .models import (
     MailboxCursor,
     RecipientZone,
     Rule,
+    SendRecord,
     Stage,
     TrackedId,
     TriggerItem,
@@ -257,6 +258,7 @@ def _delete_rows(s, user_id: int, email: str) -> None:
         (FollowUp, FollowUp.id.in_(followup_ids)),
         (Rule, or_(Rule.user_id == user_id, Rule.account_id.in_(account_ids))),
         (MailboxCursor, MailboxCursor.account_id.in_(account_ids)),
+        (SendRecord, SendRecord.account_id.in_(account_ids)),  # the daily send cap's count
         (RecipientZone, RecipientZone.user_id == user_id),
         # Sign-in throttling rows name the address ("signin:<email>|<client>").
         (LoginAttempt, LoginAttempt.key.like(f"signin:{_like(email)}|%", escape="\\")),

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app import create_app
 from tests.support.web import csrf_token, make_user, sign_in
 from watcher import followups as fu_ops
+from watcher import send_caps
 from watcher.mailbox import MessageSummary
 from watcher.models import Base, TriggerItem
 from watcher.rules import RuleFields
@@ -76,6 +77,7 @@ def seed(store: Store, email: str, google=None) -> dict:
         store.observe_offset(s, user.id, f"client-of-{local}@else.test", NOW, 60)
         store.add_event(s, user_id=user.id, account_id=imap.id, kind="trigger", detail="x", at=NOW)
         store.record_login_failure(s, [f"signin:{email}|127.0.0.1"], NOW)
+        send_caps.claim(s, imap.id, f"<rw.bump-{local}@example.test>", "bump", NOW)
         secrets = [a.secret for a in accounts]
         return {
             "user_id": user.id,
