@@ -37,10 +37,14 @@ def test_a_watcher_whose_database_connection_died_gives_idle_up(config, pg_url):
     first, second = _engine(config, pg_url, "w1"), _engine(config, pg_url, "w2")
     try:
         assert first._idle_watchers() is not None
-        with second.store.engine.connect() as conn:  # the server drops the holder's session
+        # The server drops the holder's session. pg_terminate_backend only signals the
+        # backend; given a timeout (PostgreSQL 14+) it waits until the backend has
+        # exited and so released its locks. Without it the lock could still be held
+        # when the second watcher asked (CI saw that once under load).
+        with second.store.engine.connect() as conn:
             conn.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "SELECT pg_terminate_backend(pid, 30000) FROM pg_locks "
                     "WHERE locktype = 'advisory' AND objid = :k"
                 ),
                 {"k": IDLE_LOCK_KEY},
