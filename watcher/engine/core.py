@@ -1,0 +1,267 @@
+"""The Engine: the pass loop and its wake-ups, the leases on accounts and on due follow-ups,
+and serving one account step by step.
+
+Each step's code lives in a room of its own, mixed into Engine: upkeep (IDLE, Gmail watch,
+trigger folders, zones), judging, pacing, sending, recovery, and the stage records they
+share. Mixins rather than collaborators: every room reads the engine's store, config, clock
+and owner (which tests replace on a live engine) and the rooms call each other's steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from .. import metrics
+from ..config import Config
+from ..errors import NotFoundError, PermanentError, ReplywatchError, ValidationError
+from ..idle import IdleWatchers
+from ..mailbox import AccountSpec, Mailbox, open_mailbox
+from ..models import Account, FollowUp
+from ..retry import call_with_retry
+from ..store import Store
+from ..wake import Listener
+from .judging import JudgingSteps
+from .pacing import PacingSteps
+from .recovery import RecoverySteps
+from .sending import SendingSteps
+from .shared import AccountView, LeaseLost, PassReport, utcnow
+from .stages import StageRecords
+from .upkeep import UpkeepSteps
+
+log = logging.getLogger(__package__)  # "watcher.engine", the logger name before the split
+
+
+class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps, StageRecords):
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        clock: Callable[[], datetime] = utcnow,
+        mailbox_factory: Callable[[AccountSpec, Config], Mailbox] = open_mailbox,
+    ):
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.mailbox_factory = mailbox_factory
+        self.owner = config.worker_id
+        self.lease = timedelta(seconds=config.lease_seconds)
+        self.wake = threading.Event()  # set by push handlers (and stop) to start a pass early
+        self._stopping = threading.Event()
+        self._woken: set[int] = set()  # accounts with news (push), served first next pass
+        self._woken_lock = threading.Lock()
+        self._watch_retry_at: dict[int, datetime] = {}  # account -> next users.watch attempt
+        self._trigger_folders_ready: set[int] = set()  # accounts whose folders exist (this process)
+        self._zone_scan_retry_at: dict[tuple[int, str], datetime] = {}  # after a failed scan
+        self._idle: IdleWatchers | None = None  # IMAP IDLE threads, in one process only
+        self._idle_lock = None  # the Store.lock_for_life that makes this process the one
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def wake_account(self, account_id: int, source: str = "push") -> None:
+        """An account has news: start a pass now and serve it first. `source` (push, idle,
+        notify) is only counted."""
+        metrics.WAKEUPS.labels(source).inc()
+        with self._woken_lock:
+            self._woken.add(account_id)
+        self.wake.set()
+
+    def run_forever(self) -> None:
+        """Pass after pass until stop(); a push or stop() wakes it before the interval ends."""
+        log.info("watcher %s started (every %ss)", self.owner, self.config.poll_interval)
+        listener = None
+        if self.store.is_postgres:  # wake-ups from other processes (e.g. the web app's push)
+            listener = Listener(
+                self.config.database_url, lambda a: self.wake_account(a, "notify")
+            ).start()
+        try:
+            self._loop()
+        finally:
+            if listener is not None:
+                listener.stop()
+            self._drop_idle()
+        log.info("watcher %s stopped", self.owner)
+
+    def _loop(self) -> None:
+        """A full pass every poll_interval; between them, a wake-up (push, IDLE, NOTIFY)
+        serves only the accounts with news, so busy inboxes do not re-poll every account."""
+        next_full = 0.0
+        while not self._stopping.is_set():
+            try:
+                full = time.monotonic() >= next_full
+                if full:
+                    next_full = time.monotonic() + self.config.poll_interval
+                report = self.run_pass(woken_only=not full)
+                log.info("%s: %s", "pass" if full else "woken pass", report)
+                if full and self.config.imap_idle:  # new mail in an IMAP inbox wakes us
+                    idle = self._idle_watchers()
+                    if idle is not None:
+                        idle.sync(self._idle_accounts())
+            except Exception:  # a bug must not kill the watcher thread; the next pass retries
+                log.exception("pass failed")
+            self.wake.wait(max(0.0, next_full - time.monotonic()))
+            self.wake.clear()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.wake.set()
+
+    def run_pass(self, woken_only: bool = False) -> PassReport:
+        """Serve every account that is due a check, woken ones first; with `woken_only`, just
+        the accounts woken since the last pass (a push or IDLE said they have news)."""
+        started = time.perf_counter()
+        report = self._serve_due_accounts(woken_only)
+        kind = "woken" if woken_only else "full"
+        metrics.observe_pass(kind, report, time.perf_counter() - started)
+        return report
+
+    def _serve_due_accounts(self, woken_only: bool) -> PassReport:
+        report = PassReport()
+        served: set[int] = set()
+        with self._woken_lock:
+            woken, self._woken = self._woken, set()
+        while True:
+            if woken_only and not woken - served:
+                return report
+            account_id = self.store.claim_account(
+                self.owner,
+                self.clock(),
+                self.lease,
+                served,
+                prefer=woken - served,
+                only=woken - served if woken_only else None,
+            )
+            if account_id is None:
+                return report
+            served.add(account_id)
+            if self._stopping.is_set():  # SIGTERM: finish the account in hand, take no more
+                self.store.release_account(account_id, self.owner)
+                return report
+            try:
+                with self._keep_lease(Account, account_id):
+                    self.serve_account(account_id, report)
+            finally:
+                self.store.release_account(account_id, self.owner)
+
+    @contextlib.contextmanager
+    def _keep_lease(self, model, row_id: int):
+        """Renew a lease every third of its length while a long step runs (slow servers)."""
+        done = threading.Event()
+        interval = self.config.lease_seconds / 3
+
+        def renew() -> None:
+            while not done.wait(interval):
+                try:
+                    if not self.store.renew_lease(
+                        model, row_id, self.owner, self.clock() + self.lease
+                    ):
+                        return  # lost it: the send path checks before the point of no return
+                except Exception:  # a failed renewal is retried next interval
+                    log.exception("renewing the lease on %s %s", model.__name__, row_id)
+
+        keeper = threading.Thread(target=renew, name=f"lease-{row_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            done.set()
+            keeper.join()
+
+    # -- one account ---------------------------------------------------------------------------
+
+    def serve_account(self, account_id: int, report: PassReport) -> None:
+        report.accounts += 1
+        report.served.add(account_id)
+        try:
+            account = self._account_view(account_id)
+            mailbox = self.mailbox_factory(account.spec, self.config)
+            try:
+                with mailbox:
+                    self._keep_watch(account, mailbox)
+                    self._ensure_trigger_folders(account, mailbox)
+                    self._read_changes(account, mailbox, report)
+                    self._run_triggers(account, mailbox)
+                    self._learn_zones(account, mailbox)
+                    self._check_flagged(account, mailbox, report)
+                    self._spread_overdue(account)
+                    self._act_on_due(account, mailbox, report)
+            finally:
+                metrics.observe_mailbox(mailbox)
+        except ReplywatchError as e:
+            # A fault in one account never stops the pass for the others.
+            report.account_faults += 1
+            report.faults.append(f"account {account_id}: {e.message}")
+            permanent = isinstance(e, PermanentError)
+            metrics.ACCOUNT_FAULTS.labels("permanent" if permanent else "transient").inc()
+            log.warning("account %s: %s", account_id, e.message)
+            self.store.mark_account_failed(
+                account_id,
+                e.message,
+                permanent=permanent,
+                now=self.clock(),
+                backoff=timedelta(seconds=self.config.account_backoff_seconds),
+            )
+            return
+        except Exception as e:
+            report.account_faults += 1
+            report.faults.append(f"account {account_id}: internal error {type(e).__name__}")
+            metrics.ACCOUNT_FAULTS.labels("internal").inc()
+            log.exception("account %s: unexpected error", account_id)
+            self.store.mark_account_failed(
+                account_id,
+                f"internal error ({type(e).__name__}); see the watcher log",
+                permanent=False,
+                now=self.clock(),
+                backoff=timedelta(seconds=self.config.account_backoff_seconds),
+            )
+            return
+        self.store.mark_account_ok(account_id, self.clock())
+
+    def _account_view(self, account_id: int) -> AccountView:
+        with self.store.session() as s:
+            account = s.get(Account, account_id)
+            return AccountView(
+                id=account.id,
+                user_id=account.user_id,
+                email=account.email,
+                display_name=account.display_name,
+                own_addresses=account.own_addresses,
+                spec=self.store.account_spec(account),
+            )
+
+    def _retry(self, fn):
+        return call_with_retry(fn, self.config.retry_attempts, self.config.retry_wait_max)
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def _act_on_due(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
+        while True:
+            self._defer_over_cap(account)
+            self._throttle(account)
+            # One at a time: a lease covers only the follow-up in hand, so several watchers
+            # share an account's due work evenly and nothing waits under a stale claim.
+            ids = self.store.claim_due(self.owner, self.clock(), self.lease, 1, account.id)
+            if not ids:
+                return
+            for followup_id in ids:
+                try:
+                    with self._keep_lease(FollowUp, followup_id):
+                        self._act(account, mailbox, followup_id, report)
+                except (ValidationError, NotFoundError) as e:
+                    # A problem of this follow-up alone (its thread is gone, its text is
+                    # broken): fail it visibly; the account and the others go on.
+                    if self._fail(followup_id, e.message):
+                        report.failed += 1
+                except (LeaseLost, IntegrityError) as e:
+                    # Another watcher took over (our lease ran out while we were slow): it
+                    # owns the follow-up now, so leave everything to it.
+                    metrics.LEASE_LOSSES.labels("followup").inc()
+                    log.info("follow-up %s: another watcher took over (%s)", followup_id, e)
+                finally:
+                    self.store.release_followup(followup_id, self.owner)
