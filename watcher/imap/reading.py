@@ -48,7 +48,7 @@ from watcher.imap.constants import (
 from watcher.imap.cursor import dump_cursor, moved, parse_cursor
 from watcher.imap.faults import as_bytes
 from watcher.imap.search import quote, searchable_address, thread_criteria, usable_ids
-from watcher.mailbox import Changes, MessageSummary, ThreadKey
+from watcher.mailbox import Changes, MessageSummary, ThreadKey, thread_order
 
 log = logging.getLogger(__name__)
 
@@ -324,9 +324,3 @@ class ImapReader:
         uids = self.conn.search(c, f"HEADER Message-ID {quote(message_id)}")
         hits = self._summaries(c, role, validity, uids)
         return [(uid, s) for uid, s in hits if s.message_id == message_id]
-
-
-def thread_order(s: MessageSummary) -> tuple:
-    """Oldest first; within one second a reply (longer chain) sorts after what it answers."""
-    stamp = s.date.timestamp() if s.date else float("-inf")
-    return (stamp, len(s.references) + len(s.in_reply_to), s.ref)

@@ -26,8 +26,8 @@ from watcher.imap.constants import (
     SENT,
 )
 from watcher.imap.faults import as_bytes
-from watcher.imap.reading import ImapReader, thread_order
-from watcher.mailbox import BUMPS_FOLDER, FILED_FOLDER, TRIGGER_FOLDERS, ThreadKey
+from watcher.imap.reading import ImapReader
+from watcher.mailbox import BUMPS_FOLDER, FILED_FOLDER, TRIGGER_FOLDERS, ThreadKey, thread_order
 
 
 class ImapTriggers:
