@@ -60,9 +60,8 @@ class ImapTriggers:
                 raise NotFoundError("no message of this thread is left in INBOX or Sent")
             uid, latest = max(sent, key=lambda h: thread_order(h[1]))
             names = self.conn.folder_names(c)
-            self.conn.select(
-                c, names[SENT]
-            )  # COPY leaves the source untouched: read-only is enough
+            # COPY leaves the source untouched: read-only is enough
+            self.conn.select(c, names[SENT])
             response = as_bytes(c.copy([uid], names[INBOX]))
             match = COPYUID.search(response)
             if match:
