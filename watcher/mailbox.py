@@ -1,6 +1,6 @@
 """The Mailbox seam: everything mail-specific hides behind this small protocol.
 
-The engine is written once against `Mailbox`; `ImapMailbox` (watcher/imap.py) and `GmailMailbox`
+The engine is written once against `Mailbox`; `ImapMailbox` (watcher/imap/) and `GmailMailbox`
 (gmail/api.py) implement it. `open_mailbox()` picks the implementation by `account.kind` from an
 explicit table, importing it lazily so the watcher never imports google* at module level.
 """
@@ -105,6 +105,12 @@ class MessageSummary:
         ids = {self.message_id, *self.in_reply_to, *self.references, *self.reported_ids}
         ids.discard("")
         return frozenset(ids)
+
+
+def thread_order(s: MessageSummary) -> tuple:
+    """Oldest first; within one second a reply (longer chain) sorts after what it answers."""
+    stamp = s.date.timestamp() if s.date else float("-inf")
+    return (stamp, len(s.references) + len(s.in_reply_to), s.ref)
 
 
 @dataclass(frozen=True)
