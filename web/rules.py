@@ -20,7 +20,7 @@ from watcher import schedule
 from watcher.compose import render_text
 from watcher.errors import NotFoundError, ReplywatchError, ValidationError
 from watcher.models import Rule
-from watcher.rule_commands import MAX_DRY_RUN_DAYS, dry_run
+from watcher.rule_dry_run import MAX_DRY_RUN_DAYS, dry_run
 
 from . import auth
 from .auth import current_user, login_required

@@ -1,10 +1,10 @@
-"""The CLI's words for history lines and stages (watcher.cli_words): one word for one thing."""
+"""The CLI's words for history lines and stages (watcher.cli.words): one word for one thing."""
 
 from __future__ import annotations
 
 import pytest
 
-from watcher.cli_words import event_words, stage_word
+from watcher.cli.words import event_words, stage_word
 from watcher.models import FollowUp, FollowUpState, StageState
 
 

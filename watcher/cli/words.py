@@ -13,9 +13,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from . import followups as fu_ops
-from .models import AccountStatus, FollowUp, FollowUpState, StageState, User
-from .store import Store
+from .. import followups as fu_ops
+from ..models import AccountStatus, FollowUp, FollowUpState, StageState, User
+from ..store import Store
 
 # An Event's detail repeats its kind ("stopped: reply from ..."): (kind, start of the detail,
 # how much of it to drop, the word shown), the word being the state the follow-up ended in.

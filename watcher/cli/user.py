@@ -23,10 +23,10 @@ import getpass
 import os
 import sys
 
-from . import access, user_data
-from .errors import NotFoundError, ValidationError
-from .models import User
-from .store import Store
+from .. import access, user_data
+from ..errors import NotFoundError, ValidationError
+from ..models import User
+from ..store import Store
 
 
 def add_parser(sub) -> None:
@@ -47,7 +47,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_user(args: argparse.Namespace, config, store: Store, env) -> int:
-    return COMMANDS[args.user_cmd](args, config, store, env)
+    return SUBCOMMANDS[args.user_cmd](args, config, store, env)
 
 
 def user_list(args, config, store: Store, env) -> int:
@@ -84,9 +84,7 @@ def user_set_password(args, config, store: Store, env) -> int:
 
 def user_sign_out_everywhere(args, config, store: Store, env) -> int:
     with store.session() as s:
-        user = store.user_by_email(s, args.user)
-        if user is None:
-            raise NotFoundError(f"no user {args.user.strip().lower()}")
+        user = _find_user(store, s, args.user)
         user.session_generation = (user.session_generation or 0) + 1
         email = user.email
     print(f"every session of {email} was signed out")
@@ -155,10 +153,12 @@ def _new_password(env) -> str:
     return value
 
 
-COMMANDS = {
+SUBCOMMANDS = {
     "list": user_list,
     "set-password": user_set_password,
     "sign-out-everywhere": user_sign_out_everywhere,
     "export": user_export,
     "delete": user_delete,
 }
+
+COMMANDS = {"user": cmd_user}

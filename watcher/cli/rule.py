@@ -6,30 +6,22 @@
     rule list [--account A] | show ID | edit ID ... | enable ID | disable ID | remove ID
     rule dry-run ID [--days 14]
 
-The dry-run reads the account's recent sent mail and says, per message, whether the rule would
-have put a follow-up on it and why; it creates nothing and writes nothing. `dry_run()` is what
-the settings page shows too.
+The dry-run itself (`dry_run()`, what the settings page shows too) is watcher.rule_dry_run; this
+module prints it as a table.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from . import followups as fu_ops
-from . import rules
-from .errors import ValidationError
-from .mailbox import AccountSpec, Mailbox, MessageSummary, open_mailbox
-from .models import Account, Rule
-from .store import Store
-from .triggers.by_rule import explicit_trigger, rule_ids
-
-MAX_DRY_RUN_DAYS = 90
-DRY_RUN_LIMIT = 200
-
+from .. import followups as fu_ops
+from .. import rules
+from ..errors import ValidationError
+from ..models import Rule
+from ..rule_dry_run import DryRun, dry_run, rule_account
+from ..store import Store
+from ..triggers.by_rule import rule_ids
 
 # -- the parser --------------------------------------------------------------------------------
 
@@ -99,7 +91,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_rule(args, config, store: Store, env) -> int:
-    return COMMANDS[args.rule_cmd](args, config, store)
+    return SUBCOMMANDS[args.rule_cmd](args, config, store)
 
 
 def _delays(args, default: str) -> list[str]:
@@ -164,10 +156,6 @@ def rule_edit(args, config, store: Store) -> int:
 
 def _given(values: list[str] | None, current: list) -> list[str]:
     return list(current or []) if values is None else values
-
-
-def rule_account(s, rule: Rule) -> Account:
-    return s.get(Account, rule.account_id)
 
 
 def rule_switch(args, config, store: Store) -> int:
@@ -241,82 +229,7 @@ def describe(rule: Rule, email: str) -> str:
     )
 
 
-# -- the dry-run --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DryRunRow:
-    date: datetime | None
-    to: str
-    subject: str
-    would: bool
-    why: str
-
-
-@dataclass(frozen=True)
-class DryRun:
-    rule: rules.RuleSpec
-    email: str
-    timezone: str
-    since: datetime
-    rows: list[DryRunRow]
-
-    @property
-    def matches(self) -> int:
-        return sum(1 for r in self.rows if r.would)
-
-
-def dry_run(
-    store: Store,
-    config,
-    rule_id: int,
-    *,
-    days: int = 14,
-    now: datetime,
-    user_id: int | None = None,
-    mailbox_factory: Callable[[AccountSpec, object], Mailbox] = open_mailbox,
-) -> DryRun:
-    """What the rule would have done with the account's mail sent in the last `days` days,
-    judged as if the rule had existed then. Reads the mailbox and the database; writes nothing.
-    `user_id` scopes the rule to its owner (the settings page)."""
-    if not 1 <= days <= MAX_DRY_RUN_DAYS:
-        raise ValidationError(f"look back between 1 and {MAX_DRY_RUN_DAYS} days")
-    with store.session() as s:
-        rule = store.get_rule(s, rule_id, user_id=user_id)
-        spec = rules.RuleSpec.of(rule)
-        account = rule_account(s, rule)
-        account_spec = store.account_spec(account)
-        account_id, own, tz = account.id, account.own_addresses, account.user.timezone
-    since = now - timedelta(days=days)
-    judged: list[tuple[MessageSummary, rules.Decision]] = []
-    with mailbox_factory(account_spec, config) as mailbox:
-        sent = mailbox.recent_sent(since, limit=DRY_RUN_LIMIT)
-        for msg in sent:
-            explicit = explicit_trigger(msg, own)
-            if explicit is not None:
-                judged.append((msg, rules.Decision(False, explicit)))
-                continue
-            decision = rules.judge(
-                spec, msg, own, lambda msg=msg: mailbox.message_text(msg.ref), new_only=False
-            )
-            judged.append((msg, decision))
-    rows = []
-    with store.session() as s:  # read only: which threads a follow-up already watches
-        for msg, decision in judged:
-            would, why = decision.matches, decision.reason
-            if would:
-                linked = store.active_followups_linked(
-                    s, account_id, msg.linked_ids, [msg.thread_ref] if msg.thread_ref else []
-                )
-                if linked:
-                    would, why = (
-                        False,
-                        f"its thread already has an active follow-up (#{linked[0].id})",
-                    )
-            rows.append(
-                DryRunRow(msg.date, ", ".join([*msg.to, *msg.cc]) or "-", msg.subject, would, why)
-            )
-    return DryRun(spec, account_spec.email, tz, since, rows)
+# -- the dry-run as a table ---------------------------------------------------------------------
 
 
 def _cell(text: str, width: int) -> str:
@@ -351,7 +264,7 @@ def rule_dry_run(args, config, store: Store) -> int:
     return 0
 
 
-COMMANDS = {
+SUBCOMMANDS = {
     "add": rule_add,
     "list": rule_list,
     "show": rule_show,
@@ -361,3 +274,5 @@ COMMANDS = {
     "remove": rule_remove,
     "dry-run": rule_dry_run,
 }
+
+COMMANDS = {"rule": cmd_rule}
