@@ -16,13 +16,9 @@ from .. import schedule, send_caps
 from ..config import Config
 from ..errors import PermanentError, ReplywatchError, ValidationError
 from ..evidence import evidence_for
+from ..imap.constants import DEFAULT_PORTS
 from ..mailbox import AccountSpec, open_mailbox
 from ..store import Store
-
-DEFAULT_PORTS = {
-    "imap": {"ssl": 993, "starttls": 143, "none": 143},
-    "smtp": {"ssl": 465, "starttls": 587, "none": 25},
-}
 
 
 def add_parser(sub) -> None:

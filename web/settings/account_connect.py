@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from watcher.errors import AuthFailed, ReplywatchError, ValidationError
 from watcher.evidence import evidence_for
+from watcher.imap.constants import DEFAULT_PORTS
 from watcher.mailbox import AccountSpec, open_mailbox
 
 from .. import auth
@@ -16,10 +17,6 @@ from ..forms import PRESETS, ImapForm
 from .blueprint import bp
 from .common import _own_account, _sentence
 
-DEFAULT_PORTS = {
-    "imap": {"ssl": 993, "starttls": 143, "none": 143},
-    "smtp": {"ssl": 465, "starttls": 587, "none": 25},
-}
 PRESETS_JSON = json.dumps(PRESETS)  # a plain str: WTForms escapes it into the data- attribute
 
 
