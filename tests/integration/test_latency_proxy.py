@@ -1,0 +1,130 @@
+"""bench/latency_proxy.py: the delay is really applied each way, bytes arrive intact and in
+order, chunks in flight do not queue behind each other, and a half-close is passed on.
+
+The proxy sleeps on the real event-loop clock, so the bounds here are measured: a lower bound
+the proxy must never beat (it delivers no chunk early) and a generous upper bound that only a
+proxy which serialized its chunks, or lost one, would miss on a busy 2-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import socketserver
+import threading
+import time
+
+import pytest
+
+from bench.latency_proxy import LatencyProxy
+
+DELAY_MS = 100
+SLACK = 0.005  # the event loop may fire a timer up to its clock resolution early
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while data := self.request.recv(65536):
+            self.request.sendall(data)
+        self.request.close()  # after the client's half-close: end the other direction too
+
+
+@pytest.fixture(scope="module")
+def echo_port():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def proxy(echo_port):
+    with LatencyProxy("127.0.0.1", echo_port, delay_ms=DELAY_MS) as p:
+        yield p
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, f"connection closed after {len(data)} of {size} bytes"
+        data += chunk
+    return data
+
+
+def test_a_round_trip_takes_the_delay_both_ways(proxy):
+    with _connect(proxy.port) as sock:
+        rtts = []
+        for _ in range(3):
+            start = time.monotonic()
+            sock.sendall(b"ping")
+            assert _read_exactly(sock, 4) == b"ping"
+            rtts.append(time.monotonic() - start)
+    for rtt in rtts:
+        assert rtt >= 2 * DELAY_MS / 1000 - SLACK
+        assert rtt < 2 * DELAY_MS / 1000 + 1.0
+    assert proxy.connections == 1
+
+
+def test_bytes_arrive_intact_and_in_order_without_queueing_behind_each_other(proxy):
+    # 50 distinct chunks written back to back: each is delayed, none waits for the one before
+    # (a proxy that slept per chunk in turn would take 50 x 0.2 s = 10 s).
+    chunks = [os.urandom(1000 + 97 * i) for i in range(50)]
+    expected = b"".join(chunks)
+    with _connect(proxy.port) as sock:
+        start = time.monotonic()
+        received: list[bytes] = []
+        reader = threading.Thread(
+            target=lambda: received.append(_read_exactly(sock, len(expected)))
+        )
+        reader.start()
+        for chunk in chunks:
+            sock.sendall(chunk)
+        reader.join(30)
+        elapsed = time.monotonic() - start
+    assert received and received[0] == expected
+    assert 2 * DELAY_MS / 1000 - SLACK <= elapsed < 2 * DELAY_MS / 1000 + 3.0
+    assert proxy.bytes_up == proxy.bytes_down == len(expected)
+
+
+def test_a_half_close_is_passed_on_and_the_answer_still_comes_back(proxy):
+    with _connect(proxy.port) as sock:
+        sock.sendall(b"last words")
+        sock.shutdown(socket.SHUT_WR)  # the echo server sees the end only through the proxy
+        start = time.monotonic()
+        data = b""
+        while chunk := sock.recv(100):
+            data += chunk
+        elapsed = time.monotonic() - start
+    assert data == b"last words"
+    # the end of stream went up and the server's own close came back, both delayed
+    assert elapsed >= 2 * DELAY_MS / 1000 - SLACK
+
+
+def test_a_changed_delay_applies_to_later_chunks(echo_port):
+    with LatencyProxy("127.0.0.1", echo_port, delay_ms=2500) as proxy:
+        proxy.delay_ms = 0  # e.g. a benchmark's warm-up on loopback speed
+        with _connect(proxy.port) as sock:
+            start = time.monotonic()
+            sock.sendall(b"fast")
+            assert _read_exactly(sock, 4) == b"fast"
+            fast = time.monotonic() - start
+    assert fast < 5.0  # the 2 x 2.5 s it started with no longer apply
+
+
+def test_an_unreachable_target_closes_the_client_connection():
+    with socket.socket() as s:  # a port that was free a moment ago, with nothing listening
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    with LatencyProxy("127.0.0.1", dead_port, delay_ms=10) as proxy, _connect(proxy.port) as c:
+        assert c.recv(10) == b""
+    assert proxy.failed_upstream == 1
