@@ -3,8 +3,9 @@
 It makes a loopback mail server look like one across the internet: every chunk read from one
 side is written to the other side D ms after it arrived, in arrival order (a later chunk never
 overtakes an earlier one, and chunks in flight do not wait for each other: this is latency, not
-a bandwidth cap). An end of stream (half-close) is passed on after the same delay. It forwards
-bytes only, so TLS (implicit or STARTTLS) passes through untouched.
+a bandwidth cap). An end of stream (half-close) is passed on after the same delay, and a new
+connection pays TCP's handshake round trip too (see LatencyProxy). It forwards bytes only, so
+TLS (implicit or STARTTLS) passes through untouched.
 
 As a library (the proxy runs its own event loop in a daemon thread):
 
@@ -31,7 +32,13 @@ CHUNK = 64 * 1024
 class LatencyProxy:
     """Forward listen_host:port -> target_host:target_port, delaying each direction by
     delay_ms. `delay_ms` may be changed while it runs (e.g. 0 for a warm-up, then 40);
-    a change applies to chunks read after it."""
+    a change applies to chunks read after it.
+
+    With `handshake` (the default) a new connection also pays for TCP's handshake, as it does
+    on a real network: the client's connect() to the proxy returns at once, so the proxy
+    opens the target 3 x delay later instead (SYN, SYN-ACK, ACK). A server that speaks first
+    (IMAP, SMTP) then greets after two round trips, and a client's first bytes (a TLS
+    ClientHello) reach the target when they would have."""
 
     def __init__(
         self,
@@ -40,10 +47,12 @@ class LatencyProxy:
         delay_ms: float = 40.0,
         listen_host: str = "127.0.0.1",
         listen_port: int = 0,
+        handshake: bool = True,
     ):
         self.target = (target_host, target_port)
         self.listen = (listen_host, listen_port)
         self.delay_ms = float(delay_ms)
+        self.handshake = handshake
         self.port = 0  # the bound port, known once started
         self.connections = 0  # client connections accepted
         self.failed_upstream = 0  # accepted, but the target refused or was unreachable
@@ -115,46 +124,48 @@ class LatencyProxy:
         self.connections += 1
         task = asyncio.current_task()
         self._tasks.add(task)
+        up: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        down: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        # The client's bytes are stamped from the start; they wait for the target below.
+        pumps = [asyncio.ensure_future(self._read(client_r, up, "bytes_up"))]
+        target_w = None
         try:
+            if self.handshake:  # SYN ->, SYN-ACK <-, ACK ->: the target sees us after 3 legs
+                await asyncio.sleep(3 * self.delay_ms / 1000)
             try:
                 target_r, target_w = await asyncio.open_connection(*self.target)
             except OSError:
                 self.failed_upstream += 1
                 return
-            try:
-                await asyncio.gather(
-                    self._pipe(client_r, target_w, "bytes_up"),
-                    self._pipe(target_r, client_w, "bytes_down"),
-                )
-            finally:
-                _abort(target_w)
+            pumps += [
+                asyncio.ensure_future(self._read(target_r, down, "bytes_down")),
+                asyncio.ensure_future(self._deliver(up, target_w)),
+                asyncio.ensure_future(self._deliver(down, client_w)),
+            ]
+            await asyncio.gather(*pumps)
         except asyncio.CancelledError:
             pass
         finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
             _abort(client_w)
+            if target_w is not None:
+                _abort(target_w)
             self._tasks.discard(task)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counter):
-        """Copy one direction: a reader task stamps each chunk with its due time and queues it;
-        the writer below delivers them in order, each no earlier than its due time."""
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-        deliver = asyncio.ensure_future(self._deliver(queue, writer))
-        try:
-            while True:
-                try:
-                    data = await reader.read(CHUNK)
-                except (ConnectionError, OSError):
-                    data = b""
-                setattr(self, counter, getattr(self, counter) + len(data))
-                queue.put_nowait((self._loop.time() + self.delay_ms / 1000, data))
-                if not data or deliver.done():  # end of stream (a half-close), or no one to
-                    break  # deliver to: the far side is gone
-            await deliver
-        finally:
-            if not deliver.done():
-                deliver.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await deliver
+    async def _read(self, reader: asyncio.StreamReader, queue: asyncio.Queue, counter: str):
+        """One direction's intake: stamp each chunk with the time it is due at the far side.
+        The end of stream is queued too, and passed on (delayed) as a half-close."""
+        while True:
+            try:
+                data = await reader.read(CHUNK)
+            except (ConnectionError, OSError):
+                data = b""
+            setattr(self, counter, getattr(self, counter) + len(data))
+            queue.put_nowait((self._loop.time() + self.delay_ms / 1000, data))
+            if not data:
+                return
 
     async def _deliver(self, queue: asyncio.Queue, writer: asyncio.StreamWriter) -> None:
         while True:
@@ -170,7 +181,7 @@ class LatencyProxy:
                 writer.write(data)
                 await writer.drain()
             except (ConnectionError, OSError):
-                return  # the other side is gone; the reader will see its own end
+                return  # that side is gone: its own reader sees the end and passes it on
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:
@@ -191,8 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free)")
     parser.add_argument("--listen", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--delay-ms", type=float, default=40.0, help="delay each way (ms)")
+    parser.add_argument(
+        "--no-handshake", action="store_true", help="do not charge new connections TCP's RTT"
+    )
     args = parser.parse_args(argv)
-    proxy = LatencyProxy(*args.target, args.delay_ms, args.listen, args.port).start()
+    proxy = LatencyProxy(
+        *args.target, args.delay_ms, args.listen, args.port, handshake=not args.no_handshake
+    ).start()
     print(
         f"{args.listen}:{proxy.port} -> {args.target[0]}:{args.target[1]}, "
         f"+{args.delay_ms:g} ms each way (round trip +{2 * args.delay_ms:g} ms); Ctrl-C stops",

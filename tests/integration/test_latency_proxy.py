@@ -1,5 +1,6 @@
-"""bench/latency_proxy.py: the delay is really applied each way, bytes arrive intact and in
-order, chunks in flight do not queue behind each other, and a half-close is passed on.
+"""bench/latency_proxy.py: the delay is really applied each way, a new connection pays TCP's
+handshake round trip, bytes arrive intact and in order, chunks in flight do not queue behind
+each other, and a half-close is passed on.
 
 The proxy sleeps on the real event-loop clock, so the bounds here are measured: a lower bound
 the proxy must never beat (it delivers no chunk early) and a generous upper bound that only a
@@ -19,6 +20,7 @@ import pytest
 from bench.latency_proxy import LatencyProxy
 
 DELAY_MS = 100
+ONE_WAY = DELAY_MS / 1000
 SLACK = 0.005  # the event loop may fire a timer up to its clock resolution early
 
 
@@ -61,23 +63,38 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def test_a_round_trip_takes_the_delay_both_ways(proxy):
-    with _connect(proxy.port) as sock:
+def _round_trips(port: int, count: int) -> list[float]:
+    with _connect(port) as sock:
         rtts = []
-        for _ in range(3):
+        for i in range(count):
             start = time.monotonic()
-            sock.sendall(b"ping")
-            assert _read_exactly(sock, 4) == b"ping"
+            sock.sendall(b"ping %d" % i)
+            assert _read_exactly(sock, 6) == b"ping %d" % i
             rtts.append(time.monotonic() - start)
-    for rtt in rtts:
-        assert rtt >= 2 * DELAY_MS / 1000 - SLACK
-        assert rtt < 2 * DELAY_MS / 1000 + 1.0
+    return rtts
+
+
+def test_a_round_trip_takes_the_delay_both_ways_and_a_new_connection_one_more(proxy):
+    first, *later = _round_trips(proxy.port, 4)
+    # connect() to the proxy returns at once: the handshake's round trip lands on the first
+    # exchange (target opened after 3 one-way legs, the answer back after a 4th)
+    assert first >= 4 * ONE_WAY - SLACK
+    assert first < 4 * ONE_WAY + 1.0
+    for rtt in later:
+        assert 2 * ONE_WAY - SLACK <= rtt < 2 * ONE_WAY + 1.0
     assert proxy.connections == 1
+
+
+def test_without_the_handshake_a_new_connection_costs_one_round_trip(echo_port):
+    with LatencyProxy("127.0.0.1", echo_port, DELAY_MS, handshake=False) as proxy:
+        first, second = _round_trips(proxy.port, 2)
+    for rtt in (first, second):
+        assert 2 * ONE_WAY - SLACK <= rtt < 2 * ONE_WAY + 1.0
 
 
 def test_bytes_arrive_intact_and_in_order_without_queueing_behind_each_other(proxy):
     # 50 distinct chunks written back to back: each is delayed, none waits for the one before
-    # (a proxy that slept per chunk in turn would take 50 x 0.2 s = 10 s).
+    # (a proxy that slept per chunk in turn would take 50 x 0.2 s = 10 s, on top of the handshake).
     chunks = [os.urandom(1000 + 97 * i) for i in range(50)]
     expected = b"".join(chunks)
     with _connect(proxy.port) as sock:
@@ -92,7 +109,7 @@ def test_bytes_arrive_intact_and_in_order_without_queueing_behind_each_other(pro
         reader.join(30)
         elapsed = time.monotonic() - start
     assert received and received[0] == expected
-    assert 2 * DELAY_MS / 1000 - SLACK <= elapsed < 2 * DELAY_MS / 1000 + 3.0
+    assert 4 * ONE_WAY - SLACK <= elapsed < 4 * ONE_WAY + 3.0  # with the handshake
     assert proxy.bytes_up == proxy.bytes_down == len(expected)
 
 
@@ -107,7 +124,7 @@ def test_a_half_close_is_passed_on_and_the_answer_still_comes_back(proxy):
         elapsed = time.monotonic() - start
     assert data == b"last words"
     # the end of stream went up and the server's own close came back, both delayed
-    assert elapsed >= 2 * DELAY_MS / 1000 - SLACK
+    assert elapsed >= 2 * ONE_WAY - SLACK
 
 
 def test_a_changed_delay_applies_to_later_chunks(echo_port):
