@@ -45,14 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import update
 
 from bench.latency_proxy import LatencyProxy
+from bench.pass_worker import Workers
 from bench.scaled_dovecot import ScaledDovecot
 from tests.servers.postgres import Postgres
 from watcher.config import Config
 from watcher.models import Account
 from watcher.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
-WORKER = Path(__file__).resolve().parent / "pass_worker.py"
 LOGIN_LINE = "imap-login: Info: Login: user=<"
 IMAP_STEPS = ("connect+greeting+CAPABILITY", "LOGIN", "LIST", "STATUS", "LOGOUT")
 
@@ -110,64 +109,12 @@ def make_all_due(store: Store) -> None:
         s.execute(update(Account).values(next_check_at=None, lease_owner=None, lease_until=None))
 
 
-# -- the watcher processes ------------------------------------------------------------------
+# -- Dovecot's log --------------------------------------------------------------------------
 
 
-class Workers:
-    """P bench/pass_worker.py processes, started together, driven pass by pass."""
-
-    def __init__(self, count: int, env: dict[str, str], log_dir: Path):
-        self.procs = []
-        self.logs = []
-        for i in range(count):
-            log = open(log_dir / f"worker-{i}.log", "w+")  # noqa: SIM115 (closed in close())
-            self.logs.append(log)
-            proc_env = {**env, "REPLYWATCH_WORKER_ID": f"bench-{i}"}
-            self.procs.append(
-                subprocess.Popen(
-                    [sys.executable, str(WORKER)],
-                    cwd=ROOT,
-                    env=proc_env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=log,
-                    text=True,
-                )
-            )
-        self.timed = all(self._answer(i)["steps_timed"] for i in range(count))
-
-    def run_pass(self) -> tuple[float, list[dict]]:
-        """Start one pass in every process at once; (wall seconds, their answers)."""
-        start = time.perf_counter()
-        for proc in self.procs:
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        answers = [self._answer(i) for i in range(len(self.procs))]
-        return time.perf_counter() - start, answers
-
-    def _answer(self, i: int) -> dict:
-        line = self.procs[i].stdout.readline()
-        if not line:
-            self.logs[i].seek(0)
-            raise RuntimeError(f"watcher process {i} ended:\n{self.logs[i].read()[-3000:]}")
-        return json.loads(line)
-
-    def close(self) -> None:
-        for proc in self.procs:
-            proc.stdin.close()
-        for proc in self.procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for log in self.logs:
-            log.close()
-
-
-def dovecot_logins(dovecot: ScaledDovecot, offset: int) -> tuple[int, int]:
-    """(LOGIN lines in Dovecot's log after `offset`, the new offset). Its log process writes a
-    moment after the event, so read until the count stops changing."""
+def dovecot_logins(dovecot: ScaledDovecot, offset: int) -> int:
+    """LOGIN lines in Dovecot's log after `offset`. Its log process writes a moment after the
+    event, so read until the count stops changing."""
     last = -1
     for _ in range(20):
         with open(dovecot.log, errors="replace") as f:
@@ -178,7 +125,7 @@ def dovecot_logins(dovecot: ScaledDovecot, offset: int) -> tuple[int, int]:
             break
         last = count
         time.sleep(0.1)
-    return count, offset + len(text.encode())
+    return count
 
 
 def log_size(dovecot: ScaledDovecot) -> int:
@@ -211,7 +158,7 @@ def measure(setup: Setup, n: int, security: str, variant: str, procs: int, passe
             cpu = time.process_time()
             wall, answers = workers.run_pass()
             proxy_cpu = time.process_time() - cpu
-            logins, _ = dovecot_logins(setup.dovecot, offset)
+            logins = dovecot_logins(setup.dovecot, offset)
             checks = sum(a["accounts"] for a in answers)
             served = set().union(*(a.get("served", ()) for a in answers))
             rows.append(
@@ -293,7 +240,7 @@ def print_breakdown(rows: list[Row]) -> None:
         ms["total"] = r.wall / r.checks * 1e3
         ms["rest"] = ms["total"] - sum(v for k, v in ms.items() if k != "total")
         cells = " ".join(f"{ms[n]:>10.1f}" for n in names)
-        print(f"{r.variant:<10} {r.accounts:>6,} {r.security:<8} {r.pass_no:>4} {cells}")
+        print(f"{r.variant or '-':<10} {r.accounts:>6,} {r.security:<8} {r.pass_no:>4} {cells}")
     first = timed[0]
     counts = {labels.get(k, k): n / first.checks for k, (_, n) in sorted(first.steps.items())}
     print(
@@ -307,9 +254,11 @@ def machine_line(args) -> str:
     dovecot = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
     version = dovecot.stdout.split()
     db = "PostgreSQL 15 (throwaway cluster)" if args.db == "postgres" else "SQLite"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
-        f"{platform.python_version()}, Dovecot {version[0] if version else '?'} and {db} on "
+        f"machine: {os.cpu_count()} cores (load average {load} at start), "
+        f"{platform.machine()}, Python {platform.python_version()}, "
+        f"Dovecot {version[0] if version else '?'} and {db} on "
         f"127.0.0.1; +{args.delay_ms:g} ms each way through bench/latency_proxy.py "
         f"(round trip +{2 * args.delay_ms:g} ms)"
     )

@@ -1,4 +1,7 @@
-"""One watcher process for bench/many_accounts.py: today's Engine, driven pass by pass.
+"""Watcher processes for bench/many_accounts.py: today's Engine, driven pass by pass.
+
+`Workers` (the driver side) starts P of these processes and drives them in step; `main` is
+one of them.
 
 Started by the benchmark with DATABASE_URL and REPLYWATCH_* in its environment (Config.from_env,
 as `python -m watcher run` reads them), so any watcher setting (e.g. a future worker-pool size)
@@ -17,9 +20,11 @@ taking a mailbox_factory or those seams move, the pass is still measured, withou
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
+import subprocess
 import sys
 import threading
 import time
@@ -33,6 +38,8 @@ from watcher.engine import Engine
 from watcher.imap import ImapMailbox
 from watcher.mailbox import open_mailbox
 from watcher.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # From the TCP connect to the end of the CAPABILITY imaplib sends unasked; with implicit TLS
 # the TLS handshake too. (STARTTLS's handshake falls outside any step: in "rest".)
@@ -103,6 +110,72 @@ def build_engine(config: Config, store: Store) -> tuple[Engine, bool]:
     if "mailbox_factory" in inspect.signature(Engine).parameters:
         return Engine(store, config, mailbox_factory=mailbox_factory), True
     return Engine(store, config), False
+
+
+# -- the driver side (bench/many_accounts.py) --------------------------------------------------
+
+
+class Workers:
+    """P bench/pass_worker.py processes, started together, driven pass by pass."""
+
+    def __init__(self, count: int, env: dict[str, str], log_dir: Path):
+        self.procs: list[subprocess.Popen] = []
+        self.logs = []
+        try:
+            self._start(count, env, log_dir)
+            self.timed = all(self._answer(i)["steps_timed"] for i in range(count))
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, count: int, env: dict[str, str], log_dir: Path) -> None:
+        for i in range(count):
+            log = open(log_dir / f"worker-{i}.log", "w+")  # noqa: SIM115 (closed in close())
+            self.logs.append(log)
+            proc_env = {**env, "REPLYWATCH_WORKER_ID": f"bench-{i}"}
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(Path(__file__).resolve())],
+                    cwd=ROOT,
+                    env=proc_env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
+            )
+
+    def run_pass(self) -> tuple[float, list[dict]]:
+        """Start one pass in every process at once; (wall seconds, their answers)."""
+        start = time.perf_counter()
+        for proc in self.procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        answers = [self._answer(i) for i in range(len(self.procs))]
+        return time.perf_counter() - start, answers
+
+    def _answer(self, i: int) -> dict:
+        line = self.procs[i].stdout.readline()
+        if not line:
+            self.logs[i].seek(0)
+            raise RuntimeError(f"watcher process {i} ended:\n{self.logs[i].read()[-3000:]}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(OSError):  # EOF on stdin: the process exits
+                proc.stdin.close()
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self.logs:
+            log.close()
+
+
+# -- the process itself ------------------------------------------------------------------------
 
 
 def main() -> int:
