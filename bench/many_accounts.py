@@ -19,7 +19,7 @@ Watcher settings pass through: --set NAME=VALUE (a Config field, as REPLYWATCH_N
 (= --set workers=N, for the account pool once Config has it), and --variant LABEL:NAME=VALUE,...
 to measure several settings side by side in one run (e.g. a baseline beside a change).
 
-Run: .venv/bin/python bench/many_accounts.py   (N=50 at 80 ms, 1/2/4 processes: about 2 minutes)
+Run: .venv/bin/python bench/many_accounts.py   (N=50 at 80 ms, 1/2/4 processes: about 3 minutes)
      .venv/bin/python bench/many_accounts.py --accounts 50,200 --security none,ssl --processes 1
 """
 
@@ -148,7 +148,6 @@ class Setup:
 
 def measure(setup: Setup, n: int, security: str, variant: str, procs: int, passes: int):
     """P watcher processes, `passes` passes each (all accounts made due before each)."""
-    rows = []
     workers = Workers(procs, setup.env, setup.log_dir)
     try:
         for pass_no in range(1, passes + 1):
@@ -161,26 +160,23 @@ def measure(setup: Setup, n: int, security: str, variant: str, procs: int, passe
             logins = dovecot_logins(setup.dovecot, offset)
             checks = sum(a["accounts"] for a in answers)
             served = set().union(*(a.get("served", ()) for a in answers))
-            rows.append(
-                Row(
-                    accounts=n,
-                    security=security,
-                    variant=variant,
-                    processes=procs,
-                    pass_no=pass_no,
-                    wall=wall,
-                    distinct=len(served) if served else min(n, checks),
-                    checks=checks,
-                    logins=logins,
-                    connections=sum(p.connections for p in setup.proxies) - conns,
-                    cpu=sum(a["cpu"] for a in answers),
-                    proxy_cpu=proxy_cpu,
-                    faults=sum(a["faults"] for a in answers),
-                    fault_samples=[f for a in answers for f in a["fault_samples"]][:3],
-                    steps=merge_steps(a["steps"] for a in answers) if workers.timed else {},
-                )
+            yield Row(
+                accounts=n,
+                security=security,
+                variant=variant,
+                processes=procs,
+                pass_no=pass_no,
+                wall=wall,
+                distinct=len(served) if served else min(n, checks),
+                checks=checks,
+                logins=logins,
+                connections=sum(p.connections for p in setup.proxies) - conns,
+                cpu=sum(a["cpu"] for a in answers),
+                proxy_cpu=proxy_cpu,
+                faults=sum(a["faults"] for a in answers),
+                fault_samples=[f for a in answers for f in a["fault_samples"]][:3],
+                steps=merge_steps(a["steps"] for a in answers) if workers.timed else {},
             )
-            yield rows[-1]
     finally:
         workers.close()
 
@@ -367,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     base_env = {
         **os.environ,
         "REPLYWATCH_ALLOW_PRIVATE_MAIL_HOSTS": "1",  # the proxy listens on 127.0.0.1
-        "REPLYWATCH_IMAP_IDLE": "0",  # passes only; IDLE at scale is bench/idle_scale's
+        "REPLYWATCH_IMAP_IDLE": "0",  # passes only (run_pass holds no IDLE; this is for later)
         **settings_env(args.set),
     }
     variants = parse_variants(args.variant)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import socket
 import socketserver
+import ssl
 import threading
 import time
 
 import pytest
+from imapclient import IMAPClient
 
 from bench.latency_proxy import LatencyProxy
+from bench.scaled_dovecot import ScaledDovecot
 
 DELAY_MS = 100
 ONE_WAY = DELAY_MS / 1000
@@ -145,3 +148,24 @@ def test_an_unreachable_target_closes_the_client_connection():
     with LatencyProxy("127.0.0.1", dead_port, delay_ms=10) as proxy, _connect(proxy.port) as c:
         assert c.recv(10) == b""
     assert proxy.failed_upstream == 1
+
+
+def test_imap_with_implicit_tls_and_starttls_passes_through_unchanged():
+    # bench/many_accounts.py's TLS rows: Dovecot with a throwaway certificate, behind the proxy
+    with ScaledDovecot(tls=True) as dovecot:
+        dovecot.add_user("tls@bench.test", "pw-tls")
+        context = ssl.create_default_context(cafile=dovecot.cert_path)
+        with (
+            LatencyProxy(dovecot.host, dovecot.tls_port, delay_ms=5) as implicit,
+            LatencyProxy(dovecot.host, dovecot.port, delay_ms=5) as plain,
+        ):
+            client = IMAPClient("127.0.0.1", implicit.port, ssl=True, ssl_context=context)
+            client.login("tls@bench.test", "pw-tls")
+            assert client.folder_status("INBOX", [b"MESSAGES"]) == {b"MESSAGES": 0}
+            client.logout()
+            client = IMAPClient("127.0.0.1", plain.port, ssl=False)
+            client.starttls(context)
+            client.login("tls@bench.test", "pw-tls")
+            assert b"STARTTLS" not in client.capabilities()  # no longer offered: TLS is on
+            client.logout()
+            assert implicit.connections == plain.connections == 1
