@@ -18,6 +18,7 @@ P = 1, where the steps are timed, a per-check breakdown follows: ms per IMAP ste
 Watcher settings pass through: --set NAME=VALUE (a Config field, as REPLYWATCH_NAME), --workers N
 (= --set workers=N, for the account pool once Config has it), and --variant LABEL:NAME=VALUE,...
 to measure several settings side by side in one run (e.g. a baseline beside a change).
+It ends with issue 23's goals, met or MISSED (exit status 1 if one is missed or a check failed).
 
 Run: .venv/bin/python bench/many_accounts.py   (N=50 at 80 ms, 1/2/4 processes: about 3 minutes)
      .venv/bin/python bench/many_accounts.py --accounts 50,200 --security none,ssl --processes 1
@@ -54,6 +55,8 @@ from watcher.store import Store
 
 LOGIN_LINE = "imap-login: Info: Login: user=<"
 IMAP_STEPS = ("connect+greeting+CAPABILITY", "LOGIN", "LIST", "STATUS", "LOGOUT")
+GOAL_DELAY_MS = 40.0  # issue 23's goals are set at an 80 ms round trip
+GOAL_PER_PROCESS = 5_000  # idle accounts per watcher process per 60-s pass
 
 
 @dataclasses.dataclass
@@ -245,6 +248,32 @@ def print_breakdown(rows: list[Row]) -> None:
     print("  connect* = TCP connect + greeting + CAPABILITY (+ the TLS handshake with ssl)")
 
 
+def check_goals(rows: list[Row], delay_ms: float) -> list[str]:
+    """Issue 23's goals: >= 5,000 idle accounts per process per 60-s pass at an 80 ms round
+    trip, and with several processes each account checked (and logged in to) once a pass."""
+    missed = []
+    if delay_ms == GOAL_DELAY_MS:
+        for r in rows:
+            per_proc = r.distinct / r.wall * 60 / r.processes
+            if per_proc < GOAL_PER_PROCESS:
+                missed.append(f"N={r.accounts} P={r.processes}: {per_proc:,.0f}/min/process")
+    for r in rows:
+        if r.processes > 1 and max(r.checks, r.logins) > r.accounts:
+            missed.append(
+                f"N={r.accounts} P={r.processes}: {r.checks / r.accounts:.2f} checks and "
+                f"{r.logins / r.accounts:.2f} logins per account"
+            )
+    goals = (
+        f"goals: >= {GOAL_PER_PROCESS:,} accounts/min/process at +{GOAL_DELAY_MS:g} ms each way"
+        f"{'' if delay_ms == GOAL_DELAY_MS else ' (not checked at this delay)'}; "
+        "<= 1 check and 1 login per account per pass with P > 1: "
+    )
+    print("\n" + goals + ("met" if not missed else "MISSED"))
+    for line in missed[:8]:
+        print(f"  {line}")
+    return missed
+
+
 def machine_line(args) -> str:
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     dovecot = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
@@ -394,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
                             rows.append(row)
             setup.store.dispose()
     print_breakdown(rows)
-    return 1 if any(r.faults for r in rows) else 0
+    missed = check_goals(rows, args.delay_ms)
+    return 1 if missed or any(r.faults for r in rows) else 0
 
 
 if __name__ == "__main__":
