@@ -85,7 +85,7 @@ from watcher.headers import (
     MSGID_RE,
     SUMMARY_FIELDS,
     body_text,
-    is_bump_marked,
+    is_marked_draft,
     may_be_auto_reply,
     may_be_report,
     reported_message_ids,
@@ -283,7 +283,7 @@ class GmailMailbox:
             triggers = self._trigger_label_ids()
             folder = next((triggers[i] for i in sorted(seen & labels) if i in triggers), "")
         summary = replace(self._summary(message), folder=folder, is_draft=draft)
-        if draft and folder != BUMPS_FOLDER and not is_bump_marked(summary, self.own_addresses):
+        if draft and folder != BUMPS_FOLDER and not is_marked_draft(summary, self.own_addresses):
             return None
         return summary
 
@@ -786,6 +786,12 @@ class GmailMailbox:
         if status == 404:
             return NotFoundError(f"Gmail has no such item (while trying to {what})")
         return MailboxProtocolError(f"Gmail refused to {what}: {status} {message}")
+
+    # -- send later (watcher.later) --------------------------------------------------------
+
+    def read_draft(self, ref: str) -> bytes | None:
+        """The whole raw draft message (messages.get format=raw); None if it is gone."""
+        return self._raw(ref)
 
 
 # -- small helpers -------------------------------------------------------------------------

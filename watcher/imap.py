@@ -55,7 +55,7 @@ from watcher.headers import (
     SUMMARY_FIELDS,
     body_text,
     has_delivery_trace,
-    is_bump_marked,
+    is_marked_draft,
     may_be_auto_reply,
     may_be_report,
     reported_message_ids,
@@ -251,7 +251,7 @@ class ImapMailbox:
                 uids = [u for u in self._search(c, ["UID", f"{low}:*"]) if low <= u < high]
                 found = [s for _, s in self._summaries(c, role, validity, uids)]
                 if role == DRAFTS:  # only drafts marked as bump texts (to me+bump@…)
-                    found = [s for s in found if is_bump_marked(s, self.own_addresses)]
+                    found = [s for s in found if is_marked_draft(s, self.own_addresses)]
                 messages.extend(found)
             return Changes(messages, _dump_cursor(new))
 
@@ -1008,6 +1008,18 @@ class ImapMailbox:
             if secret:
                 text = text.replace(secret, "***")
         return _clip(text)
+
+    # -- send later (watcher.later) --------------------------------------------------------
+
+    def read_draft(self, ref: str) -> bytes | None:
+        """The whole raw draft (BODY.PEEK[], nothing marked read); None if it is gone."""
+        with self._imap("read a draft") as c:
+            uid = self._open_ref(c, ref, readonly=True)
+            if uid is None:
+                return None
+            items = c.fetch([uid], [b"BODY.PEEK[]"]).get(uid, {}).items()
+            body = _bytes(next((v for k, v in items if k.startswith(b"BODY[]")), b""))
+            return body or None
 
 
 # -- small helpers -------------------------------------------------------------------------

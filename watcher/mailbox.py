@@ -229,6 +229,9 @@ class Mailbox(Protocol):
         """Header summaries of messages from `address` (any thread, inbox and archive; not
         Sent), newest first, at most `limit`: where a correspondent's time zone is learnt."""
 
+    def read_draft(self, ref: str) -> bytes | None:
+        """The whole raw draft (send later sends it as it is); None if it is gone."""
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Mailbox: ...
