@@ -71,6 +71,7 @@ from .errors import (
     ValidationError,
 )
 from .idle import IdleWatchers
+from .later import send as later_send  # send later (hook in serve_account)
 from .mailbox import (
     BUMPS_FOLDER,
     AccountSpec,
@@ -336,6 +337,7 @@ class Engine:
                     self._check_flagged(account, mailbox, report)
                     self._spread_overdue(account)
                     self._act_on_due(account, mailbox, report)
+                    later_send.serve_for(self, account, mailbox)  # send later: watcher/later
             finally:
                 metrics.observe_mailbox(mailbox)
         except ReplywatchError as e:

@@ -53,9 +53,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("account_id", "draft_key"),
         sa.UniqueConstraint("token"),
     )
-    op.create_index(
-        "ix_scheduled_sends_due", "scheduled_sends", ["account_id", "state", "send_at"]
-    )
+    op.create_index("ix_scheduled_sends_due", "scheduled_sends", ["account_id", "state", "send_at"])
 
 
 def downgrade() -> None:
