@@ -34,6 +34,8 @@ from .config import Config
 from .engine import Engine
 from .errors import PermanentError, ReplywatchError, ValidationError
 from .evidence import evidence_for
+from .later.commands import add_parser as add_later_parser  # send later
+from .later.commands import cmd_later
 from .mailbox import AccountSpec, open_mailbox
 from .models import Account, FollowUpState, Mode, User
 from .recipient_zone import holiday_country_of
@@ -197,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="machine-readable output")
     add_rule_parser(sub)
     add_user_parser(sub)
+    add_later_parser(sub)  # send later: watcher/later/commands.py
     return p
 
 
@@ -692,6 +695,7 @@ COMMANDS = {
     "rule": cmd_rule,
     "stats": cmd_stats,
     "user": cmd_user,
+    "later": cmd_later,  # send later: watcher/later/commands.py
 }
 
 
