@@ -415,3 +415,41 @@ def test_the_cli_lists_moves_cancels_and_sends_now(mail_world, alice, engine, cl
     code, out, _ = cli("later", "list", "--all")
     assert "To Dan" in out and "done" in out
     assert mail_world.count(alice, "Drafts", draft) == 1
+
+
+def test_send_later_on_sqlite_and_postgresql_with_two_watchers(mail_world, cli, db_config, clock):
+    """The claim is one statement (FOR UPDATE SKIP LOCKED on PostgreSQL), the queries run on
+    both databases, and a second watcher after the first sends nothing more."""
+    env = {"DATABASE_URL": db_config.database_url}
+    alice = mail_world.new_user("alice")
+    settings, password = mail_world.imap_settings(alice)
+    code, _, err = cli(
+        "account", "add-imap", "--email", alice.email,
+        "--imap-host", settings["imap_host"], "--imap-port", str(settings["imap_port"]),
+        "--imap-security", "none", "--smtp-host", settings["smtp_host"],
+        "--smtp-port", str(settings["smtp_port"]), "--smtp-security", "none",
+        env={**env, "REPLYWATCH_IMAP_PASSWORD": password},
+    )  # fmt: skip
+    assert code == 0, err
+    for args in (
+        ("defaults", "--user", alice.email, "--days", "mon-sun", "--hours", "0-24"),
+        ("account", "triggers", alice.email, "on"),
+    ):
+        code, _, err = cli(*args, env=env)
+        assert code == 0, err
+    store = Store.from_config(db_config)
+    first = Engine(store, db_config, clock=clock.now)
+    second = Engine(store, db_config.with_overrides(worker_id="second"), clock=clock.now)
+    try:
+        chiara = mail_world.new_user("chiara")
+        first.run_pass()
+        schedule_draft(mail_world, first, alice, [chiara], tag="later-1d")
+        [row] = scheduled(store)
+        clock.advance(days=1, minutes=1)
+        assert first.store.is_postgres == db_config.database_url.startswith("postgresql")
+        second.run_pass()
+        first.run_pass()
+        assert mail_world.sink.count(row.message_id) == 1
+        assert scheduled(store)[0].state == "done"
+    finally:
+        store.dispose()
