@@ -453,3 +453,21 @@ def test_send_later_on_sqlite_and_postgresql_with_two_watchers(mail_world, cli, 
         assert scheduled(store)[0].state == "done"
     finally:
         store.dispose()
+
+
+@pytest.mark.now("2026-11-25T10:00:00+00:00")  # a Wednesday
+def test_in_the_recipients_working_hours_when_chosen(mail_world, alice, engine, cli, clock):
+    chiara = mail_world.new_user("chiara")
+    for args in (
+        ("defaults", "--user", alice.email, "--timezone", "UTC", "--window", "recipient"),
+        ("recipient", "zone", "--account", alice.email, "--address", chiara.email,
+         "--zone", "America/Los_Angeles"),
+    ):  # fmt: skip
+        code, _, err = cli(*args)
+        assert code == 0, err
+    engine.run_pass()
+    schedule_draft(mail_world, engine, alice, [chiara], tag="later-1d")
+    [row] = scheduled(engine.store)
+    # A day on is Thursday 10:00 UTC, 02:00 in Los Angeles, and that Thursday is Thanksgiving
+    # (their public holiday): it waits for Friday 09:00 there.
+    assert row.send_at == datetime(2026, 11, 27, 17, 0, tzinfo=UTC)

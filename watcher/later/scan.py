@@ -9,11 +9,12 @@ gets the same short help e-mail as a bad plus-address tag, once.
 
 from __future__ import annotations
 
-from .. import store_later
+from .. import schedule, store_later
 from ..errors import ValidationError
 from ..followups import format_local, plus_tag, user_window
 from ..mailbox import MessageSummary
 from ..models import Account, new_token
+from ..recipient_zone import holiday_country_of
 from ..triggers import RESUMERS, Candidate, Job, TriggerContext, register
 from ..triggers import plus as plus_trigger
 from ..triggers.acting import Item, account_event, load, pending_row, settle
@@ -75,7 +76,7 @@ def schedule_it(job: Job, item: Item, tag, recipients: list[str]) -> None:
             settle(s, job, row, "ignored", "send later: no recipient")
             return
         try:
-            send_at = tag.send_at(now, user_window(user))
+            send_at = in_their_hours(job, s, user, recipients, tag.send_at(now, user_window(user)))
         except ValidationError as e:
             account_event(s, job, "later_ignored", f"{what}: {e.message}; nothing will be sent")
             settle(s, job, row, "ignored", f"send later: {e.message}")
@@ -131,6 +132,18 @@ def schedule_it(job: Job, item: Item, tag, recipients: list[str]) -> None:
         s.flush()
         account_event(s, job, kind, detail + _conditions(sched), msg.message_id)
         settle(s, job, row, "done", f"send later {sched.id}")
+
+
+def in_their_hours(job: Job, s, user, recipients: list[str], at):
+    """With the user's window mode "recipient": also inside the first recipient's working
+    hours (their zone as learnt, else the user's), as bumps do; kept as is if the two never
+    meet within two weeks."""
+    if user.window_mode != "recipient" or not recipients:
+        return at
+    row = job.store.recipient_zone(s, user.id, recipients[0])
+    zone = row.zone if row is not None and row.zone else user.timezone
+    theirs = schedule.working_hours(zone, holiday_country_of(zone))
+    return schedule.next_in_both(at, user_window(user), theirs) or at
 
 
 def _when(sched: ScheduledSend, user) -> str:
