@@ -140,9 +140,11 @@ def send_now(run: Run, row_id: int) -> None:
         recipients, since, unless = list(row.recipients), row.scheduled_at, row.unless_reply
     raw = run.retry(lambda: run.mailbox.read_draft(ref))
     if raw is None:
-        _end(
-            run, row_id, CANCELLED, "was deleted (or sent by you) before its time: nothing was sent"
+        why = (
+            "was deleted, sent by you, or saved again without the send-later address before its "
+            "time: nothing was sent"
         )
+        _end(run, row_id, CANCELLED, why)
         return
     if unless:
         wrote = written_since(run.mailbox, run.retry, recipients, since, run.account.own_addresses)
