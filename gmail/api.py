@@ -793,6 +793,20 @@ class GmailMailbox:
         """The whole raw draft message (messages.get format=raw); None if it is gone."""
         return self._raw(ref)
 
+    def draft_key(self, ref: str) -> str | None:
+        """The id of the draft holding message `ref` (drafts.list, pages of 500): it stays the
+        same when the user edits the draft, while the message (and its id) is replaced."""
+        users, page = self._svc().users(), None
+        while True:
+            request = users.drafts().list(userId="me", maxResults=500, pageToken=page)
+            response = self._call("drafts.list", request, "look up a draft")
+            for draft in response.get("drafts", []):
+                if draft.get("message", {}).get("id") == ref:
+                    return f"gmail-draft:{draft['id']}"
+            page = response.get("nextPageToken")
+            if not page:
+                return None
+
 
 # -- small helpers -------------------------------------------------------------------------
 

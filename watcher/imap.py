@@ -1021,6 +1021,10 @@ class ImapMailbox:
             body = _bytes(next((v for k, v in items if k.startswith(b"BODY[]")), b""))
             return body or None
 
+    def draft_key(self, ref: str) -> str | None:
+        """None: IMAP has no draft ids; a draft's versions share its Message-ID instead."""
+        return None
+
 
 # -- small helpers -------------------------------------------------------------------------
 

@@ -232,6 +232,10 @@ class Mailbox(Protocol):
     def read_draft(self, ref: str) -> bytes | None:
         """The whole raw draft (send later sends it as it is); None if it is gone."""
 
+    def draft_key(self, ref: str) -> str | None:
+        """What stays the same across saved versions of the draft holding `ref` (Gmail: the
+        draft id); None where the mailbox has no such id (IMAP: the Message-ID serves)."""
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Mailbox: ...

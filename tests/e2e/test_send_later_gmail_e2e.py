@@ -192,3 +192,31 @@ def test_gmail_sigkill_after_the_api_took_it_is_recorded_not_resent(
     [row] = scheduled(gengine.store)
     assert row.state == "done"
     assert any("found in Sent" in d for k, d in later_events(gengine.store) if k == "later_sent")
+
+
+def test_gmail_a_draft_edited_after_scheduling_sends_its_newest_version_once(
+    google, galice, gengine, clock
+):
+    """Gmail saves each edit as a new message under the same draft id; this one even has a
+    new Message-ID: the draft id ties the versions together."""
+    chiara = google.new_user("chiara")
+    gengine.run_pass()
+    first = gmail_later_draft(google, galice, [chiara.email], tag="later-1d")
+    gengine.run_pass()
+    [draft_id] = list(google.gmail.drafts_of(galice.email))
+    clock.advance(hours=2)
+    edited = compose(galice, [chiara.email], "Catching up", "Edited: how is it going?",
+                     bcc=[plus(galice, "later-1d")])  # fmt: skip
+    assert edited["Message-ID"] != first.message_id
+    google.gmail.save_draft_again(galice.email, draft_id, edited.as_bytes(policy=email.policy.SMTP))
+    gengine.run_pass()
+    [row] = scheduled(gengine.store)  # one schedule, now pointing at the newest version
+    assert row.draft_key == f"gmail-draft:{draft_id}"
+    assert [k for k, _ in later_events(gengine.store)] == ["later_scheduled", "later_updated"]
+    clock.advance(hours=22, minutes=1)
+    gengine.run_pass()
+    [sent] = google.gmail.find(galice.email, row.message_id)
+    assert "Edited: how is it going?" in sent.text() and CHIARA_TEXT not in sent.text()
+    assert len(google.gmail.find(chiara.email, row.message_id)) == 1
+    assert google.gmail.drafts_of(galice.email) == {}
+    assert [r.state for r in scheduled(gengine.store)] == ["done"]

@@ -18,7 +18,7 @@ ENDED_STATES = (DONE, HELD, CANCELLED, FAILED, UNCONFIRMED)
 
 class ScheduledSend(Base):
     """A draft to send at `send_at`. The draft is found again by `draft_ref` (the newest
-    version seen) and recognised across versions by its Message-ID (`draft_key`)."""
+    version seen) and recognised across versions by `draft_key`."""
 
     __tablename__ = "scheduled_sends"
     __table_args__ = (
@@ -29,7 +29,8 @@ class ScheduledSend(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    # The draft's Message-ID ("<…>"), or "ref:<ref>" for a draft without one.
+    # What its versions share: Gmail's draft id ("gmail-draft:<id>"), else the draft's
+    # Message-ID ("<…>"), or "ref:<ref>" for a draft without one.
     draft_key: Mapped[str] = mapped_column(String(998))
     draft_ref: Mapped[str] = mapped_column(String(998))  # the newest version's mailbox ref
     draft_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when that version was seen

@@ -2,9 +2,10 @@
 
 Only drafts count (IMAP \\Drafts with the \\Draft flag and no delivery trace; Gmail's DRAFT
 label), never a message that came in. Each saved version is its own trigger item
-("later:<ref>"); versions of one draft share its Message-ID, so a newer version updates the
-schedule (the newest text goes out) instead of scheduling a second send. An unreadable tag
-gets the same short help e-mail as a bad plus-address tag, once.
+("later:<ref>"); versions of one draft share its Gmail draft id (Gmail gives each saved version
+a new message, and maybe a new Message-ID) or else its Message-ID (IMAP clients keep it), so a
+newer version updates the schedule (the newest text goes out) instead of adding a second send.
+An unreadable tag gets the same short help e-mail as a bad plus-address tag, once.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def recognise(ctx: TriggerContext, msg: MessageSummary) -> Candidate | None:
 
 
 def draft_key(msg: MessageSummary) -> str:
+    """Where the mailbox has no draft id: the versions of one draft share its Message-ID."""
     return msg.message_id or f"ref:{msg.ref}"
 
 
@@ -60,10 +62,11 @@ def process(job: Job) -> None:
         _ignore(job, item, "it was gone (sent or deleted) before it was read")
         return
     recipients = message.recipients_of(raw, item.spec)
-    schedule_it(job, item, tag, recipients)
+    key = job.retry(lambda: job.mailbox.draft_key(item.message.ref)) or draft_key(item.message)
+    schedule_it(job, item, tag, recipients, key)
 
 
-def schedule_it(job: Job, item: Item, tag, recipients: list[str]) -> None:
+def schedule_it(job: Job, item: Item, tag, recipients: list[str], key: str) -> None:
     msg, now = item.message, job.clock()
     with job.store.session() as s:
         row = pending_row(s, job)
@@ -81,7 +84,7 @@ def schedule_it(job: Job, item: Item, tag, recipients: list[str]) -> None:
             account_event(s, job, "later_ignored", f"{what}: {e.message}; nothing will be sent")
             settle(s, job, row, "ignored", f"send later: {e.message}")
             return
-        existing = store_later.by_draft_key(s, job.account.id, draft_key(msg))
+        existing = store_later.by_draft_key(s, job.account.id, key)
         if existing is not None and existing.state in (SENDING, SENT, DONE):
             detail = f"{what} was already sent as scheduled; this version is not sent"
             account_event(s, job, "later_ignored", detail, msg.message_id)
@@ -106,7 +109,7 @@ def schedule_it(job: Job, item: Item, tag, recipients: list[str]) -> None:
             sched = ScheduledSend(
                 user_id=job.account.user_id,
                 account_id=job.account.id,
-                draft_key=draft_key(msg),
+                draft_key=key,
                 scheduled_at=now,
                 state=SCHEDULED,
                 message_id="",
