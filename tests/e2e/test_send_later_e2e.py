@@ -471,3 +471,21 @@ def test_in_the_recipients_working_hours_when_chosen(mail_world, alice, engine, 
     # A day on is Thursday 10:00 UTC, 02:00 in Los Angeles, and that Thursday is Thanksgiving
     # (their public holiday): it waits for Friday 09:00 there.
     assert row.send_at == datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
+
+
+class DiesBeforeDeletingTheDraft(WrappedMailbox):
+    def discard_draft(self, ref):
+        raise SystemExit("killed after the record, before the draft was deleted")
+
+
+def test_crash_before_the_draft_is_deleted_deletes_it_later_and_sends_nothing_more(
+    mail_world, alice, engine, config, clock
+):
+    chiara = mail_world.new_user("chiara")
+    engine.run_pass()
+    draft = schedule_draft(mail_world, engine, alice, [chiara], tag="later-1d")
+    clock.advance(days=1, minutes=1)
+    crash_then_restart(engine, config, clock, DiesBeforeDeletingTheDraft)
+    [row] = scheduled(engine.store)
+    assert row.state == "done" and mail_world.sink.count(row.message_id) == 1
+    assert mail_world.count(alice, "Drafts", draft) == 0

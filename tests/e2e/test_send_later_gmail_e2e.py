@@ -23,6 +23,7 @@ from tests.e2e.test_triggers_e2e import compose, followups, plus
 from tests.support.mailboxes import DiesAfterRecordingTheHandOver, WrappedMailbox
 from watcher.compose import bump_message_id
 from watcher.engine import Engine
+from watcher.later import actions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -220,3 +221,51 @@ def test_gmail_a_draft_edited_after_scheduling_sends_its_newest_version_once(
     assert len(google.gmail.find(chiara.email, row.message_id)) == 1
     assert google.gmail.drafts_of(galice.email) == {}
     assert [r.state for r in scheduled(gengine.store)] == ["done"]
+
+
+def test_gmail_cancel_keeps_the_draft_and_send_now_sends_it(google, galice, gengine, clock):
+    chiara, dan = google.new_user("chiara"), google.new_user("dan")
+    gengine.run_pass()
+    gmail_later_draft(google, galice, [chiara.email], tag="later-2w", subject="To Chiara")
+    gmail_later_draft(google, galice, [dan.email], tag="later-2w", subject="To Dan")
+    gengine.run_pass()
+    to_chiara, to_dan = scheduled(gengine.store)
+    with gengine.store.session() as s:
+        actions.cancel(gengine.store, s, to_chiara.user_id, to_chiara.id, clock.now())
+        actions.send_now(gengine.store, s, to_dan.user_id, to_dan.id, clock.now())
+    clock.advance(minutes=2)
+    gengine.run_pass()
+    assert len(google.gmail.find(dan.email, to_dan.message_id)) == 1
+    clock.advance(days=15)
+    gengine.run_pass()
+    assert not google.gmail.find(galice.email, to_chiara.message_id)
+    [left] = google.gmail.drafts_of(galice.email).values()
+    assert left.header("Subject") == "To Chiara"
+    assert [r.state for r in scheduled(gengine.store)] == ["cancelled", "done"]
+
+
+class DiesBeforeDeletingTheDraft(WrappedMailbox):
+    def discard_draft(self, ref):
+        raise SystemExit("killed after the record, before the draft was deleted")
+
+
+def test_gmail_crash_before_the_draft_is_deleted_deletes_it_later_sends_nothing_more(
+    google, galice, gengine, gmail_config, clock
+):
+    chiara = google.new_user("chiara")
+    gengine.run_pass()
+    gmail_later_draft(google, galice, [chiara.email], tag="later-1d")
+    gengine.run_pass()
+    clock.advance(days=1, minutes=1)
+    crashing = Engine(
+        gengine.store, gmail_config, clock=clock.now, mailbox_factory=DiesBeforeDeletingTheDraft
+    )
+    with contextlib.suppress(SystemExit):
+        crashing.run_pass()
+    [row] = scheduled(gengine.store)
+    assert row.state == "sent" and len(google.gmail.drafts_of(galice.email)) == 1
+    clock.advance(seconds=gmail_config.lease_seconds + 3600)
+    gengine.run_pass()
+    assert scheduled(gengine.store)[0].state == "done"
+    assert google.gmail.drafts_of(galice.email) == {}
+    assert len(google.gmail.find(chiara.email, row.message_id)) == 1
