@@ -90,6 +90,15 @@ def compose_later(event: AddonEvent, identity: Identity) -> dict:
         user, account = _user(s, identity)
         if account is None:
             return cards.render(cards.connect(_base(), identity.email))
+        if not account.trigger_folders:  # drafts are read only then: the tag would do nothing
+            return cards.render(
+                cards.notice(
+                    "Send later needs drafts",
+                    f"Replywatch reads the drafts of {account.email} only with Replywatch "
+                    "labels on. Turn them on under Accounts on the settings page, then choose "
+                    "Send later again. Nothing was added to Bcc.",
+                )
+            )
         choice = forms.read_later_tag(event, _now(), _tz(event, user), account.email)
         bcc = [*forms.without_tags(event.bcc_recipients, account.email), choice.address]
     card = compose_card.later_added(_base(), choice.address, choice.when, bcc)

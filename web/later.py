@@ -21,9 +21,12 @@ from .auth import current_user, login_required
 from .settings import bp
 
 
-def _example_address(s, user_id: int) -> str:
-    account = s.scalar(select(Account).where(Account.user_id == user_id).order_by(Account.id))
-    email = account.email if account else "you@example.com"
+def _accounts(s, user_id: int) -> list[Account]:
+    return list(s.scalars(select(Account).where(Account.user_id == user_id).order_by(Account.id)))
+
+
+def _example_address(accounts: list[Account]) -> str:
+    email = accounts[0].email if accounts else "you@example.com"
     local, _, domain = email.partition("@")
     return f"{local}+later-2w@{domain}"
 
@@ -36,9 +39,17 @@ def later():
     with auth.store().session() as s:
         rows = store_later.for_user(s, user.id, include_ended=show_all)
         items = [actions.describe(r, user.timezone) for r in rows]
-        example = _example_address(s, user.id)
+        accounts = _accounts(s, user.id)
+        example = _example_address(accounts)
+        # Drafts are read only with the account's Replywatch folders/labels on.
+        drafts_off = [a.email for a in accounts if not a.trigger_folders]
     return render_template(
-        "settings/later.html", items=items, show_all=show_all, example=example, forms=LATER_HELP
+        "settings/later.html",
+        items=items,
+        show_all=show_all,
+        example=example,
+        forms=LATER_HELP,
+        drafts_off=drafts_off,
     )
 
 

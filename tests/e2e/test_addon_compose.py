@@ -6,6 +6,7 @@ trigger, with the delay chosen on the card."""
 from __future__ import annotations
 
 import email.policy
+import json
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -209,3 +210,14 @@ def test_send_later_from_the_compose_card_then_the_closed_draft_goes_out_on_time
     again = world.addon.compose_event(alice.email, bcc=(carol.email, address))
     bcc, _, _ = draft_update(world.addon.post("compose-untag", again).get_json())
     assert bcc == [carol.email]  # "Remove" takes a send-later tag out too
+
+
+def test_send_later_on_an_account_whose_drafts_are_not_read_says_so_and_adds_nothing(world):
+    alice, carol = world.google.new_user("alice"), world.google.new_user("carol")
+    world.connect(alice)  # Replywatch labels off: drafts are not read
+    chosen = world.addon.compose_event(
+        alice.email, form={"when": text("1w"), "mode": text("send")}, bcc=(carol.email,)
+    )
+    body = world.addon.post("compose-later", chosen).get_json()
+    assert "hostAppAction" not in body["renderActions"]  # the Bcc is left as it is
+    assert "Turn them on under Accounts" in json.dumps(body)

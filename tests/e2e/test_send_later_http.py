@@ -51,6 +51,7 @@ def test_the_page_lists_moves_cancels_and_sends_now(app, mail_world, alice, conf
     page = html.unescape(client.get("/settings/later").get_data(as_text=True))
     assert "To Chiara" in page and "To Dan" in page and plus(alice, "later-2w") in page
     assert 'aria-current="page">Send later' in page
+    assert 'id="drafts-off"' not in page  # her account's drafts are read
 
     token = csrf_token(client, "/settings/later")
     refused = client.post(f"/settings/later/{first.id}/send-now")  # no CSRF token
@@ -89,6 +90,13 @@ def test_another_users_scheduled_send_is_out_of_reach(app, mail_world, alice, co
     make_user(app, "mallory@example.test")
     client = sign_in(app, "mallory@example.test")
     assert "Private" not in client.get("/settings/later").get_data(as_text=True)
+    with store.session() as s:  # an account of hers with drafts not read: the page says so
+        store.add_account(
+            s, store.get_or_create_user(s, "mallory@example.test"), kind="imap",
+            email="mallory@example.test", settings={}, secret="{}", now=clock.now(),
+        )  # fmt: skip
+    page = " ".join(html.unescape(client.get("/settings/later").get_data(as_text=True)).split())
+    assert "now off for mallory@example.test" in page
     token = csrf_token(client, "/settings/later")
     client.post(f"/settings/later/{row.id}/send-now", data={"csrf_token": token})
     client.post(f"/settings/later/{row.id}/cancel", data={"csrf_token": token})
