@@ -20,6 +20,10 @@ from . import auth
 from .auth import current_user, login_required
 from .settings import bp
 
+# What the page offers after sending (the CLI and the tag take any plus tag).
+THEN_CHOICES = (("none", "No follow-up"), ("3d", "Follow up after 3 days"),
+                ("1w", "Follow up after 1 week"), ("2w", "Follow up after 2 weeks"))  # fmt: skip
+
 
 def _accounts(s, user_id: int) -> list[Account]:
     return list(s.scalars(select(Account).where(Account.user_id == user_id).order_by(Account.id)))
@@ -45,6 +49,7 @@ def later():
         drafts_off = [a.email for a in accounts if not a.trigger_folders]
     return render_template(
         "settings/later.html",
+        then_choices=THEN_CHOICES,
         items=items,
         show_all=show_all,
         example=example,
@@ -92,4 +97,15 @@ def move_later(send_id: int):
         send_id,
         lambda s, user, i, now: actions.move(auth.store(), s, user.id, i, when, now),
         "“{subject}” is moved.",
+    )
+
+
+@bp.post("/later/<int:send_id>/then")
+@login_required
+def then_later(send_id: int):
+    then = request.form.get("then", "")
+    return _act(
+        send_id,
+        lambda s, user, i, now: actions.set_then(auth.store(), s, user.id, i, then, now),
+        "“{subject}”: the follow-up after it is changed.",
     )

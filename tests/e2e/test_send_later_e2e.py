@@ -396,6 +396,14 @@ def test_the_cli_lists_moves_cancels_and_sends_now(mail_world, alice, engine, cl
     assert code == 0 and "follow up if no reply (3d)" in out and "kept as a draft" in out
     code, out, err = cli("later", "move", str(second.id), "2d")
     assert code == 0, err
+    code, out, err = cli("later", "then", str(second.id), "2w-remind")
+    assert code == 0 and "a follow-up (2w-remind)" in out, err
+    code, out, err = cli("later", "then", str(second.id), "2x")
+    assert code == 2 and "'2x' is not a delay or a day" in err
+    code, out, err = cli("later", "then", str(second.id), "none")
+    assert code == 0 and "no follow-up" in out, err
+    code, out, err = cli("later", "then", str(second.id), "3d")
+    assert code == 0, err
     code, out, err = cli("later", "cancel", str(first.id))
     assert code == 0 and "the draft stays" in out, err
     code, _, err = cli("later", "move", str(first.id), "1d")  # cancelled: history now

@@ -104,3 +104,27 @@ def test_another_users_scheduled_send_is_out_of_reach(app, mail_world, alice, co
     assert f"no scheduled send {row.id}" in page
     assert scheduled(store)[0].state == "scheduled"
     assert scheduled(store)[0].send_at > clock.now()
+
+
+def test_the_page_adds_a_followup_after_sending(app, mail_world, alice, config, clock):
+    store = app.extensions["replywatch"]["store"]
+    engine = Engine(store, config, clock=clock.now)
+    chiara = mail_world.new_user("chiara")
+    engine.run_pass()
+    mail_world.save_draft(alice, [chiara], "Call", CHIARA_TEXT, bcc=[plus(alice, "later-1d")])
+    engine.run_pass()
+    [row] = scheduled(store)
+    make_user(app, alice.email)
+    client = sign_in(app, alice.email)
+    token = csrf_token(client, "/settings/later")
+    client.post(f"/settings/later/{row.id}/then", data={"csrf_token": token, "then": "1w"})
+    page = html.unescape(client.get("/settings/later").get_data(as_text=True))
+    assert "then a follow-up (1w)" in page
+    clock.advance(days=1, minutes=1)
+    engine.run_pass()
+    [row] = scheduled(store)
+    assert row.state == "done" and row.followup_id is not None
+    bad = client.post(f"/settings/later/{row.id}/then", data={"csrf_token": token, "then": "9x"})
+    assert bad.status_code == 303  # sent already: refused, and the page says why
+    page = html.unescape(client.get("/settings/later").get_data(as_text=True))
+    assert "cannot be changed" in page

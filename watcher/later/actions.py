@@ -15,7 +15,7 @@ from .. import store_later
 from ..errors import ConflictError, NotFoundError
 from ..followups import format_local
 from ..models import User
-from ..schedule import parse_when
+from ..schedule import parse_plus_tag, parse_when
 from .model import CANCELLED, HELD, SCHEDULED, ScheduledSend
 
 CHANGEABLE = (SCHEDULED, HELD)
@@ -67,6 +67,25 @@ def send_now(store, s: Session, user_id: int, send_id: int, now: datetime) -> Sc
     row.state, row.send_at, row.updated_at, row.note = SCHEDULED, now, now, ""
     row.draft_seen_at = min(row.draft_seen_at, now)
     _event(store, s, row, "later_send_now", "goes out at the watcher's next pass", now)
+    return row
+
+
+def set_then(
+    store, s: Session, user_id: int, send_id: int, then: str, now: datetime
+) -> ScheduledSend:
+    """The follow-up once it is sent: a plus tag like "1w" or "3d-1w-remind"; "" or "none"
+    for none."""
+    row = get(s, user_id, send_id)
+    _changeable(row, "changed")
+    then = then.strip().lower()
+    if then in ("", "none"):
+        row.then_tag = None
+        detail = "gets no follow-up after it is sent"
+    else:
+        row.then_tag = str(parse_plus_tag(then))
+        detail = f"gets a follow-up ({row.then_tag}) if nobody replies once it is sent"
+    row.updated_at = now
+    _event(store, s, row, "later_then", detail, now)
     return row
 
 

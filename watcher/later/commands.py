@@ -35,6 +35,9 @@ def add_parser(sub) -> None:
     ca.add_argument("id", type=int)
     sn = la.add_parser("send-now", help="send at the watcher's next pass")
     sn.add_argument("id", type=int)
+    th = la.add_parser("then", help="follow up if no reply once it is sent (none: no follow-up)")
+    th.add_argument("id", type=int)
+    th.add_argument("tag", help="1w, 3d-1w, 1w-remind … as in you+1w@, or none")
 
 
 def cmd_later(args: argparse.Namespace, config, store, env) -> int:
@@ -113,10 +116,19 @@ def later_send_now(args, store) -> int:
     return 0
 
 
+def later_then(args, store) -> int:
+    with store.session() as s:
+        row = actions.set_then(store, s, _row(s, args.id).user_id, args.id, args.tag, args.clock())
+        then = f"a follow-up ({row.then_tag})" if row.then_tag else "no follow-up"
+        print(f"scheduled send {row.id} gets {then} once it is sent")
+    return 0
+
+
 COMMANDS = {
     "list": later_list,
     "show": later_show,
     "move": later_move,
     "cancel": later_cancel,
     "send-now": later_send_now,
+    "then": later_then,
 }
