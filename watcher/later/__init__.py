@@ -7,14 +7,15 @@ the user's account, unless a recipient has written to the user meanwhile.
     message.py  pure: the draft's MIME -> the outgoing message (tag gone, deterministic id)
     send.py     the exactly-once sending step, run once per pass per account
     unless_reply.py   "unless they wrote first": a recipient's mail since it was scheduled
-    commands.py `python -m watcher later list|show|move|cancel|send-now`
+    actions.py  what the faces do: cancel, move, send now, the follow-up after it
+    commands.py `python -m watcher later list|show|move|cancel|send-now|then`
 
 Life of a ScheduledSend (state):
 
     scheduled --claim, re-read, nobody wrote--> sending --server took it--> sent
     sent --draft deleted--> done
         |  \\--a recipient wrote first--> held (draft stays, user told)
-        |   \\--draft gone / no recipients--> failed
+        |   \\--draft deleted or untagged--> cancelled; refused by the server--> failed
         \\--user cancels--> cancelled (draft stays)
     sending --crash--> (next pass) Sent has it: sent; authoritative Sent lacks it: scheduled;
                        SMTP cannot tell: unconfirmed (never sent twice)
