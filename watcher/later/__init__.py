@@ -13,10 +13,10 @@ the user's account, unless a recipient has written to the user meanwhile.
 Life of a ScheduledSend (state):
 
     scheduled --claim, re-read, nobody wrote--> sending --server took it--> sent
-    sent --draft deleted--> done
         |  \\--a recipient wrote first--> held (draft stays, user told)
         |   \\--draft deleted or untagged--> cancelled; refused by the server--> failed
         \\--user cancels--> cancelled (draft stays)
+    sent --draft deleted--> done
     sending --crash--> (next pass) Sent has it: sent; authoritative Sent lacks it: scheduled;
                        SMTP cannot tell: unconfirmed (never sent twice)
 """
