@@ -4,7 +4,9 @@
   (compose_card.choose); /addon/compose-choose shows it again from the card's "Change";
 - POST /addon/compose-tag: the choice -> the user's plus-address tag in the draft's Bcc, by
   Google's draft-update response (compose_card.update_bcc);
-- POST /addon/compose-untag: the tag out of Bcc again.
+- POST /addon/compose-untag: the tag out of Bcc again;
+- POST /addon/compose-later: "Send later instead": the send-later tag (me+later-2w@…) in Bcc;
+  the user closes the draft and the watcher sends it then (watcher/later).
 They go through addon.endpoint (Google's signed token, the event's shape, the verified user)
 and write nothing: the follow-up is set later by the plus-address trigger, from the Sent copy,
 so a draft that is never sent leaves nothing behind. All need gmail.addons.current.action.compose
@@ -79,3 +81,25 @@ def compose_untag(event: AddonEvent, identity: Identity) -> dict:
             return cards.render(cards.connect(_base(), identity.email))
         bcc = forms.without_tags(event.bcc_recipients, account.email)
     return compose_card.update_bcc(compose_card.removed(), bcc, "Follow-up tag removed")
+
+
+@endpoint("compose-later", scopes=DRAFT_SCOPES)
+def compose_later(event: AddonEvent, identity: Identity) -> dict:
+    """Send later: the draft itself waits (watcher.later), found by its tag in Bcc."""
+    with _store().session() as s:
+        user, account = _user(s, identity)
+        if account is None:
+            return cards.render(cards.connect(_base(), identity.email))
+        if not account.trigger_folders:  # drafts are read only then: the tag would do nothing
+            return cards.render(
+                cards.notice(
+                    "Send later needs drafts",
+                    f"Replywatch reads the drafts of {account.email} only with Replywatch "
+                    "labels on. Turn them on under Accounts on the settings page, then choose "
+                    "Send later again. Nothing was added to Bcc.",
+                )
+            )
+        choice = forms.read_later_tag(event, _now(), _tz(event, user), account.email)
+        bcc = [*forms.without_tags(event.bcc_recipients, account.email), choice.address]
+    card = compose_card.later_added(_base(), choice.address, choice.when, bcc)
+    return compose_card.update_bcc(card, bcc, f"Added {choice.address} to Bcc: close the draft")

@@ -190,6 +190,17 @@ class GmailMailbox:
     def discard_draft(self, ref: str) -> None:
         self.labels.discard_draft(ref)
 
+    # -- send later (watcher/later) --------------------------------------------------------
+
+    def read_draft(self, ref: str) -> bytes | None:
+        """The whole raw draft message (messages.get format=raw); None if it is gone."""
+        return self.reader.raw(ref)
+
+    def draft_key(self, ref: str) -> str | None:
+        """The draft's id: it stays when the user edits the draft (the message is replaced)."""
+        draft_id = self.labels.draft_id_of(ref)
+        return f"gmail-draft:{draft_id}" if draft_id else None
+
     def watch(self, topic: str) -> datetime:
         return self.labels.watch(topic)
 

@@ -73,16 +73,27 @@ class GmailLabels:
 
     def discard_draft(self, ref: str) -> None:
         """drafts.list (pages of 500) to find the draft holding message `ref`, drafts.delete."""
-        users, what, page = self.api.svc().users(), "delete a draft", None
+        what = "delete a draft"
+        draft_id = self.draft_id_of(ref, what)
+        if draft_id is None:
+            return
+        with contextlib.suppress(NotFoundError):  # deleted meanwhile
+            request = self.api.svc().users().drafts().delete(userId="me", id=draft_id)
+            self.api.call("drafts.delete", request, what)
+
+    def draft_id_of(self, ref: str, what: str = "look up a draft") -> str | None:
+        """The id of the draft holding message `ref` (drafts.list, pages of 500): it stays the
+        same when the user edits the draft, while the message (and its id) is replaced."""
+        users, page = self.api.svc().users(), None
         while True:
             request = users.drafts().list(userId="me", maxResults=500, pageToken=page)
             response = self.api.call("drafts.list", request, what)
             for draft in response.get("drafts", []):
                 if draft.get("message", {}).get("id") == ref:
-                    with contextlib.suppress(NotFoundError):  # deleted meanwhile
-                        request = users.drafts().delete(userId="me", id=draft["id"])
-                        self.api.call("drafts.delete", request, what)
-                    return
+                    return draft["id"]
+            page = response.get("nextPageToken")
+            if not page:
+                return None
             page = response.get("nextPageToken")
             if not page:
                 return

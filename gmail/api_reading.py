@@ -23,7 +23,7 @@ from watcher.headers import (
     MSGID_RE,
     SUMMARY_FIELDS,
     body_text,
-    is_bump_marked,
+    is_marked_draft,
     may_be_auto_reply,
     may_be_report,
     reported_message_ids,
@@ -134,7 +134,7 @@ class GmailReader:
             triggers = self.labels.trigger_label_ids()
             folder = next((triggers[i] for i in sorted(seen & labels) if i in triggers), "")
         summary = replace(self._summary(message), folder=folder, is_draft=draft)
-        if draft and folder != BUMPS_FOLDER and not is_bump_marked(summary, self.own_addresses):
+        if draft and folder != BUMPS_FOLDER and not is_marked_draft(summary, self.own_addresses):
             return None
         return summary
 
@@ -270,6 +270,9 @@ class GmailReader:
         text = body_text(raw) or html.unescape(message.get("snippet", ""))
         extra["text"] = text[:TEXT_LIMIT]
         return replace(summary, **extra)
+
+    def raw(self, gmail_id: str) -> bytes | None:
+        return self._raw(gmail_id)
 
     def _raw(self, gmail_id: str) -> bytes | None:
         request = self.api.svc().users().messages().get(userId="me", id=gmail_id, format="raw")

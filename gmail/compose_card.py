@@ -51,6 +51,12 @@ def choose(base: str, *, tz: str, now: datetime, default_delay: str, email: str)
                         "Bcc. When you send, that copy sets the follow-up; nobody else sees it."
                     ),
                     _buttons(_button("Add to Bcc", base, "compose-tag", filled=True)),
+                    _para(
+                        "Or send the message itself later: Replywatch puts your send-later "
+                        "address in Bcc; you close the draft (do not press Send) and it goes "
+                        "out then, unless they write to you first."
+                    ),
+                    _buttons(_button("Send later instead", base, "compose-later")),
                 ]
             }
         ],
@@ -119,4 +125,32 @@ def update_bcc(card: dict, bcc: list[str], notify: str) -> dict:
                 }
             },
         }
+    }
+
+
+def later_added(base: str, address: str, when: str, bcc: list[str]) -> dict:
+    """After "Send later instead": the tag is in Bcc; the user must close, not send. Google's
+    compose event carries neither the draft's id nor its text (draftAccess METADATA gives the
+    recipients only), so the add-on cannot schedule the draft itself: the watcher finds it in
+    Drafts by this address."""
+    return {
+        "name": "compose-later",
+        "header": {"title": "Send later", "subtitle": address},
+        "sections": [
+            {
+                "widgets": [
+                    _para(
+                        f"<b>{html.escape(address)}</b> is now in Bcc. <b>Close this draft; do "
+                        "not press Send.</b> Replywatch sends it "
+                        f"{html.escape(when)}, from your account, unless someone it is "
+                        "addressed to writes to you first (then it stays in your drafts)."
+                    ),
+                    _para(f"Bcc is now: {html.escape(', '.join(bcc))}"),
+                    _buttons(
+                        _button("Remove", base, "compose-untag"),
+                        _button("Change", base, "compose-choose"),
+                    ),
+                ]
+            }
+        ],
     }

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from watcher import schedule
 from watcher.errors import ValidationError
 from watcher.followups import StageSpec, plus_tag
+from watcher.later.tags import is_later_tag, parse_later_tag
 from watcher.models import Mode
 
 from .events import MAX_TEXT, AddonEvent, BadEvent, picked_time
@@ -166,6 +167,38 @@ def read_compose_tag(event: AddonEvent, now: datetime, tz: str, account_email: s
     return BccTag(address, parsed)
 
 
+@dataclass(frozen=True)
+class LaterChoice:
+    address: str  # you+later-2w@example.com
+    when: str  # "in 2 weeks", "on 2026-12-20"
+
+
+def read_later_tag(event: AddonEvent, now: datetime, tz: str, account_email: str) -> LaterChoice:
+    """The compose card's "Send later instead" -> me+later-2w@… (or me+later-2026-12-20@…),
+    in the grammar the send-later trigger reads (watcher.later.tags)."""
+    when = event.text(WHEN)
+    if when is None:
+        raise ValidationError("choose when to send it")
+    if when == ON_DATE:
+        picked = event.ms(AT)
+        if picked is None:
+            raise ValidationError("pick a date to send it on")
+        zone = ZoneInfo(tz)
+        day = picked_time(*picked, tz).astimezone(zone).date()
+        if day <= now.astimezone(zone).date():
+            raise ValidationError("pick a day after today")
+        tag, said = f"later-{day.isoformat()}", f"on {day.isoformat()}"
+    elif when in dict(PRESETS):
+        tag, said = f"later-{when}", dict(PRESETS)[when].lower()
+    else:
+        raise BadEvent(f"{when!r} is not one of the offered choices")
+    parse_later_tag(tag)
+    address = tag_address(account_email, tag)
+    if plus_tag(address, [account_email]) != tag:
+        raise ValidationError(f"{account_email} cannot carry a send-later tag")
+    return LaterChoice(address, said)
+
+
 def tag_address(account_email: str, tag: str) -> str:
     """me@example.com + "2w" -> me+2w@example.com."""
     local, _, domain = account_email.strip().lower().rpartition("@")
@@ -178,6 +211,8 @@ def without_tags(bcc: Iterable[str], account_email: str) -> list[str]:
     kept = []
     for address in bcc:
         tag = plus_tag(address, [account_email])
+        if is_later_tag(tag):
+            continue  # a send-later tag: the choice replaces it too
         if tag is not None and tag != schedule.PLUS_RESERVED:
             try:
                 schedule.parse_plus_tag(tag)

@@ -183,6 +183,23 @@ def is_bump_marked(summary: MessageSummary, own_addresses: Iterable[str]) -> boo
     return any(a in wanted for a in (*summary.to, *summary.cc, *summary.bcc))
 
 
+def is_marked_draft(summary: MessageSummary, own_addresses: Iterable[str]) -> bool:
+    """A draft the watcher reads: bump text (me+bump@…) or send later (me+later-…@…)."""
+    if is_bump_marked(summary, own_addresses):
+        return True
+    bases = set()
+    for address in own_addresses:
+        local, at, domain = address.strip().lower().partition("@")
+        if at:
+            bases.add((local.split("+", 1)[0], domain))
+    for address in (*summary.to, *summary.cc, *summary.bcc):
+        local, _, domain = address.partition("@")
+        base, plus, tag = local.partition("+")
+        if plus and (base, domain) in bases and (tag == "later" or tag.startswith("later-")):
+            return True
+    return False
+
+
 def has_delivery_trace(summary: MessageSummary) -> bool:
     """Did a mail server deliver this message (it came in), rather than the user's client
     save it? RFC 5321 4.4: the server that makes the final delivery inserts Return-Path, and

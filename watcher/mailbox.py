@@ -235,6 +235,13 @@ class Mailbox(Protocol):
         """Header summaries of messages from `address` (any thread, inbox and archive; not
         Sent), newest first, at most `limit`: where a correspondent's time zone is learnt."""
 
+    def read_draft(self, ref: str) -> bytes | None:
+        """The whole raw draft (send later sends it as it is); None if it is gone."""
+
+    def draft_key(self, ref: str) -> str | None:
+        """What stays the same across saved versions of the draft holding `ref` (Gmail: the
+        draft id); None where the mailbox has no such id (IMAP: the Message-ID serves)."""
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Mailbox: ...

@@ -399,3 +399,8 @@ class SendRecord(Base):
     message_id: Mapped[str] = mapped_column(String(998))
     kind: Mapped[str] = mapped_column(String(20))  # bump | help
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Send later keeps its table beside its code (watcher/later/model.py); imported here so that
+# Base.metadata, which migrations and tests compare with, always holds it.
+from .later.model import ScheduledSend  # noqa: E402, F401

@@ -576,6 +576,11 @@ def parse_plus_tag(tag: str) -> PlusTag:
             f"use a schedule: {PLUS_HELP}"
         )
     words = normal.split("-")
+    if words[0] == "later":  # send later (watcher.later.tags) works on drafts only
+        raise ValidationError(
+            f"'{normal}' sends a draft later: save the message as a draft with this address "
+            "(do not send it) and Replywatch sends it at that time"
+        )
     mode = words.pop() if words[-1] in _PLUS_MODES else None
     if not words or "" in words:
         raise ValidationError(f"'{normal}' has no schedule: use {PLUS_HELP}")

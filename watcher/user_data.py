@@ -33,6 +33,7 @@ from .models import (
     MailboxCursor,
     RecipientZone,
     Rule,
+    ScheduledSend,
     SendRecord,
     Stage,
     TrackedId,
@@ -98,6 +99,7 @@ def export_user(s, user_id: int, now: datetime) -> dict:
         "rules": rows(Rule),
         "recipients": rows(RecipientZone),
         "trigger_items": rows(TriggerItem),
+        "scheduled_sends": rows(ScheduledSend),  # send later
     }
 
 
@@ -254,6 +256,10 @@ def _delete_rows(s, user_id: int, email: str) -> None:
         (
             TriggerItem,
             or_(TriggerItem.user_id == user_id, TriggerItem.account_id.in_(account_ids)),
+        ),
+        (
+            ScheduledSend,  # send later
+            or_(ScheduledSend.user_id == user_id, ScheduledSend.account_id.in_(account_ids)),
         ),
         (FollowUp, FollowUp.id.in_(followup_ids)),
         (Rule, or_(Rule.user_id == user_id, Rule.account_id.in_(account_ids))),

@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
         attention,  # noqa: F401 (says why Follow-ups rows need attention)
         auth,
         defaults,  # noqa: F401 (adds /settings/defaults to the settings blueprint)
+        later,  # noqa: F401 (adds /settings/later, send later, to the settings blueprint)
         my_data,  # noqa: F401 (adds /settings/my-data to the settings blueprint)
         new_followup,  # noqa: F401 (adds /settings/followups/new to the settings blueprint)
         recipients,  # noqa: F401 (adds /settings/recipients to the settings blueprint)

@@ -6,6 +6,7 @@ trigger, with the delay chosen on the card."""
 from __future__ import annotations
 
 import email.policy
+import json
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -82,7 +83,7 @@ def test_compose_card_tag_in_bcc_then_sent_copy_sets_one_followup(
     opened = world.addon.compose_event(alice.email, to=(bob.email,), bcc=(carol.email,))
     assert opened["gmail"] == {"toRecipients": [bob.email], "bccRecipients": [carol.email]}
     card = trigger_card(world.addon.post("compose", opened).get_json())
-    assert {b["text"] for b in buttons(card)} == {"Add to Bcc"}
+    assert {b["text"] for b in buttons(card)} == {"Add to Bcc", "Send later instead"}
 
     chosen = world.addon.compose_event(alice.email, form=form, bcc=(carol.email,))
     bcc, [shown], note = draft_update(world.addon.post("compose-tag", chosen).get_json())
@@ -162,3 +163,61 @@ def test_a_date_today_or_a_missing_choice_is_a_notification_and_no_change(world,
         assert body.status_code == 200
         action = body.get_json()["renderActions"]
         assert set(action) == {"action"} and "notification" in action["action"]  # no Bcc change
+
+
+def test_send_later_from_the_compose_card_then_the_closed_draft_goes_out_on_time(
+    world, clock, gcli
+):
+    """Google's compose event has no draft id or text, so "Send later instead" puts the
+    send-later tag in Bcc; the user closes the draft; the watcher finds it in Drafts."""
+    alice, bob, carol = (world.google.new_user(n) for n in ("alice", "bob", "carol"))
+    world.connect(alice)
+    code, _, err = gcli("account", "triggers", alice.email, "on")  # drafts are read on opt-in
+    assert code == 0, err
+    code, _, err = gcli("defaults", "--user", alice.email, "--days", "mon-sun", "--hours", "0-24")
+    assert code == 0, err  # any day, any hour: the time depends on the delay alone
+    world.engine.run_pass()
+    local, domain = alice.email.split("@")
+    old_tag = f"{local}+2w@{domain}"  # an earlier "Add to Bcc": the choice replaces it
+    chosen = world.addon.compose_event(
+        alice.email, form={"when": text("3d"), "mode": text("send")}, bcc=(carol.email, old_tag)
+    )
+    bcc, [shown], note = draft_update(world.addon.post("compose-later", chosen).get_json())
+    address = f"{local}+later-3d@{domain}"
+    assert bcc == [carol.email, address]
+    assert "do not press Send" in card_text(shown) and "in 3 days" in card_text(shown)
+    assert note == f"Added {address} to Bcc: close the draft"
+
+    # She closes the compose window: Gmail saves the draft as the window shows it (a saved
+    # version is a new message in Gmail's history; the emulator's update_draft edits in place).
+    msg = EmailMessage()
+    msg["From"] = f"{alice.name} <{alice.email}>"
+    msg["To"] = bob.email
+    msg["Bcc"] = ", ".join(bcc)
+    msg["Subject"] = "Catching up"
+    msg.set_content("Following up on our call: how is it going?")
+    world.google.gmail.create_draft(alice.email, msg.as_bytes(policy=email.policy.SMTP))
+    world.engine.run_pass()  # the closed draft is found and scheduled
+    assert followups(world.store) == []
+    clock.advance(days=3, hours=1)
+    world.engine.run_pass()
+    [sent] = [m for m in world.google.gmail.messages(alice.email, "SENT")]
+    assert sent.header("Subject") == "Catching up" and address not in sent.header("Bcc")
+    assert world.google.gmail.find(bob.email, sent.message_id)
+    assert world.google.gmail.find(carol.email, sent.message_id)  # her own Bcc kept
+    assert world.google.gmail.drafts_of(alice.email) == {}
+
+    again = world.addon.compose_event(alice.email, bcc=(carol.email, address))
+    bcc, _, _ = draft_update(world.addon.post("compose-untag", again).get_json())
+    assert bcc == [carol.email]  # "Remove" takes a send-later tag out too
+
+
+def test_send_later_on_an_account_whose_drafts_are_not_read_says_so_and_adds_nothing(world):
+    alice, carol = world.google.new_user("alice"), world.google.new_user("carol")
+    world.connect(alice)  # Replywatch labels off: drafts are not read
+    chosen = world.addon.compose_event(
+        alice.email, form={"when": text("1w"), "mode": text("send")}, bcc=(carol.email,)
+    )
+    body = world.addon.post("compose-later", chosen).get_json()
+    assert "hostAppAction" not in body["renderActions"]  # the Bcc is left as it is
+    assert "Turn them on under Accounts" in json.dumps(body)

@@ -18,7 +18,7 @@ from tests.support import results as results_seed
 from tests.support.a11y import SERIOUS, overflow, serious_violations, violations
 from tests.support.web import PASSWORD, make_user, seed_followup
 from watcher import rules as rule_fields
-from watcher.models import Event, FollowUp, FollowUpState, StageState
+from watcher.models import Event, FollowUp, FollowUpState, ScheduledSend, StageState
 
 expect = playwright_api.expect
 SHOTS = Path("/tmp/shots-a11y")
@@ -82,6 +82,15 @@ def _seed(live, clock) -> dict:
             )
         )
         replied_id, unsure_id = replied.id, unsure.id
+        s.add(
+            ScheduledSend(
+                user_id=uid, account_id=account_id, draft_key=LONG_ID, draft_ref="Drafts/1/9",
+                draft_seen_at=now, tag_address="me+later-2w-then-1w@example.test",
+                subject="Following up on our call " + LONG_ID, recipients=["chiara@example.test"],
+                send_at=now + timedelta(weeks=2), scheduled_at=now, then_tag="1w",
+                message_id="<rw-later.page@example.test>",
+            )
+        )  # fmt: skip
     return {
         "account": account_id,
         "active": active_id,
@@ -110,6 +119,7 @@ def _pages(ids: dict) -> dict[str, str]:
         "rules": "/settings/rules",
         "recipients": "/settings/recipients",
         "results": "/settings/results",
+        "later": "/settings/later",
         "password": "/settings/password",
         "not-found": "/settings/followups/99999",
     }

@@ -19,7 +19,7 @@ from tests.support.web import csrf_token, make_user, sign_in
 from watcher import followups as fu_ops
 from watcher import send_caps
 from watcher.mailbox import MessageSummary
-from watcher.models import Base, TriggerItem
+from watcher.models import Base, ScheduledSend, TriggerItem
 from watcher.rules import RuleFields
 from watcher.schedule import parse_delay
 from watcher.store import Store
@@ -72,6 +72,14 @@ def seed(store: Store, email: str, google=None) -> dict:
                 user_id=user.id, account_id=imap.id, key=f"<plus-{local}@example.test>",
                 kind="plus", spec=f"{local}+2w@example.test", followup_id=followup.id,
                 summary={"message_id": f"<plus-{local}@example.test>"}, created_at=NOW,
+            )
+        )  # fmt: skip
+        s.add(
+            ScheduledSend(
+                user_id=user.id, account_id=imap.id, draft_key=f"<draft-{local}@example.test>",
+                draft_ref="Drafts/1/1", draft_seen_at=NOW, tag_address=f"{local}+later-2w@x.test",
+                recipients=[f"client-of-{local}@else.test"], send_at=NOW, scheduled_at=NOW,
+                message_id=f"<rw-later.{local}@example.test>", followup_id=followup.id,
             )
         )  # fmt: skip
         store.observe_offset(s, user.id, f"client-of-{local}@else.test", NOW, 60)

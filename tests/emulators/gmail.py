@@ -278,6 +278,24 @@ class GmailEmulator:
             box.drafts["r" + format(next(self._ids), "x")[-15:]] = msg.id
             return msg
 
+    def save_draft_again(self, address: str, draft_id: str, raw: bytes) -> Msg:
+        """The user edits a saved draft in Gmail and it is saved again: the draft keeps its id
+        and its content is replaced ("drafts.update: Replaces a draft's content"), by a new
+        message, since a message's id is immutable ("Message.id: The immutable ID of the
+        message"): messagesDeleted history for the old one, messagesAdded for the new."""
+        with self.lock:
+            box = self.users[address.lower()]
+            old = box.messages[box.drafts[draft_id]]
+            parsed = _parser.parsebytes(raw)
+            msg = self._add(box, raw, parsed, set(old.labels), self._thread_for(box, parsed))
+            box.drafts[draft_id] = msg.id
+            del box.messages[old.id]
+            box.threads[old.thread_id].remove(old.id)
+            if not box.threads[old.thread_id]:
+                del box.threads[old.thread_id]
+            self._record(box, old, "messagesDeleted")
+            return msg
+
     def update_draft(self, address: str, draft_id: str, markup: dict) -> Msg:
         """What Gmail's compose window does with an add-on's `updateDraftActionMarkup`: each
         update set replaces that part of the draft ("Package apps.extensions.markup",

@@ -7,6 +7,7 @@
     python -m watcher followup add | list | show | cancel | unconfirmed | snooze
     python -m watcher recipient list | zone
     python -m watcher rule add | list | show | edit | enable | disable | remove | dry-run
+    python -m watcher later list | show | move | cancel | send-now | then
     python -m watcher stats [--user EMAIL] [--account ID] [--json]
     python -m watcher user list | set-password | sign-out-everywhere
 
@@ -29,10 +30,10 @@ from datetime import UTC, datetime
 from ..config import Config
 from ..errors import ReplywatchError
 from ..store import Store
-from . import account, db, defaults, followup, recipient, rule, run, stats, user
+from . import account, db, defaults, followup, later, recipient, rule, run, stats, user
 
 # In the order `--help` lists them.
-GROUPS = (run, db, account, defaults, recipient, followup, stats, rule, user)
+GROUPS = (run, db, account, defaults, recipient, followup, later, stats, rule, user)
 COMMANDS = {name: handler for group in GROUPS for name, handler in group.COMMANDS.items()}
 
 

@@ -22,6 +22,7 @@ from .. import metrics
 from ..config import Config
 from ..errors import NotFoundError, PermanentError, ReplywatchError, ValidationError
 from ..idle import IdleWatchers
+from ..later import send as later_send
 from ..mailbox import AccountSpec, Mailbox, open_mailbox
 from ..models import Account, FollowUp
 from ..retry import call_with_retry
@@ -191,6 +192,7 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                     self._check_flagged(account, mailbox, report)
                     self._spread_overdue(account)
                     self._act_on_due(account, mailbox, report)
+                    later_send.serve_for(self, account, mailbox)  # drafts to send later
             finally:
                 metrics.observe_mailbox(mailbox)
         except ReplywatchError as e:

@@ -171,3 +171,12 @@ class ImapMailbox:
 
     def discard_draft(self, ref: str) -> None:
         self.triggers.discard_draft(ref)
+
+    # -- send later (watcher/later) --------------------------------------------------------
+
+    def read_draft(self, ref: str) -> bytes | None:
+        return self.triggers.read_draft(ref)
+
+    def draft_key(self, ref: str) -> str | None:
+        """None: IMAP has no draft ids; a draft's versions share its Message-ID instead."""
+        return None

@@ -19,7 +19,7 @@ from imapclient import exceptions as imap_errors
 from watcher.headers import (
     body_text,
     has_delivery_trace,
-    is_bump_marked,
+    is_marked_draft,
     may_be_auto_reply,
     may_be_report,
     reported_message_ids,
@@ -111,7 +111,7 @@ class ImapReader:
                 uids = [u for u in self.conn.search(c, ["UID", f"{low}:*"]) if low <= u < high]
                 found = [s for _, s in self._summaries(c, role, validity, uids)]
                 if role == DRAFTS:  # only drafts marked as bump texts (to me+bump@…)
-                    found = [s for s in found if is_bump_marked(s, self.own_addresses)]
+                    found = [s for s in found if is_marked_draft(s, self.own_addresses)]
                 messages.extend(found)
             return Changes(messages, dump_cursor(new))
 

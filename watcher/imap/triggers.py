@@ -88,6 +88,16 @@ class ImapTriggers:
             body = as_bytes(next((v for k, v in items if k.startswith(b"BODY[]")), b""))
             return body_text(body) if body else ""
 
+    def read_draft(self, ref: str) -> bytes | None:
+        """The whole raw draft (BODY.PEEK[], nothing marked read); None if it is gone."""
+        with self.conn.session("read a draft") as c:
+            uid = self._open_ref(c, ref, readonly=True)
+            if uid is None:
+                return None
+            items = c.fetch([uid], [b"BODY.PEEK[]"]).get(uid, {}).items()
+            body = as_bytes(next((v for k, v in items if k.startswith(b"BODY[]")), b""))
+            return body or None
+
     def file_away(self, ref: str) -> None:
         """Marked \\Seen, then moved to \\Archive (Gmail: All Mail, which archives), else to
         FILED_FOLDER, created on demand."""

@@ -256,6 +256,7 @@ from . import receipt  # noqa: E402, F401, I001
 from . import plus  # noqa: E402, F401
 from . import folders  # noqa: E402, F401
 from . import drafts  # noqa: E402, F401
+from ..later import scan as _later_scan  # noqa: E402, F401  (send later: drafts to me+later-…)
 
 # Registration order is priority: the rule trigger stays LAST (an explicit signal wins).
 from . import by_rule  # noqa: E402, F401

@@ -158,7 +158,7 @@ class _NotPending(ReplywatchError):
     """The item was settled meanwhile, before the help email was handed over: send nothing."""
 
 
-def answer_malformed(job: Job, item: Item, problem: str) -> None:
+def answer_malformed(job: Job, item: Item, problem: str, forms: str = schedule.PLUS_HELP) -> None:
     """No follow-up; the copy filed away; one short email to the user with the valid forms."""
     for ref in inbox_copies(job, item):
         if try_mailbox(job, f"filing away {ref}", lambda ref=ref: job.mailbox.file_away(ref)):
@@ -171,7 +171,7 @@ def answer_malformed(job: Job, item: Item, problem: str) -> None:
         problem=problem,
         original=msg,
         now=job.clock(),
-        forms=schedule.PLUS_HELP,
+        forms=forms,
     )
     what = f"{item.spec} on {msg.subject!r} is not a follow-up schedule: {problem}"
     if job.retry(lambda: job.mailbox.find_sent(help_mail.message_id)):
