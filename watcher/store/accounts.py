@@ -46,11 +46,7 @@ class AccountQueries(EventQueries):
         account.secret = self.box.encrypt(secret)
         account.display_name = display_name
         account.aliases = sorted({a.strip().lower() for a in aliases if a.strip()})
-        account.status = AccountStatus.OK
-        account.status_reason = ""
-        account.failures = 0
-        account.next_check_at = None
-        account.last_ok_at = now
+        _works_again(account, now)
         s.add(account)
         s.flush()
         return account
@@ -98,11 +94,7 @@ class AccountQueries(EventQueries):
                     detail=f"{account.email} works again; waiting follow-ups resume",
                     at=now,
                 )
-            account.status = AccountStatus.OK
-            account.status_reason = ""
-            account.failures = 0
-            account.next_check_at = None
-            account.last_ok_at = now
+            _works_again(account, now)
 
     def mark_account_failed(
         self, account_id: int, reason: str, *, permanent: bool, now: datetime, backoff: timedelta
@@ -151,11 +143,7 @@ class AccountQueries(EventQueries):
         the same record, so its follow-ups and history carry on."""
         account.settings = dict(settings)
         account.secret = self.box.encrypt(secret)
-        account.status = AccountStatus.OK
-        account.status_reason = ""
-        account.failures = 0
-        account.next_check_at = None
-        account.last_ok_at = now
+        _works_again(account, now)
         self.add_event(
             s,
             user_id=account.user_id,
@@ -179,3 +167,12 @@ class AccountQueries(EventQueries):
             detail="follow-ups by folder/label turned " + ("on" if on else "off"),
             at=now,
         )
+
+
+def _works_again(account: Account, now: datetime) -> None:
+    """Clear every trace of a fault: connected, reconnected and recovered accounts alike."""
+    account.status = AccountStatus.OK
+    account.status_reason = ""
+    account.failures = 0
+    account.next_check_at = None
+    account.last_ok_at = now

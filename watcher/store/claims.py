@@ -36,7 +36,7 @@ class ClaimQueries(StoreBase):
             .where(
                 Account.status != AccountStatus.DISABLED,
                 or_(Account.next_check_at.is_(None), Account.next_check_at <= now),
-                or_(Account.lease_until.is_(None), Account.lease_until < now),
+                unleased(Account, now),
             )
             .order_by(*order)
             .limit(1)
@@ -68,12 +68,7 @@ class ClaimQueries(StoreBase):
             return result.rowcount == 1
 
     def release_account(self, account_id: int, owner: str) -> None:
-        with self.session() as s:
-            s.execute(
-                update(Account)
-                .where(Account.id == account_id, Account.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
-            )
+        self._release(Account, account_id, owner)
 
     def claim_due(
         self,
@@ -89,7 +84,7 @@ class ClaimQueries(StoreBase):
             .where(
                 FollowUp.state == FollowUpState.ACTIVE,
                 FollowUp.due_at <= now,
-                or_(FollowUp.lease_until.is_(None), FollowUp.lease_until < now),
+                unleased(FollowUp, now),
             )
             .order_by(FollowUp.due_at, FollowUp.id)
             .limit(limit)
@@ -114,9 +109,18 @@ class ClaimQueries(StoreBase):
         )
 
     def release_followup(self, followup_id: int, owner: str) -> None:
+        self._release(FollowUp, followup_id, owner)
+
+    def _release(self, model, row_id: int, owner: str) -> None:
+        """Give up a lease we hold (a lease another watcher took meanwhile stays theirs)."""
         with self.session() as s:
             s.execute(
-                update(FollowUp)
-                .where(FollowUp.id == followup_id, FollowUp.lease_owner == owner)
+                update(model)
+                .where(model.id == row_id, model.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
+
+
+def unleased(model, now: datetime):
+    """The condition "no watcher holds this row's lease" (never taken, or run out)."""
+    return or_(model.lease_until.is_(None), model.lease_until < now)

@@ -23,6 +23,7 @@ from ..models import (
     TrackedId,
 )
 from .base import StoreBase
+from .claims import unleased
 
 
 class FollowUpQueries(StoreBase):
@@ -218,7 +219,7 @@ class FollowUpQueries(StoreBase):
                     FollowUp.account_id == account_id,
                     FollowUp.state == FollowUpState.ACTIVE,
                     FollowUp.due_at < before,
-                    or_(FollowUp.lease_until.is_(None), FollowUp.lease_until < now),
+                    unleased(FollowUp, now),
                 )
                 .order_by(FollowUp.due_at, FollowUp.id)
             )
@@ -249,7 +250,7 @@ class FollowUpQueries(StoreBase):
                     FollowUp.state == FollowUpState.ACTIVE,
                     FollowUp.mode == Mode.SEND,
                     FollowUp.due_at <= now,
-                    or_(FollowUp.lease_until.is_(None), FollowUp.lease_until < now),
+                    unleased(FollowUp, now),
                 )
                 .order_by(FollowUp.due_at, FollowUp.id)
             )

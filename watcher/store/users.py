@@ -41,7 +41,7 @@ class UserQueries(StoreBase):
 
     def login_failures(self, s: Session, key: str, since: datetime) -> int:
         """Failed sign-ins under `key` since then (old rows are pruned on the way)."""
-        s.execute(delete(LoginAttempt).where(LoginAttempt.at < since - timedelta(days=1)))
+        _prune_login_attempts(s, since)
         query = select(func.count()).where(LoginAttempt.key == key, LoginAttempt.at >= since)
         return s.scalar(query.select_from(LoginAttempt)) or 0
 
@@ -49,7 +49,7 @@ class UserQueries(StoreBase):
         self, s: Session, key: str, since: datetime
     ) -> tuple[int, datetime | None]:
         """(how many, the latest) failed attempts under `key` since then (old rows pruned)."""
-        s.execute(delete(LoginAttempt).where(LoginAttempt.at < since - timedelta(days=1)))
+        _prune_login_attempts(s, since)
         query = select(func.count(), func.max(LoginAttempt.at)).where(
             LoginAttempt.key == key, LoginAttempt.at >= since
         )
@@ -65,3 +65,8 @@ class UserQueries(StoreBase):
 
     def clear_login_failures(self, s: Session, keys: Iterable[str]) -> None:
         s.execute(delete(LoginAttempt).where(LoginAttempt.key.in_(list(keys))))
+
+
+def _prune_login_attempts(s: Session, since: datetime) -> None:
+    """Forget attempts well before any window still asked about (a day of slack)."""
+    s.execute(delete(LoginAttempt).where(LoginAttempt.at < since - timedelta(days=1)))
