@@ -1,0 +1,178 @@
+"""Accounts: connect, look up, health (ok / failed / needs attention), disconnect, reconnect.
+
+Secrets are encrypted on the way in (the secret box) and decrypted only into an AccountSpec for
+the mailbox. Every change of an account's health writes an Event, so the user sees why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..errors import ConflictError, NotFoundError
+from ..mailbox import AccountSpec
+from ..models import Account, AccountStatus, MailboxCursor, User
+from .events import EventQueries
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+class AccountQueries(EventQueries):
+    def add_account(
+        self,
+        s: Session,
+        user: User,
+        *,
+        kind: str,
+        email: str,
+        settings: dict,
+        secret: str,
+        display_name: str = "",
+        aliases: Iterable[str] = (),
+        now: datetime,
+    ) -> Account:
+        email = email.strip().lower()
+        existing = s.scalar(
+            select(Account).where(Account.user_id == user.id, Account.email == email)
+        )
+        if existing is not None and existing.status != AccountStatus.DISABLED:
+            raise ConflictError(f"{email} is already connected (account {existing.id})")
+        account = existing or Account(user_id=user.id, email=email, kind=kind)
+        account.kind = kind
+        account.settings = dict(settings)
+        account.secret = self.box.encrypt(secret)
+        account.display_name = display_name
+        account.aliases = sorted({a.strip().lower() for a in aliases if a.strip()})
+        _works_again(account, now)
+        s.add(account)
+        s.flush()
+        return account
+
+    def find_account(self, s: Session, ref: str, user_id: int | None = None) -> Account:
+        """An account by id or e-mail address, optionally scoped to one user."""
+        query = select(Account)
+        if ref.isdigit():
+            query = query.where(Account.id == int(ref))
+        else:
+            query = query.where(Account.email == ref.strip().lower())
+        if user_id is not None:
+            query = query.where(Account.user_id == user_id)
+        account = s.scalar(query)
+        if account is None:
+            raise NotFoundError(f"no account {ref!r}")
+        return account
+
+    def list_accounts(self, s: Session, user_id: int | None = None) -> list[Account]:
+        query = select(Account).order_by(Account.id)
+        if user_id is not None:
+            query = query.where(Account.user_id == user_id)
+        return list(s.scalars(query))
+
+    def account_spec(self, account: Account) -> AccountSpec:
+        return AccountSpec(
+            kind=account.kind,
+            email=account.email,
+            settings=dict(account.settings or {}),
+            secret=self.box.decrypt(account.secret) if account.secret else "",
+            aliases=tuple(account.aliases or ()),
+            trigger_folders=bool(account.trigger_folders),
+        )
+
+    def mark_account_ok(self, account_id: int, now: datetime) -> None:
+        with self.session() as s:
+            account = s.get(Account, account_id)
+            recovered = account.status == AccountStatus.NEEDS_ATTENTION or account.failures
+            if recovered:
+                self.add_event(
+                    s,
+                    user_id=account.user_id,
+                    account_id=account.id,
+                    kind="account_ok",
+                    detail=f"{account.email} works again; waiting follow-ups resume",
+                    at=now,
+                )
+            _works_again(account, now)
+
+    def mark_account_failed(
+        self, account_id: int, reason: str, *, permanent: bool, now: datetime, backoff: timedelta
+    ) -> None:
+        """Record a fault; permanent ones need a person, transient ones back off and retry."""
+        with self.session() as s:
+            account = s.get(Account, account_id)
+            account.failures += 1
+            wait = min(backoff * (2 ** min(account.failures - 1, 10)), MAX_BACKOFF)
+            account.next_check_at = now + (MAX_BACKOFF if permanent else wait)
+            account.last_error_at = now
+            if permanent:
+                account.status = AccountStatus.NEEDS_ATTENTION
+            changed = account.status_reason != reason
+            account.status_reason = reason
+            if changed:
+                self.add_event(
+                    s,
+                    user_id=account.user_id,
+                    account_id=account.id,
+                    kind="account_error",
+                    detail=("needs attention: " if permanent else "will retry: ") + reason,
+                    at=now,
+                )
+
+    def disable_account(self, s: Session, account: Account, now: datetime) -> None:
+        """Disconnect: forget the secret, stop polling; follow-ups stay for the record."""
+        account.status = AccountStatus.DISABLED
+        account.status_reason = "disconnected"
+        account.secret = None
+        account.watch_expires_at = None  # a reconnect starts Gmail push afresh
+        s.execute(delete(MailboxCursor).where(MailboxCursor.account_id == account.id))
+        self.add_event(
+            s,
+            user_id=account.user_id,
+            account_id=account.id,
+            kind="account_disconnected",
+            detail=f"{account.email} disconnected; its stored password was deleted",
+            at=now,
+        )
+
+    def reconnect_account(
+        self, s: Session, account: Account, *, settings: dict, secret: str, now: datetime
+    ) -> Account:
+        """New credentials on an existing account (reconnect, or Google connected again):
+        the same record, so its follow-ups and history carry on."""
+        account.settings = dict(settings)
+        account.secret = self.box.encrypt(secret)
+        _works_again(account, now)
+        self.add_event(
+            s,
+            user_id=account.user_id,
+            account_id=account.id,
+            kind="account_reconnected",
+            detail=f"{account.email} reconnected; waiting follow-ups resume",
+            at=now,
+        )
+        return account
+
+    def set_trigger_folders(self, s: Session, account: Account, on: bool, now: datetime) -> None:
+        """Opt an account in or out of folder/label triggers (the watcher creates them)."""
+        if account.trigger_folders == on:
+            return
+        account.trigger_folders = on
+        self.add_event(
+            s,
+            user_id=account.user_id,
+            account_id=account.id,
+            kind="trigger_folders",
+            detail="follow-ups by folder/label turned " + ("on" if on else "off"),
+            at=now,
+        )
+
+
+def _works_again(account: Account, now: datetime) -> None:
+    """Clear every trace of a fault: connected, reconnected and recovered accounts alike."""
+    account.status = AccountStatus.OK
+    account.status_reason = ""
+    account.failures = 0
+    account.next_check_at = None
+    account.last_ok_at = now

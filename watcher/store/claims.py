@@ -1,0 +1,126 @@
+"""Claims: leasing accounts and due follow-ups to one watcher, renewing and releasing leases.
+
+A claim is one statement: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING
+id` on PostgreSQL; SQLite serializes writers with BEGIN IMMEDIATE. An expired lease is how a
+crashed watcher's work is recovered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from ..models import Account, AccountStatus, FollowUp, FollowUpState
+from .base import StoreBase
+
+
+class ClaimQueries(StoreBase):
+    def claim_account(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        exclude: Iterable[int] = (),
+        prefer: Iterable[int] = (),
+        only: Iterable[int] | None = None,
+    ) -> int | None:
+        """Lease one account that is due for a check (not disabled, not backing off);
+        accounts in `prefer` (woken by a push) come first; with `only`, none but those."""
+        prefer = [int(i) for i in prefer]
+        order = [Account.id.in_(prefer).desc(), Account.id] if prefer else [Account.id]
+        sub = (
+            select(Account.id)
+            .where(
+                Account.status != AccountStatus.DISABLED,
+                or_(Account.next_check_at.is_(None), Account.next_check_at <= now),
+                unleased(Account, now),
+            )
+            .order_by(*order)
+            .limit(1)
+        )
+        exclude = list(exclude)
+        if exclude:
+            sub = sub.where(Account.id.not_in(exclude))
+        if only is not None:
+            sub = sub.where(Account.id.in_([int(i) for i in only]))
+        if self.is_postgres:
+            sub = sub.with_for_update(skip_locked=True)
+        stmt = (
+            update(Account)
+            .where(Account.id.in_(sub.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .returning(Account.id)
+        )
+        with self.session() as s:
+            return s.scalar(stmt)
+
+    def renew_lease(self, model, row_id: int, owner: str, until: datetime) -> bool:
+        """Extend a lease we still hold; False if another watcher has taken it."""
+        with self.session() as s:
+            result = s.execute(
+                update(model)
+                .where(model.id == row_id, model.lease_owner == owner)
+                .values(lease_until=until)
+            )
+            return result.rowcount == 1
+
+    def release_account(self, account_id: int, owner: str) -> None:
+        self._release(Account, account_id, owner)
+
+    def claim_due(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        account_id: int | None = None,
+    ) -> list[int]:
+        """Lease up to `limit` due follow-ups in one statement; returns their ids, oldest first."""
+        sub = (
+            select(FollowUp.id)
+            .where(
+                FollowUp.state == FollowUpState.ACTIVE,
+                FollowUp.due_at <= now,
+                unleased(FollowUp, now),
+            )
+            .order_by(FollowUp.due_at, FollowUp.id)
+            .limit(limit)
+        )
+        if account_id is not None:
+            sub = sub.where(FollowUp.account_id == account_id)
+        if self.is_postgres:
+            sub = sub.with_for_update(skip_locked=True)
+        stmt = (
+            update(FollowUp)
+            .where(FollowUp.id.in_(sub.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .returning(FollowUp.id, FollowUp.due_at)
+        )
+        with self.session() as s:
+            rows = s.execute(stmt).all()
+        return [row.id for row in sorted(rows, key=lambda r: (r.due_at, r.id))]
+
+    def holds_lease(self, s: Session, followup: FollowUp, owner: str, now: datetime) -> bool:
+        return followup.lease_owner == owner and (
+            followup.lease_until is not None and followup.lease_until > now
+        )
+
+    def release_followup(self, followup_id: int, owner: str) -> None:
+        self._release(FollowUp, followup_id, owner)
+
+    def _release(self, model, row_id: int, owner: str) -> None:
+        """Give up a lease we hold (a lease another watcher took meanwhile stays theirs)."""
+        with self.session() as s:
+            s.execute(
+                update(model)
+                .where(model.id == row_id, model.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+
+def unleased(model, now: datetime):
+    """The condition "no watcher holds this row's lease" (never taken, or run out)."""
+    return or_(model.lease_until.is_(None), model.lease_until < now)
