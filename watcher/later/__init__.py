@@ -8,7 +8,7 @@ the user's account, unless a recipient has written to the user meanwhile.
     send.py     the exactly-once sending step, run once per pass per account
     unless_reply.py   "unless they wrote first": a recipient's mail since it was scheduled
     actions.py  what the faces do: cancel, move, send now, the follow-up after it
-    commands.py `python -m watcher later list|show|move|cancel|send-now|then`
+Its queries are watcher/store/later.py; its CLI watcher/cli/later.py; its page web/later.py.
 
 Life of a ScheduledSend (state):
 

@@ -11,11 +11,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from .. import store_later
 from ..errors import ConflictError, NotFoundError
 from ..followups import format_local
 from ..models import User
 from ..schedule import parse_plus_tag, parse_when
+from ..store import later as store_later
 from .model import CANCELLED, HELD, SCHEDULED, ScheduledSend
 
 CHANGEABLE = (SCHEDULED, HELD)

@@ -10,12 +10,13 @@ An unreadable tag gets the same short help e-mail as a bad plus-address tag, onc
 
 from __future__ import annotations
 
-from .. import schedule, store_later
+from .. import schedule
 from ..errors import ValidationError
 from ..followups import format_local, plus_tag, user_window
 from ..mailbox import MessageSummary
 from ..models import Account, new_token
 from ..recipient_zone import holiday_country_of
+from ..store import later as store_later
 from ..triggers import RESUMERS, Candidate, Job, TriggerContext, register
 from ..triggers import plus as plus_trigger
 from ..triggers.acting import Item, account_event, load, pending_row, settle

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import followups as fu_ops
-from .. import send_caps, store_later
+from .. import send_caps
 from ..errors import (
     ConflictError,
     PermanentError,
@@ -35,6 +35,7 @@ from ..errors import (
 from ..mailbox import Bump, Mailbox, MessageSummary, ThreadKey
 from ..models import Account
 from ..schedule import parse_plus_tag
+from ..store import later as store_later
 from . import message
 from .model import (
     CANCELLED,

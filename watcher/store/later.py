@@ -1,6 +1,6 @@
 """The queries of send later (watcher.later): every one by name, scoped to an account or user.
 
-Functions taking a Store and a session, so the store package can take them in as they are.
+Functions taking a Store or a session (callers import it as `store_later`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from .later.model import OPEN_STATES, SCHEDULED, ScheduledSend
-from .models import Account
+from ..later.model import OPEN_STATES, SCHEDULED, ScheduledSend
+from ..models import Account
 
 
 def by_draft_key(s: Session, account_id: int, draft_key: str) -> ScheduledSend | None:
