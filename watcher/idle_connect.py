@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
+SPARE_SECONDS = 10.0  # a login thread with nothing to do for this long ends (new ones start)
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -77,6 +79,7 @@ class LoginPool:
             self._tickets[account_id] = ticket
             self._specs[account_id] = spec
             heapq.heappush(self._due, (self.monotonic() + delay, ticket, account_id))
+            self._threads = [t for t in self._threads if t.is_alive()]
             if len(self._threads) < self.in_flight:  # threads start on demand, up to the bound
                 thread = threading.Thread(target=self._work, name="idle-login", daemon=True)
                 self._threads.append(thread)
@@ -115,8 +118,9 @@ class LoginPool:
             self._tickets.clear()
             self._specs.clear()
             self._lock.notify_all()
+            threads = list(self._threads)
         deadline = self.monotonic() + timeout
-        for thread in self._threads:
+        for thread in threads:
             thread.join(max(0.0, deadline - self.monotonic()))
 
     def _work(self) -> None:
@@ -146,8 +150,10 @@ class LoginPool:
             while not self._stopped:
                 while self._due and self._tickets.get(self._due[0][2]) != self._due[0][1]:
                     heapq.heappop(self._due)  # cancelled or superseded
-                if not self._due:
-                    self._lock.wait()
+                if not self._due:  # nothing planned: wait a while, then leave
+                    if not self._lock.wait(SPARE_SECONDS) and not self._due:
+                        self._threads.remove(threading.current_thread())
+                        return None
                     continue
                 now = self.monotonic()
                 start = max(self._due[0][0], self._next_start)
