@@ -3,6 +3,7 @@ a connection the server kills comes back, and a claim spreads accounts over proc
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import threading
@@ -218,3 +219,29 @@ def test_a_new_process_takes_over_its_share_and_the_first_gives_it_back(mail_wor
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_refused_login_is_retried_with_growing_backoff_until_it_works(
+    mail_world, config, dovecot
+):
+    users, specs = accounts(mail_world, 1)
+    attempts: list[float] = []
+
+    def timed(spec, cfg):
+        attempts.append(time.monotonic())
+        return open_mailbox(spec, cfg)
+
+    right = users[1].password
+    dovecot.set_password(users[1].email, "changed-elsewhere")
+    idle = IdleWatchers(config, News(), timed, backoff=Backoff(base=0.1, cap=0.4))
+    try:
+        idle.sync(specs)
+        assert eventually(lambda: len(attempts) >= 4)
+        gaps = [b - a for a, b in itertools.pairwise(attempts[:4])]
+        # attempt n waits between half and all of min(cap, base * 2**n): 0.05+, 0.1+, 0.2+
+        assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2, gaps
+        assert idle.idling() == 0
+        dovecot.set_password(users[1].email, right)
+        assert eventually(lambda: idle.idling() == 1), "never connected once the login worked"
+    finally:
+        idle.stop()
