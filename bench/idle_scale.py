@@ -302,12 +302,16 @@ def main() -> int:
               f"{r['threads']:>7} {r['rss_mb']:>7.0f} {r['cpu_idle_pct']:>10.2f} "
               f"{fmt(r['news_median_s'], '.3f'):>10} {fmt(r['news_max_s'], '.3f'):>10} "
               f"{r['news_seen']:>6} {r['stop_s']:>6.2f}")  # fmt: skip
-    mux = next((r for label, r in rows if label == "mux"), None)
-    if mux is not None and args.n >= 1000:
-        ok = mux["rss_mb"] <= GOAL_RSS_MB and mux["cpu_idle_pct"] <= GOAL_CPU
-        print(f"goals (1 process, {args.n}: RSS <= {GOAL_RSS_MB} MB, CPU idle <= {GOAL_CPU}%): "
-              f"{'met' if ok else 'MISSED'}")  # fmt: skip
-    return 0
+    mux = next(r for label, r in rows if label == "mux")
+    ok = (
+        mux["up"] == args.n
+        and mux["rss_mb"] <= GOAL_RSS_MB
+        and mux["cpu_idle_pct"] <= GOAL_CPU
+        and mux["news_seen"] == f"{args.deliveries}/{args.deliveries}"
+    )
+    print(f"goals (mux, 1 process: all {args.n} up, RSS <= {GOAL_RSS_MB} MB, CPU idle <= "
+          f"{GOAL_CPU}% of a core, every delivery seen): {'met' if ok else 'MISSED'}")  # fmt: skip
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
