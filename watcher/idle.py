@@ -60,13 +60,8 @@ class IdleWatchers:
         self._attempts: dict[int, int] = {}  # failed connections in a row, per account
         self._stopped = False
         self._news = _NewsDesk(on_news)
-        self._mux = Multiplexer(
-            self._news.post,
-            self._dropped,
-            renew_seconds=renew_seconds,
-            answer_seconds=answer_seconds,
-            rng=self.rng,
-        )
+        self._renew_seconds, self._answer_seconds = renew_seconds, answer_seconds
+        self._mux = self._new_mux()
         self._logins = LoginPool(
             self._login,
             self._connected,
@@ -87,6 +82,11 @@ class IdleWatchers:
                 self._news.start()
                 self._mux.start()
                 self._started = True
+            elif not self._mux.alive():  # a bug ended it (logged there): start afresh
+                log.error("the IDLE multiplexer died; reconnecting %d accounts", len(self._watched))
+                self._mux = self._new_mux().start()
+                for account_id, spec in self._watched.items():
+                    self._logins.submit(account_id, spec)
             for account_id in list(self._watched):
                 if accounts.get(account_id) != self._watched[account_id]:
                     self._forget(account_id)
@@ -125,6 +125,15 @@ class IdleWatchers:
         return self._mux.idling()
 
     # -- behind the scenes ---------------------------------------------------------------
+
+    def _new_mux(self) -> Multiplexer:
+        return Multiplexer(
+            self._news.post,
+            self._dropped,
+            renew_seconds=self._renew_seconds,
+            answer_seconds=self._answer_seconds,
+            rng=self.rng,
+        )
 
     def _forget(self, account_id: int) -> None:
         del self._watched[account_id]

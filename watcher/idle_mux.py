@@ -86,6 +86,10 @@ class Multiplexer:
     def remove(self, account_id: int) -> None:
         self._command("remove", account_id, None)
 
+    def alive(self) -> bool:
+        """False once the thread ended (stopped, or a bug killed it)."""
+        return self._thread.is_alive()
+
     def idling(self) -> int:
         """How many connections are in IDLE right now."""
         return self._idling

@@ -245,3 +245,27 @@ def test_a_refused_login_is_retried_with_growing_backoff_until_it_works(
         assert eventually(lambda: idle.idling() == 1), "never connected once the login worked"
     finally:
         idle.stop()
+
+
+def test_if_a_bug_ends_the_multiplexer_the_next_sync_starts_it_again(mail_world, config):
+    users, specs = accounts(mail_world, 2)
+    news = News()
+    idle = IdleWatchers(config, news, open_mailbox, backoff=QUICK)
+    try:
+        idle.sync(specs)
+        assert eventually(lambda: idle.idling() == 2)
+        broken = idle._mux
+
+        def bug():
+            raise RuntimeError("a bug in the multiplexer")
+
+        broken._timers = bug
+        broken._command("nudge", 0, None)  # wakes the loop, which then runs the bug
+        assert eventually(lambda: not broken.alive())
+        idle.sync(specs)  # the engine's next full pass
+        assert idle._mux is not broken
+        assert eventually(lambda: idle.idling() == 2)
+        deliver(mail_world, users[2])
+        assert news.wait_for(2)
+    finally:
+        idle.stop()
