@@ -14,7 +14,9 @@ on_news for that account), and how long stop() takes.
 
 Goals (issue 23): 1,000 accounts in one process, RSS <= 300 MB, CPU idle <= 5% of a core.
 The bench's Dovecot raises its process/client limits (stock limits stop near 100 sessions).
-Loopback only: latency figures here are the multiplexer's own, not the internet's.
+--rtt-ms 80 puts the watchers' IMAP connections behind bench/tcp_delay.py (40 ms each way);
+the bench's own deliveries go straight to Dovecot. Dovecot itself tells IDLE clients of a new
+message about 0.5 s after it lands (it batches notifications), so that is the floor here.
 
 Run: .venv/bin/python bench/idle_scale.py [--n 1000 --window 30 --per-second 10]
 """
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imapclient import IMAPClient
 
+from bench.tcp_delay import DelayProxy
 from tests.servers.dovecot import Dovecot
 from watcher.config import Config
 from watcher.idle import IdleWatchers
@@ -190,7 +193,7 @@ def child(args) -> dict:
     threads, rss = threading.active_count(), rss_mb()
     latencies = []
     for i in sorted(mine)[:: max(1, len(mine) // args.deliveries)][: args.deliveries]:
-        with IMAPClient(args.host, args.port, ssl=False, timeout=30) as c:
+        with IMAPClient(args.host, args.deliver_port, ssl=False, timeout=30) as c:
             c.login(login_name(i), f"pw{i}")
             sent = time.perf_counter()
             c.append("INBOX", f"From: b@{DOMAIN}\r\nSubject: n{i}\r\n\r\nhi\r\n".encode())
@@ -236,11 +239,12 @@ def flock_claims(directory: str):
 # -- the parent: Dovecot, accounts, children, the table -------------------------------------
 
 
-def run_children(args, dovecot: Dovecot, kind: str, processes: int) -> list[dict]:
+def run_children(args, dovecot: Dovecot, port: int, kind: str, processes: int) -> list[dict]:
     claims = tempfile.mkdtemp(prefix="idle-claims-")
     cmd = [
         sys.executable, __file__, "--child", kind, "--host", dovecot.host,
-        "--port", str(dovecot.port), "--n", str(args.n), "--window", str(args.window),
+        "--port", str(port), "--deliver-port", str(dovecot.port), "--n", str(args.n),
+        "--window", str(args.window),
         "--per-second", str(args.per_second), "--in-flight", str(args.in_flight),
         "--processes", str(processes), "--claims", claims,
         "--deliveries", str(args.deliveries), "--up-timeout", str(args.up_timeout),
@@ -272,6 +276,8 @@ def main() -> int:
     parser.add_argument("--child", choices=("old", "mux"))
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
+    parser.add_argument("--deliver-port", type=int)
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="added round trip, ms")
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--claims")
     args = parser.parse_args()
@@ -284,14 +290,18 @@ def main() -> int:
     with open(dovecot.conf, "a") as f:
         f.write(RAISED_LIMITS)
     rows = []
-    with dovecot:  # starts it, and stops it whatever happens
+    with dovecot, contextlib.ExitStack() as stack:  # stopped whatever happens
+        port = dovecot.port
+        if args.rtt_ms:
+            proxy = DelayProxy(dovecot.host, dovecot.port, one_way_ms=args.rtt_ms / 2)
+            port = stack.enter_context(proxy).port
         runs = [("thread-per-account", "old", 1)] if not args.skip_old else []
         runs += [("mux", "mux", 1), ("mux, 2 processes", "mux", 2)]
         for label, kind, processes in runs:
-            for n, result in enumerate(run_children(args, dovecot, kind, processes), 1):
+            for n, result in enumerate(run_children(args, dovecot, port, kind, processes), 1):
                 rows.append((label if processes == 1 else f"{label} #{n}", result))
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, Dovecot 2.3, "
-          f"loopback; N = {args.n} accounts; logins: {args.in_flight} in flight, "
+          f"RTT +{args.rtt_ms:g} ms; N = {args.n} accounts; logins: {args.in_flight} in flight, "
           f"{args.per_second:g}/s (mux); idle window {args.window:g} s")  # fmt: skip
     head = (f"{'how':<24} {'watched':>7} {'up':>5} {'all up s':>8} {'threads':>7} "
             f"{'RSS MB':>7} {'CPU idle %':>10} {'news med s':>10} {'news max s':>10} "
