@@ -84,6 +84,7 @@ class IdleWatchers:
                 self._started = True
             elif not self._mux.alive():  # a bug ended it (logged there): start afresh
                 log.error("the IDLE multiplexer died; reconnecting %d accounts", len(self._watched))
+                self._mux.discard_pending()
                 self._mux = self._new_mux().start()
                 for account_id, spec in self._watched.items():
                     self._logins.submit(account_id, spec)

@@ -90,6 +90,13 @@ class Multiplexer:
         """False once the thread ended (stopped, or a bug killed it)."""
         return self._thread.is_alive()
 
+    def discard_pending(self) -> None:
+        """After the thread died: close the connections handed over too late to be taken."""
+        while self._commands:
+            kind, _, client = self._commands.popleft()
+            if kind == "add":
+                self._shut(client)
+
     def idling(self) -> int:
         """How many connections are in IDLE right now."""
         return self._idling
