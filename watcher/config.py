@@ -60,6 +60,10 @@ class Config:
     # watcher.access; it fails closed.
     allowed_users: tuple[str, ...] = ()
     imap_idle: bool = True  # hold IMAP IDLE on each inbox so replies wake the watcher at once
+    # IDLE connections open gradually (REPLYWATCH_IMAP_IDLE_LOGINS_*): at most this many logins
+    # at once and started per second, so a restart with 1,000 inboxes is no login storm.
+    imap_idle_logins_in_flight: int = 4
+    imap_idle_logins_per_second: float = 10.0
     # Reverse proxies in front of the web app (REPLYWATCH_TRUSTED_PROXIES): their
     # X-Forwarded-For/-Proto/-Host are believed, so sign-in rate limits count the real client.
     # 0 (default): such headers are ignored, since anyone can send them.
@@ -198,6 +202,8 @@ _SCALARS = {
     "connection_test_seconds": float,
     "run_watcher_in_app": _bool,
     "imap_idle": _bool,
+    "imap_idle_logins_in_flight": int,
+    "imap_idle_logins_per_second": float,
     "trusted_proxies": int,
     "google_gmail_endpoint": str,
     "google_token_uri": str,
