@@ -14,7 +14,7 @@ on_news for that account), and how long stop() takes.
 
 Goals (issue 23): 1,000 accounts in one process, RSS <= 300 MB, CPU idle <= 5% of a core.
 The bench's Dovecot raises its process/client limits (stock limits stop near 100 sessions).
---rtt-ms 80 puts the watchers' IMAP connections behind bench/tcp_delay.py (40 ms each way);
+--rtt-ms 80 puts the watchers' IMAP connections behind bench/latency_proxy.py (40 ms each way);
 the bench's own deliveries go straight to Dovecot. Dovecot itself tells IDLE clients of a new
 message about 0.5 s after it lands (it batches notifications), so that is the floor here.
 
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imapclient import IMAPClient
 
-from bench.tcp_delay import DelayProxy
+from bench.latency_proxy import LatencyProxy
 from tests.servers.dovecot import Dovecot
 from watcher.config import Config
 from watcher.idle import IdleWatchers
@@ -293,7 +293,7 @@ def main() -> int:
     with dovecot, contextlib.ExitStack() as stack:  # stopped whatever happens
         port = dovecot.port
         if args.rtt_ms:
-            proxy = DelayProxy(dovecot.host, dovecot.port, one_way_ms=args.rtt_ms / 2)
+            proxy = LatencyProxy(dovecot.host, dovecot.port, delay_ms=args.rtt_ms / 2)
             port = stack.enter_context(proxy).port
         runs = [("thread-per-account", "old", 1)] if not args.skip_old else []
         runs += [("mux", "mux", 1), ("mux, 2 processes", "mux", 2)]
