@@ -13,7 +13,10 @@ Every endpoint is a POST from Google and goes through the same steps, in this or
    transaction, then answer with cards.* (triggers: navigations; actions: renderActions).
 A mistake the user can fix (a date in the past, an unknown or someone else's follow-up) comes
 back as a notification and writes nothing. The only mail I/O is reading the open message.
-The compose-time endpoints (the Bcc tag while writing) are in addon_compose.py.
+This module holds the blueprint and that shared pipeline (`endpoint`); the endpoints live one
+module per card: addon_home.py (homepage, page), addon_message.py (on-message, create),
+addon_followup.py (show, cancel, snooze, edit, save), and the compose-time endpoints (the Bcc
+tag while writing) in addon_compose.py; addon_views.py reads rows into cards' view objects.
 """
 
 from __future__ import annotations
@@ -25,14 +28,11 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy.orm import Session
 
-from watcher import followups as ops
-from watcher.compose import first_name_of, render_text
-from watcher.errors import ReplywatchError, ValidationError
-from watcher.models import Account, AccountStatus, FollowUp, FollowUpState, User
+from watcher.errors import ReplywatchError
+from watcher.models import Account, User
 from watcher.store import Store
 
-from . import cards, forms
-from .current_message import read_open_message
+from . import cards
 from .events import EMAIL_SCOPE, AddonEvent, BadEvent, NoIdentityScope, parse_event
 from .identity import GoogleIdentityRefused, user_for_google
 from .jsonbody import BadJson, load_json
@@ -197,264 +197,10 @@ def _tz(event: AddonEvent, user: User) -> str:
     return event.time_zone or user.timezone
 
 
-# -- triggers ---------------------------------------------------------------------------------
-
-
-@endpoint("homepage", trigger=True)
-def homepage(event: AddonEvent, identity: Identity) -> dict:
-    with _store().session() as s:
-        user, account = _user(s, identity)
-        card = cards.homepage(_base(), _page(s, user, account, 0), _tz(event, user))
-    return cards.navigate(card)
-
-
-@endpoint("on-message", trigger=True, scopes=(MESSAGE_SCOPE,))
-def on_message(event: AddonEvent, identity: Identity) -> dict:
-    if event.message_id is None:
-        card = cards.notice("Open a message", "Open a message you sent to follow up on it.")
-        return cards.navigate(card)
-    with _store().session() as s:
-        user, account = _user(s, identity)
-        if account is None:
-            return cards.navigate(cards.connect(_base(), identity.email))
-    anchor = _read_message(event)
-    now = _now()
-    with _store().session() as s:
-        user, account = _user(s, identity)
-        if account is None:  # disconnected meanwhile
-            return cards.navigate(cards.connect(_base(), identity.email))
-        tz = _tz(event, user)
-        found = _store().followups_in_thread(s, account.id, anchor.thread_ref, anchor.message_id)
-        active = next((f for f in found if f.state == FollowUpState.ACTIVE), None)
-        if active is not None:
-            card = cards.followup(_base(), _view(s, active), tz, now)
-        elif anchor.from_addr and anchor.from_addr not in account.own_addresses:
-            card = cards.not_sent_by_you(_message_view(anchor), account.email)
-        else:
-            card = cards.compose(
-                _base(),
-                _message_view(anchor),
-                tz=tz,
-                now=now,
-                default_text=_default_text(user, account, anchor),
-                default_delay=user.default_delay,
-                previous=_view(s, found[0]) if found else None,
-                warning=_attention(account),
-            )
-    return cards.navigate(card)
-
-
-# -- widget actions ---------------------------------------------------------------------------
-
-
-@endpoint("create", scopes=(MESSAGE_SCOPE,))
-def create(event: AddonEvent, identity: Identity) -> dict:
-    with _store().session() as s:
-        user, account = _user(s, identity)
-        if account is None:
-            return cards.render(cards.connect(_base(), identity.email))
-        account_id = account.id
-    anchor = _read_message(event)
-    now = _now()
-    with _store().session() as s:
-        user, account = _user(s, identity)
-        if account is None or account.id != account_id:
-            raise ValidationError("your Google account was disconnected meanwhile")
-        tz = _tz(event, user)
-        wanted = forms.read_followup(event, now, tz, _default_text(user, account, anchor))
-        followup = ops.create_followup(
-            _store(),
-            s,
-            account=account,
-            anchor=anchor,
-            stages=wanted.stages,
-            mode=wanted.mode,
-            now=now,
-            jitter_minutes=_config().send_jitter_minutes,
-        )
-        s.flush()
-        card = cards.followup(_base(), _view(s, followup), tz, now)
-        what = "remind you" if wanted.mode == "remind" else "send a bump"
-        note = f"Follow-up set: will {what} {ops.format_local(followup.due_at, tz)} if no reply"
-    return cards.render(card, notify=note)
-
-
-@endpoint("show")
-def show(event: AddonEvent, identity: Identity) -> dict:
-    with _store().session() as s:
-        user, _ = _user(s, identity)
-        followup = _store().get_followup(s, forms.read_id(event), user_id=user.id)
-        card = cards.followup(_base(), _view(s, followup), _tz(event, user), _now())
-    return cards.render(card, push=True)
-
-
-@endpoint("page")
-def page(event: AddonEvent, identity: Identity) -> dict:
-    with _store().session() as s:
-        user, account = _user(s, identity)
-        shown = _page(s, user, account, forms.read_offset(event))
-        card = cards.homepage(_base(), shown, _tz(event, user))
-    return cards.render(card)
-
-
-@endpoint("cancel")
-def cancel(event: AddonEvent, identity: Identity) -> dict:
-    now = _now()
-    with _store().session() as s:
-        user, account = _user(s, identity)
-        followup = _store().get_followup(s, forms.read_id(event), user_id=user.id)
-        ops.cancel_followup(_store(), s, followup, now)
-        card = _after_change(s, event, user, account, followup, now)
-    return cards.render(card, notify="Follow-up cancelled")
-
-
-@endpoint("snooze")
-def snooze(event: AddonEvent, identity: Identity) -> dict:
-    now = _now()
-    with _store().session() as s:
-        user, account = _user(s, identity)
-        tz = _tz(event, user)
-        followup = _store().get_followup(s, forms.read_id(event), user_id=user.id)
-        until = forms.read_snooze(event, now, tz)
-        ops.snooze_followup(_store(), s, followup, until, now, tz)
-        card = _after_change(s, event, user, account, followup, now)
-    return cards.render(card, notify=f"Snoozed until {ops.format_local(until, tz)}")
-
-
-@endpoint("edit")
-def edit(event: AddonEvent, identity: Identity) -> dict:
-    with _store().session() as s:
-        user, _ = _user(s, identity)
-        followup = _store().get_followup(s, forms.read_id(event), user_id=user.id)
-        if followup.state != FollowUpState.ACTIVE:
-            raise ValidationError("only a scheduled follow-up can be edited")
-        pending = next((st.text for st in followup.stages if st.state == "pending"), None)
-        text = _render(pending or user.bump_template, user, followup)
-        card = cards.edit(_base(), _view(s, followup), text)
-    return cards.render(card, push=True)
-
-
-@endpoint("save")
-def save(event: AddonEvent, identity: Identity) -> dict:
-    now = _now()
-    with _store().session() as s:
-        user, _ = _user(s, identity)
-        followup = _store().get_followup(s, forms.read_id(event), user_id=user.id)
-        text = forms.read_text(event, _render(user.bump_template, user, followup))
-        ops.edit_followup(_store(), s, followup, mode=forms.read_mode(event), text=text, now=now)
-        s.flush()
-        card = cards.followup(_base(), _view(s, followup), _tz(event, user), now)
-    response = cards.render(card, notify="Follow-up saved")
-    response["renderActions"]["action"]["navigations"].insert(0, {"pop": True})
-    return response
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def _read_message(event: AddonEvent):
-    if not (event.message_id and event.gmail_token and event.user_oauth_token):
-        raise BadEvent("the event has no open message (gmail.messageId and its tokens)")
-    return read_open_message(
-        _config().google_gmail_endpoint, event.message_id, event.user_oauth_token, event.gmail_token
-    )
-
-
-def _after_change(s, event, user, account, followup: FollowUp, now: datetime) -> dict:
-    """The card to show after cancel/snooze: the list page it came from, or the follow-up."""
-    view = event.param("view") or "followup"
-    s.flush()
-    if view.startswith("home:"):
-        offset = view[5:]
-        offset = int(offset) if offset.isascii() and offset.isdigit() and len(offset) < 8 else 0
-        return cards.homepage(_base(), _page(s, user, account, offset), _tz(event, user))
-    return cards.followup(_base(), _view(s, followup), _tz(event, user), now)
-
-
-def _page(s: Session, user: User, account: Account | None, offset: int) -> cards.Page:
-    store = _store()
-    items, total = store.followups_page(s, user.id, [FollowUpState.ACTIVE], offset, cards.PAGE_SIZE)
-    if not items and offset and total:  # past the end (items went away): the last page
-        offset = (total - 1) // cards.PAGE_SIZE * cards.PAGE_SIZE
-        items, total = store.followups_page(
-            s, user.id, [FollowUpState.ACTIVE], offset, cards.PAGE_SIZE
-        )
-    attention = [
-        v for v in (_attention(a) for a in store.list_accounts(s, user.id)) if v is not None
-    ]
-    return cards.Page(
-        items=[_view(s, f, history=False) for f in items],
-        total=total,
-        offset=offset,
-        attention=attention,
-        connected=account is not None,
-    )
-
-
-def _view(s: Session, f: FollowUp, history: bool = True) -> cards.FollowUpView:
-    events = _store().events_for(s, f.id) if history else []
-    return cards.FollowUpView(
-        id=f.id,
-        subject=f.subject,
-        recipient=_recipient(f),
-        state=f.state,
-        mode=f.mode,
-        due_at=f.due_at,
-        stage=f.current_stage,
-        stages=len(f.stages),
-        stop_reason=f.stop_reason or "",
-        texts=tuple(st.text for st in f.stages if st.state == "pending"),
-        history=tuple((e.at, e.kind, e.detail) for e in events),
-    )
-
-
-def _recipient(f: FollowUp) -> str:
-    addrs = [*f.to_addrs, *f.cc_addrs]
-    if not addrs:
-        return ""
-    first = f.recipient_name or addrs[0]
-    return first + (f" +{len(addrs) - 1}" if len(addrs) > 1 else "")
-
-
-def _attention(account: Account) -> cards.AccountView | None:
-    if account.status != AccountStatus.NEEDS_ATTENTION:
-        return None
-    return cards.AccountView(account.email, account.kind, account.status, account.status_reason)
-
-
-def _message_view(m) -> cards.MessageView:
-    sender = f"{m.from_name} <{m.from_addr}>" if m.from_name else m.from_addr
-    return cards.MessageView(m.subject, sender, (*m.to, *m.cc), m.date)
-
-
-def _default_text(user: User, account: Account, anchor) -> str:
-    recipients = [a for a in (*anchor.to, *anchor.cc) if a not in account.own_addresses]
-    first = recipients[0] if recipients else ""
-    name = anchor.names.get(first, "")
-    try:
-        return render_text(
-            user.bump_template,
-            first_name=first_name_of(name, first),
-            subject=anchor.subject,
-            recipient_name=name,
-            sender_name=account.display_name or user.display_name,
-        )
-    except ValidationError:  # a broken template: show it as it is; the settings page fixes it
-        return user.bump_template
-
-
-def _render(template: str, user: User, f: FollowUp) -> str:
-    first = f.to_addrs[0] if f.to_addrs else ""
-    try:
-        return render_text(
-            template,
-            first_name=first_name_of(f.recipient_name, first),
-            subject=f.subject,
-            recipient_name=f.recipient_name,
-            sender_name=f.account.display_name or user.display_name,
-        )
-    except ValidationError:
-        return template
-
-
-from . import addon_compose  # noqa: E402, F401 (registers the compose-time endpoints)
+# The endpoints, one module per card; they import the pipeline above, so they come last.
+from . import (  # noqa: E402, F401 (importing them registers the endpoints)
+    addon_compose,
+    addon_followup,
+    addon_home,
+    addon_message,
+)

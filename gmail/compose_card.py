@@ -20,7 +20,7 @@ import html
 from datetime import datetime
 
 from . import forms
-from .cards import _button, _buttons, _item, _para, _picker, _selection
+from .card_widgets import _button, _buttons, _item, _para, _picker, _selection
 from .events import default_pick
 
 WHAT = {"3d": "in 3 days", "1w": "in 1 week", "2w": "in 2 weeks"}
