@@ -150,6 +150,11 @@ def serve_options(config: Config) -> dict:
     }
 
 
+# On SIGTERM the watcher finishes the account in hand (a send under way completes or is
+# settled by the next start's recovery); past this, the process ends anyway.
+STOP_GRACE_SECONDS = 30.0
+
+
 def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -160,6 +165,7 @@ def main() -> int:
     store: Store = app.extensions["replywatch"]["store"]
     engine = Engine(store, config)
     app.extensions["replywatch"]["engine"] = engine
+    thread = None
     if config.run_watcher_in_app:
         thread = threading.Thread(target=engine.run_forever, name="watcher", daemon=True)
         thread.start()
@@ -168,6 +174,8 @@ def main() -> int:
 
     def _stop(*_):
         engine.stop()
+        if thread is not None:  # the account in hand is finished, no new one is taken
+            thread.join(STOP_GRACE_SECONDS)
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, _stop)

@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -42,6 +43,17 @@ def test_python_app_py_creates_instance_and_runs_web_and_watcher(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    lines: list[str] = []
+    first_pass = threading.Event()
+
+    def read_output() -> None:  # the output is read as it comes, to know when a pass ran
+        for raw in proc.stdout:
+            lines.append(raw.decode())
+            if "pass: " in lines[-1]:
+                first_pass.set()
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
     try:
         body = _get_when_up(f"http://127.0.0.1:{port}/healthz", proc)
         assert json.loads(body)["status"] == "ok"
@@ -49,9 +61,12 @@ def test_python_app_py_creates_instance_and_runs_web_and_watcher(tmp_path):
             mode = stat.S_IMODE((instance / name).stat().st_mode)
             assert mode == 0o600, f"{name} is readable by others: {oct(mode)}"
         assert (instance / "replywatch.db").exists()
+        assert first_pass.wait(60), "".join(lines)  # the watcher thread's first pass, logged
     finally:
         proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=20)[0].decode()
+        proc.wait(timeout=40)
+        reader.join(10)
+    output = "".join(lines)
     assert f"Replywatch is running: open http://127.0.0.1:{port}/" in output
     assert f"Data: sqlite:///{instance / 'replywatch.db'}" in output
     assert "started (every 3600" in output  # the watcher thread ran
