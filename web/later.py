@@ -10,11 +10,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from watcher import store_later
 from watcher.errors import ReplywatchError
 from watcher.later import actions
 from watcher.later.tags import LATER_HELP
 from watcher.models import Account
+from watcher.store import later as store_later
 
 from . import auth
 from .auth import current_user, login_required
