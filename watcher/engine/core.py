@@ -61,8 +61,8 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         self._watch_retry_at: dict[int, datetime] = {}  # account -> next users.watch attempt
         self._trigger_folders_ready: set[int] = set()  # accounts whose folders exist (this process)
         self._zone_scan_retry_at: dict[tuple[int, str], datetime] = {}  # after a failed scan
-        self._idle: IdleWatchers | None = None  # IMAP IDLE threads, in one process only
-        self._idle_lock = None  # the Store.lock_for_life that makes this process the one
+        self._idle: IdleWatchers | None = None  # IMAP IDLE for this process's share of inboxes
+        self._idle_lock = None  # its Store.idle_claims (PostgreSQL) or lock_for_life (SQLite)
         # Account workers for the loop's passes (watcher.engine.pool); see Config.workers.
         self.workers = config.workers or (8 if store.is_postgres else 1)
 
