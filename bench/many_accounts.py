@@ -16,8 +16,11 @@ P = 1, where the steps are timed, a per-check breakdown follows: ms per IMAP ste
 (database, Python) as wall time per check minus the IMAP steps.
 
 Watcher settings pass through: --set NAME=VALUE (a Config field, as REPLYWATCH_NAME), --workers N
-(= --set workers=N, for the account pool once Config has it), and --variant LABEL:NAME=VALUE,...
-to measure several settings side by side in one run (e.g. a baseline beside a change).
+(= --set workers=N, the account pool), and --variant LABEL:NAME=VALUE,... to measure several
+settings side by side in one run (e.g. a baseline beside a change). pass_mode=once (not a Config
+field) runs `once`'s pass instead of `run`'s: with workers=1 that is the watcher before issue 23
+(every process checks every account), e.g. --variant base:workers=1,pass_mode=once
+--variant pool:workers=32.
 It ends with issue 23's goals, met or MISSED (exit status 1 if one is missed or a check failed).
 
 Run: .venv/bin/python bench/many_accounts.py   (N=50 at 80 ms, 1/2/4 processes: about 3 minutes)
@@ -109,7 +112,11 @@ def point_accounts(store: Store, dovecot: ScaledDovecot, security: str, ports: d
 def make_all_due(store: Store) -> None:
     """As if the poll interval had passed: every account due, no lease held."""
     with store.session() as s:
-        s.execute(update(Account).values(next_check_at=None, lease_owner=None, lease_until=None))
+        s.execute(
+            update(Account).values(
+                next_check_at=None, last_ok_at=None, lease_owner=None, lease_until=None
+            )
+        )
 
 
 # -- Dovecot's log --------------------------------------------------------------------------
@@ -333,6 +340,9 @@ def settings_env(pairs: list[str]) -> dict[str, str]:
         name = name.strip().lower().removeprefix("replywatch_")
         if not sep or not name:
             raise SystemExit(f"expected NAME=VALUE, not {pair!r}")
+        if name == "pass_mode":  # loop (run's passes, the default) or once: pass_worker.run_pass
+            env["BENCH_PASS_MODE"] = value
+            continue
         if name not in known:
             print(f"note: Config has no field {name!r}: today's watcher ignores it")
         env[f"REPLYWATCH_{name.upper()}"] = value

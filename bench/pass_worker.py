@@ -6,7 +6,7 @@ one of them.
 Started by the benchmark with DATABASE_URL and REPLYWATCH_* in its environment (Config.from_env,
 as `python -m watcher run` reads them), so any watcher setting (e.g. a future worker-pool size)
 passes straight through. It prints {"ready": ...} once the engine is built, then for each "go"
-line on stdin runs one Engine.run_pass() and prints one JSON line:
+line on stdin runs one pass (see run_pass) and prints one JSON line:
 
     seconds   wall time of the pass          cpu      process CPU seconds (every thread)
     accounts  accounts the pass checked      served   their ids
@@ -24,6 +24,7 @@ import contextlib
 import inspect
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -178,6 +179,17 @@ class Workers:
 # -- the process itself ------------------------------------------------------------------------
 
 
+def run_pass(engine: Engine):
+    """One pass as `python -m watcher run` makes it (Engine.run_pass(respect_interval=True):
+    accounts fresh from another watcher skipped, the account pool), or with
+    BENCH_PASS_MODE=once as `python -m watcher once` and the watcher before the pool (every
+    account, one after another)."""
+    loop_mode = "respect_interval" in inspect.signature(engine.run_pass).parameters
+    if os.environ.get("BENCH_PASS_MODE", "loop") == "once" or not loop_mode:
+        return engine.run_pass()
+    return engine.run_pass(respect_interval=True)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.CRITICAL)  # a fault is counted in the answer instead
     config = Config.from_env()
@@ -189,7 +201,7 @@ def main() -> int:
             break
         STEPS.take()
         cpu, start = time.process_time(), time.perf_counter()
-        report = engine.run_pass()
+        report = run_pass(engine)
         answer = {
             "seconds": time.perf_counter() - start,
             "cpu": time.process_time() - cpu,

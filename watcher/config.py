@@ -32,6 +32,14 @@ class Config:
     port: int = 8080
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     poll_interval: float = 60.0  # seconds between passes
+    # Account workers per watcher process (REPLYWATCH_WORKERS): accounts served in parallel
+    # by `run`'s passes. 0: 8 on PostgreSQL, 1 on SQLite (its writers take turns anyway, and
+    # a SQLite deployment is one box with a few accounts).
+    workers: int = 0
+    # Push-first Gmail (REPLYWATCH_GMAIL_SAFETY_POLL_SECONDS): with gmail_pubsub_topic set and
+    # an account's users.watch alive, `run` polls that account only this often; a push serves
+    # it at once, and a missing or lapsed watch brings back the poll interval.
+    gmail_safety_poll_seconds: float = 3600.0
     lease_seconds: float = 300.0  # how long a claim holds before another watcher may take it
     overdue_grace_seconds: float = 900.0  # later than this counts as "after downtime": spread
     overdue_spacing_seconds: float = 120.0  # gap between spread bumps of one account
@@ -187,6 +195,8 @@ _SCALARS = {
     "port": int,
     "worker_id": str,
     "poll_interval": float,
+    "workers": int,
+    "gmail_safety_poll_seconds": float,
     "lease_seconds": float,
     "overdue_grace_seconds": float,
     "overdue_spacing_seconds": float,

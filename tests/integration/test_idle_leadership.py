@@ -1,4 +1,5 @@
-"""IMAP IDLE in one watcher process only: the holder of a PostgreSQL advisory lock."""
+"""IMAP IDLE spread over watcher processes: on PostgreSQL each claims its share of the inboxes
+(an advisory lock per account), and a dead holder's share moves to the others."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from tests.support.mailboxes import WrappedMailbox
-from watcher.engine import IDLE_LOCK_KEY, Engine
+from watcher.engine import Engine
 from watcher.store import Store
+from watcher.store.locks import IDLE_ACCOUNT_KEY
 from watcher.wake import Listener
+
+INBOXES = 4
 
 
 def _engine(config, pg_url, worker: str) -> Engine:
@@ -18,41 +22,82 @@ def _engine(config, pg_url, worker: str) -> Engine:
     return Engine(Store(pg_url, config.encryption_keys), config)
 
 
-def test_one_watcher_holds_idle_and_another_takes_over_when_it_stops(config, pg_url):
+def _add_inboxes(store, mail_world, n=INBOXES) -> set[int]:
+    ids = set()
+    for i in range(n):
+        person = mail_world.new_user(f"idler{i}")
+        spec = mail_world.account_spec(person)
+        with store.session() as s:
+            user = store.get_or_create_user(s, person.email)
+            ids.add(
+                store.add_account(
+                    s, user, kind="imap", email=person.email, settings=dict(spec.settings),
+                    secret=spec.secret, now=datetime.now(UTC),
+                ).id
+            )  # fmt: skip
+    return ids
+
+
+def _sync_rounds(*engines) -> None:
+    """What each loop does every full pass, a few rounds: a watcher that came first holds
+    more than its share until it gives the surplus back on its next sync."""
+    for _ in range(2):
+        for engine in engines:
+            idle = engine._idle_watchers()
+            assert idle is not None  # on PostgreSQL every watcher takes part
+            idle.sync(engine._idle_accounts())
+
+
+def _watched(engine) -> set[int]:
+    return engine._idle.watched() if engine._idle is not None else set()
+
+
+def test_each_watcher_holds_its_share_and_a_stopped_ones_share_moves(mail_world, config, pg_url):
     first, second = _engine(config, pg_url, "w1"), _engine(config, pg_url, "w2")
     try:
-        assert first._idle_watchers() is not None
-        assert first._idle_watchers() is first._idle  # kept, not rebuilt, pass after pass
-        assert second._idle_watchers() is None  # polls; the first watcher's IDLE wakes it
-        first._drop_idle()  # SIGTERM: the first one stops
-        assert second._idle_watchers() is not None
-        assert first._idle_watchers() is None
+        inboxes = _add_inboxes(first.store, mail_world)
+        first._idle_watchers(), second._idle_watchers()  # both present from the start
+        idle = first._idle
+        _sync_rounds(first, second)
+        assert first._idle is idle  # kept, not rebuilt, pass after pass
+        assert len(_watched(first)) == len(_watched(second)) == INBOXES // 2
+        assert _watched(first) | _watched(second) == inboxes  # one connection per inbox
+        first._drop_idle()  # SIGTERM: the first one stops and gives its claims back
+        _sync_rounds(second)
+        assert _watched(second) == inboxes
     finally:
         for engine in (first, second):
             engine._drop_idle()
             engine.store.dispose()
 
 
-def test_a_watcher_whose_database_connection_died_gives_idle_up(config, pg_url):
+def test_a_watcher_whose_database_connection_died_loses_its_share(mail_world, config, pg_url):
     first, second = _engine(config, pg_url, "w1"), _engine(config, pg_url, "w2")
     try:
-        assert first._idle_watchers() is not None
-        # The server drops the holder's session. pg_terminate_backend only signals the
-        # backend; given a timeout (PostgreSQL 14+) it waits until the backend has
-        # exited and so released its locks. Without it the lock could still be held
-        # when the second watcher asked (CI saw that once under load).
+        inboxes = _add_inboxes(first.store, mail_world)
+        first._idle_watchers(), second._idle_watchers()
+        _sync_rounds(first, second)
+        lost = _watched(first)
+        old = first._idle
+        # The server drops the first watcher's claims session. pg_terminate_backend only
+        # signals the backend; given a timeout (PostgreSQL 14+) it waits until the backend
+        # has exited and so released its locks.
         with second.store.engine.connect() as conn:
             conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid, 30000) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND objid = :k"
+                    "WHERE locktype = 'advisory' AND classid::bigint = :k AND objid::bigint = :id"
                 ),
-                {"k": IDLE_LOCK_KEY},
+                {"k": IDLE_ACCOUNT_KEY, "id": min(lost)},
             )
             conn.commit()
-        assert second._idle_watchers() is not None  # the lock went with the session
-        assert first._idle_watchers() is None  # and the first one notices and stands down
-        assert first._idle is None
+        second._idle.sync(second._idle_accounts())  # alone now: it takes every inbox
+        assert _watched(second) == inboxes
+        # The first one notices, stands down its old connections and comes back for a share.
+        assert first._idle_watchers() is not old and not old.watched()
+        _sync_rounds(second, first)
+        assert len(_watched(first)) == len(_watched(second)) == INBOXES // 2
+        assert _watched(first) | _watched(second) == inboxes
     finally:
         for engine in (first, second):
             engine._drop_idle()

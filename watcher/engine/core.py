@@ -30,6 +30,7 @@ from ..store import Store
 from ..wake import Listener
 from .judging import JudgingSteps
 from .pacing import PacingSteps
+from .pool import serve_accounts
 from .recovery import RecoverySteps
 from .sending import SendingSteps
 from .shared import AccountView, LeaseLost, PassReport, utcnow
@@ -60,8 +61,10 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         self._watch_retry_at: dict[int, datetime] = {}  # account -> next users.watch attempt
         self._trigger_folders_ready: set[int] = set()  # accounts whose folders exist (this process)
         self._zone_scan_retry_at: dict[tuple[int, str], datetime] = {}  # after a failed scan
-        self._idle: IdleWatchers | None = None  # IMAP IDLE threads, in one process only
-        self._idle_lock = None  # the Store.lock_for_life that makes this process the one
+        self._idle: IdleWatchers | None = None  # IMAP IDLE for this process's share of inboxes
+        self._idle_lock = None  # its Store.idle_claims (PostgreSQL) or lock_for_life (SQLite)
+        # Account workers for the loop's passes (watcher.engine.pool); see Config.workers.
+        self.workers = config.workers or (8 if store.is_postgres else 1)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -98,7 +101,7 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                 full = time.monotonic() >= next_full
                 if full:
                     next_full = time.monotonic() + self.config.poll_interval
-                report = self.run_pass(woken_only=not full)
+                report = self.run_pass(woken_only=not full, respect_interval=True)
                 log.info("%s: %s", "pass" if full else "woken pass", report)
                 if full and self.config.imap_idle:  # new mail in an IMAP inbox wakes us
                     idle = self._idle_watchers()
@@ -113,20 +116,70 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         self._stopping.set()
         self.wake.set()
 
-    def run_pass(self, woken_only: bool = False) -> PassReport:
+    def run_pass(self, woken_only: bool = False, respect_interval: bool = False) -> PassReport:
         """Serve every account that is due a check, woken ones first; with `woken_only`, just
-        the accounts woken since the last pass (a push or IDLE said they have news)."""
+        the accounts woken since the last pass (a push or IDLE said they have news).
+
+        `respect_interval` is the loop's mode (`run`): accounts that any watcher checked
+        within the poll interval are skipped (Gmail ones with live push: within
+        gmail_safety_poll_seconds), so several watchers share the polling, and the account
+        workers serve them in parallel. Without it (`once`, tests) every account is checked,
+        one after another, however recently it was."""
         started = time.perf_counter()
-        report = self._serve_due_accounts(woken_only)
+        with self._woken_lock:
+            woken, self._woken = self._woken, set()
+        if respect_interval:
+            report = self._serve_fresh_aware(woken, woken_only)
+        else:
+            report = self._serve_due_accounts(woken, woken_only)
         kind = "woken" if woken_only else "full"
         metrics.observe_pass(kind, report, time.perf_counter() - started)
         return report
 
-    def _serve_due_accounts(self, woken_only: bool) -> PassReport:
+    def _serve_fresh_aware(self, woken: set[int], woken_only: bool) -> PassReport:
+        """The loop's pass: batch claims of due (not fresh) accounts, served by the pool."""
+        interval = self.config.poll_interval
+        # A quarter interval of slack: an account checked late in one pass is still due at
+        # the same point of the next (its stamp is when its check began, not the pass).
+        fresh_for = timedelta(seconds=interval * 0.75)
+        push_fresh_for = None
+        if self.config.gmail_pubsub_topic:
+            safety = max(self.config.gmail_safety_poll_seconds, interval)
+            push_fresh_for = timedelta(seconds=safety - interval * 0.25)
+        pending = set(woken)  # woken accounts not served yet: due whatever their freshness
+
+        def claim(limit: int) -> list[int]:
+            if woken_only and not pending:
+                return []
+            ids = self.store.claim_accounts(
+                self.owner,
+                self.clock(),
+                self.lease,
+                limit,
+                fresh_for=fresh_for,
+                push_fresh_for=push_fresh_for,
+                woken=pending,
+                only=pending if woken_only else None,
+            )
+            pending.difference_update(ids)
+            return ids
+
+        return serve_accounts(claim, self._serve_leased, self.workers, self._stopping)
+
+    def _serve_leased(self, account_id: int) -> PassReport:
+        """One account worker's job: serve a leased account, keep the lease, give it back."""
+        report = PassReport()
+        try:
+            with self._keep_lease(Account, account_id):
+                self.serve_account(account_id, report)
+        finally:
+            self.store.release_account(account_id, self.owner)
+        return report
+
+    def _serve_due_accounts(self, woken: set[int], woken_only: bool) -> PassReport:
+        """`once`'s pass: every account not backing off, one after another."""
         report = PassReport()
         served: set[int] = set()
-        with self._woken_lock:
-            woken, self._woken = self._woken, set()
         while True:
             if woken_only and not woken - served:
                 return report
@@ -144,11 +197,7 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
             if self._stopping.is_set():  # SIGTERM: finish the account in hand, take no more
                 self.store.release_account(account_id, self.owner)
                 return report
-            try:
-                with self._keep_lease(Account, account_id):
-                    self.serve_account(account_id, report)
-            finally:
-                self.store.release_account(account_id, self.owner)
+            report.merge(self._serve_leased(account_id))
 
     @contextlib.contextmanager
     def _keep_lease(self, model, row_id: int):
@@ -177,6 +226,7 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
     # -- one account ---------------------------------------------------------------------------
 
     def serve_account(self, account_id: int, report: PassReport) -> None:
+        checked_at = self.clock()
         report.accounts += 1
         report.served.add(account_id)
         try:
@@ -223,7 +273,7 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                 backoff=timedelta(seconds=self.config.account_backoff_seconds),
             )
             return
-        self.store.mark_account_ok(account_id, self.clock())
+        self.store.mark_account_ok(account_id, self.clock(), checked_at=checked_at)
 
     def _account_view(self, account_id: int) -> AccountView:
         with self.store.session() as s:

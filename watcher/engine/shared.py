@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 from ..errors import ReplywatchError
@@ -30,6 +30,14 @@ class PassReport:
     own_sent: int = 0  # Replywatch's own bumps and notices seen again in Sent: not news
     served: set[int] = field(default_factory=set)  # ids of the accounts this pass checked
     faults: list[str] = field(default_factory=list)
+
+    def merge(self, other: PassReport) -> None:
+        """Add another report's counts (one account worker's) into this one."""
+        for f in fields(self):
+            if f.type == "int":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.served |= other.served
+        self.faults.extend(other.faults)
 
     def __str__(self) -> str:
         own = f" (and {self.own_sent} sent by Replywatch itself)" if self.own_sent else ""

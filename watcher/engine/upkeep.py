@@ -1,4 +1,4 @@
-"""Upkeep around the reading and sending: the IMAP IDLE holder, Gmail's push watch, the
+"""Upkeep around the reading and sending: the IMAP IDLE claims, Gmail's push watch, the
 trigger folders and what triggers recorded, and learning recipients' time zones.
 
 Mixed into Engine (watcher.engine.core); uses its store, config, clock, owner,
@@ -25,24 +25,35 @@ log = logging.getLogger(__package__)  # "watcher.engine", the logger name before
 # "Push Notifications", "Renewing mailbox watch"): renewed when under 6 days are left.
 WATCH_RENEW_BEFORE = timedelta(days=6)
 WATCH_RETRY = timedelta(hours=1)  # after a failed users.watch (it costs 100 quota units)
-IDLE_LOCK_KEY = 0x52574944  # PostgreSQL advisory lock: the process that holds IMAP IDLE
+IDLE_LOCK_KEY = 0x52574944  # the IDLE lock_for_life key (SQLite: granted; PostgreSQL: unused)
 
 
 class UpkeepSteps:
     def _idle_watchers(self) -> IdleWatchers | None:
-        """IMAP IDLE runs in one watcher process only, the holder of a lock that passes to
-        another process when it dies: N processes would hold N connections per inbox."""
+        """IMAP IDLE, one connection per inbox across all watcher processes. On PostgreSQL
+        each process claims accounts one by one (an advisory lock each, on a connection of
+        its own) up to its share, so the connections spread over the processes and a dead
+        process's accounts pass to the others; SQLite has one watcher process: it holds all."""
         if self._idle is not None:
             if self._idle_lock.held():
                 return self._idle
-            log.info("watcher %s lost the IDLE lock (database connection gone)", self.owner)
+            log.info("watcher %s lost its IDLE claims (database connection gone)", self.owner)
             self._drop_idle()
-        lock = self.store.lock_for_life(IDLE_LOCK_KEY)
-        if lock is None:
-            return None  # another watcher holds IDLE; this one polls (and is woken by NOTIFY)
-        self._idle_lock = lock
-        self._idle = IdleWatchers(self.config, self._inbox_news, self.mailbox_factory)
-        log.info("watcher %s holds the IMAP IDLE connections", self.owner)
+        if not self.store.is_postgres:
+            self._idle_lock = self.store.lock_for_life(IDLE_LOCK_KEY)  # always granted
+            self._idle = IdleWatchers(self.config, self._inbox_news, self.mailbox_factory)
+            return self._idle
+        claims = self.store.idle_claims()
+        self._idle_lock = claims
+        self._idle = IdleWatchers(
+            self.config,
+            self._inbox_news,
+            self.mailbox_factory,
+            claim=claims.claim,
+            release=claims.release,
+            share=lambda n: -(-n // max(1, claims.watchers())),  # ceil(n / watchers)
+        )
+        log.info("watcher %s holds its share of the IMAP IDLE connections", self.owner)
         return self._idle
 
     def _inbox_news(self, account_id: int) -> None:
@@ -59,7 +70,7 @@ class UpkeepSteps:
         if idle is not None:
             idle.stop()
         if lock is not None:
-            lock.release()
+            lock.close()
 
     def _idle_accounts(self) -> dict[int, AccountSpec]:
         """IMAP accounts in good standing: the ones worth an IDLE connection."""

@@ -9,7 +9,7 @@ One module per aggregate, each a mixin on StoreBase (they all need its session f
 combined into the one `Store` object callers hold (`store.method(s, ...)`):
 
     base.py        the engine, sessions, migrate(), dispose(); Store(url, keys), from_config
-    locks.py       lock_for_life: the one-process-at-a-time lock, ProcessLock
+    locks.py       lock_for_life (one process at a time), idle_claims (IDLE per account)
     claims.py      leases on accounts and due follow-ups: claim, renew, release
     cursors.py     each account's mailbox cursor, moved compare-and-set (StaleCursor)
     accounts.py    connect, look up, health, disconnect, reconnect, trigger folders

@@ -46,7 +46,7 @@ class AccountQueries(EventQueries):
         account.secret = self.box.encrypt(secret)
         account.display_name = display_name
         account.aliases = sorted({a.strip().lower() for a in aliases if a.strip()})
-        _works_again(account, now)
+        _works_again(account)
         s.add(account)
         s.flush()
         return account
@@ -81,7 +81,12 @@ class AccountQueries(EventQueries):
             trigger_folders=bool(account.trigger_folders),
         )
 
-    def mark_account_ok(self, account_id: int, now: datetime) -> None:
+    def mark_account_ok(
+        self, account_id: int, now: datetime, checked_at: datetime | None = None
+    ) -> None:
+        """A check went well. `checked_at` (when it began, default now) becomes last_ok_at:
+        the loop's claim skips accounts checked within the poll interval, and stamping the
+        start keeps an account checked late in one pass due at the same point of the next."""
         with self.session() as s:
             account = s.get(Account, account_id)
             recovered = account.status == AccountStatus.NEEDS_ATTENTION or account.failures
@@ -94,7 +99,8 @@ class AccountQueries(EventQueries):
                     detail=f"{account.email} works again; waiting follow-ups resume",
                     at=now,
                 )
-            _works_again(account, now)
+            _works_again(account)
+            account.last_ok_at = checked_at or now
 
     def mark_account_failed(
         self, account_id: int, reason: str, *, permanent: bool, now: datetime, backoff: timedelta
@@ -143,7 +149,7 @@ class AccountQueries(EventQueries):
         the same record, so its follow-ups and history carry on."""
         account.settings = dict(settings)
         account.secret = self.box.encrypt(secret)
-        _works_again(account, now)
+        _works_again(account)
         self.add_event(
             s,
             user_id=account.user_id,
@@ -169,10 +175,11 @@ class AccountQueries(EventQueries):
         )
 
 
-def _works_again(account: Account, now: datetime) -> None:
-    """Clear every trace of a fault: connected, reconnected and recovered accounts alike."""
+def _works_again(account: Account) -> None:
+    """Clear every trace of a fault: connected, reconnected and recovered accounts alike.
+    last_ok_at is left to mark_account_ok: a connect is no check, and the loop's claim
+    would take a fresh stamp for a check and skip the new account for a poll interval."""
     account.status = AccountStatus.OK
     account.status_reason = ""
     account.failures = 0
     account.next_check_at = None
-    account.last_ok_at = now

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Account, AccountStatus, FollowUp, FollowUpState
@@ -56,6 +56,68 @@ class ClaimQueries(StoreBase):
         )
         with self.session() as s:
             return s.scalar(stmt)
+
+    def claim_accounts(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        fresh_for: timedelta,
+        push_fresh_for: timedelta | None = None,
+        woken: Iterable[int] = (),
+        only: Iterable[int] | None = None,
+    ) -> list[int]:
+        """The loop's claim: lease up to `limit` accounts in one statement, skipping those
+        that any watcher checked successfully within `fresh_for` (so several watchers share
+        the polling instead of each serving every account). A Gmail account whose push watch
+        is alive counts as fresh for `push_fresh_for` (push-first polling; None: off).
+        Accounts in `woken` (push, IDLE, NOTIFY) are due whatever their freshness, and come
+        first; with `only`, none but those. Backing off (next_check_at) and leases are
+        respected as in claim_account. No exclusion list: a served account is fresh (or
+        backing off) when released, so the same pass does not take it again."""
+        woken = [int(i) for i in woken]
+        stale = or_(Account.last_ok_at.is_(None), Account.last_ok_at <= now - fresh_for)
+        if push_fresh_for is not None:
+            push_alive = and_(
+                Account.kind == "gmail",
+                Account.watch_expires_at.is_not(None),
+                Account.watch_expires_at > now,
+            )
+            stale = or_(
+                Account.last_ok_at.is_(None),
+                and_(push_alive, Account.last_ok_at <= now - push_fresh_for),
+                and_(~push_alive, Account.last_ok_at <= now - fresh_for),
+            )
+        if woken:
+            stale = or_(Account.id.in_(woken), stale)
+        order = [Account.id.in_(woken).desc(), Account.id] if woken else [Account.id]
+        sub = (
+            select(Account.id)
+            .where(
+                Account.status != AccountStatus.DISABLED,
+                or_(Account.next_check_at.is_(None), Account.next_check_at <= now),
+                unleased(Account, now),
+                stale,
+            )
+            .order_by(*order)
+            .limit(limit)
+        )
+        if only is not None:
+            sub = sub.where(Account.id.in_([int(i) for i in only]))
+        if self.is_postgres:
+            sub = sub.with_for_update(skip_locked=True)
+        stmt = (
+            update(Account)
+            .where(Account.id.in_(sub.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .returning(Account.id)
+        )
+        with self.session() as s:
+            ids = list(s.scalars(stmt))
+        first = set(woken)
+        return sorted(ids, key=lambda i: (i not in first, i))
 
     def renew_lease(self, model, row_id: int, owner: str, until: datetime) -> bool:
         """Extend a lease we still hold; False if another watcher has taken it."""
