@@ -92,7 +92,11 @@ class ClaimQueries(StoreBase):
             )
         if woken:
             stale = or_(Account.id.in_(woken), stale)
-        order = [Account.id.in_(woken).desc(), Account.id] if woken else [Account.id]
+        # Least recently checked first: ordered by id alone, the first accounts fall due again
+        # (fresh_for is under an interval) before a pass reaches the last ones, and a watcher
+        # killed or restarted often never gets to them.
+        by_age = [Account.last_ok_at.asc().nulls_first(), Account.id]
+        order = [Account.id.in_(woken).desc(), *by_age] if woken else by_age
         sub = (
             select(Account.id)
             .where(
