@@ -46,14 +46,7 @@ class ClaimQueries(StoreBase):
             sub = sub.where(Account.id.not_in(exclude))
         if only is not None:
             sub = sub.where(Account.id.in_([int(i) for i in only]))
-        if self.is_postgres:
-            sub = sub.with_for_update(skip_locked=True)
-        stmt = (
-            update(Account)
-            .where(Account.id.in_(sub.scalar_subquery()))
-            .values(lease_owner=owner, lease_until=now + lease)
-            .returning(Account.id)
-        )
+        stmt = self.lease_statement(Account, sub, owner, now + lease)
         with self.session() as s:
             return s.scalar(stmt)
 
@@ -110,14 +103,7 @@ class ClaimQueries(StoreBase):
         )
         if only is not None:
             sub = sub.where(Account.id.in_([int(i) for i in only]))
-        if self.is_postgres:
-            sub = sub.with_for_update(skip_locked=True)
-        stmt = (
-            update(Account)
-            .where(Account.id.in_(sub.scalar_subquery()))
-            .values(lease_owner=owner, lease_until=now + lease)
-            .returning(Account.id)
-        )
+        stmt = self.lease_statement(Account, sub, owner, now + lease)
         with self.session() as s:
             ids = list(s.scalars(stmt))
         first = set(woken)
@@ -134,7 +120,7 @@ class ClaimQueries(StoreBase):
             return result.rowcount == 1
 
     def release_account(self, account_id: int, owner: str) -> None:
-        self._release(Account, account_id, owner)
+        self.release_lease(Account, account_id, owner)
 
     def claim_due(
         self,
@@ -157,27 +143,30 @@ class ClaimQueries(StoreBase):
         )
         if account_id is not None:
             sub = sub.where(FollowUp.account_id == account_id)
-        if self.is_postgres:
-            sub = sub.with_for_update(skip_locked=True)
-        stmt = (
-            update(FollowUp)
-            .where(FollowUp.id.in_(sub.scalar_subquery()))
-            .values(lease_owner=owner, lease_until=now + lease)
-            .returning(FollowUp.id, FollowUp.due_at)
-        )
+        stmt = self.lease_statement(FollowUp, sub, owner, now + lease, FollowUp.id, FollowUp.due_at)
         with self.session() as s:
             rows = s.execute(stmt).all()
         return [row.id for row in sorted(rows, key=lambda r: (r.due_at, r.id))]
 
     def holds_lease(self, s: Session, followup: FollowUp, owner: str, now: datetime) -> bool:
-        return followup.lease_owner == owner and (
-            followup.lease_until is not None and followup.lease_until > now
-        )
+        return lease_held(followup, owner, now)
 
     def release_followup(self, followup_id: int, owner: str) -> None:
-        self._release(FollowUp, followup_id, owner)
+        self.release_lease(FollowUp, followup_id, owner)
 
-    def _release(self, model, row_id: int, owner: str) -> None:
+    def lease_statement(self, model, sub, owner: str, until: datetime, *returning):
+        """The one-statement claim: lease the rows `sub` selects (skipping rows another
+        transaction has locked, on PostgreSQL), returning `returning` (default: the ids)."""
+        if self.is_postgres:
+            sub = sub.with_for_update(skip_locked=True)
+        return (
+            update(model)
+            .where(model.id.in_(sub.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=until)
+            .returning(*(returning or (model.id,)))
+        )
+
+    def release_lease(self, model, row_id: int, owner: str) -> None:
         """Give up a lease we hold (a lease another watcher took meanwhile stays theirs)."""
         with self.session() as s:
             s.execute(
@@ -190,3 +179,8 @@ class ClaimQueries(StoreBase):
 def unleased(model, now: datetime):
     """The condition "no watcher holds this row's lease" (never taken, or run out)."""
     return or_(model.lease_until.is_(None), model.lease_until < now)
+
+
+def lease_held(row, owner: str, now: datetime) -> bool:
+    """This watcher holds the row's lease and it has not run out."""
+    return row.lease_owner == owner and row.lease_until is not None and row.lease_until > now

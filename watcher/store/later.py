@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..later.model import OPEN_STATES, SCHEDULED, ScheduledSend
 from ..models import Account
+from .claims import lease_held, unleased
 
 
 def by_draft_key(s: Session, account_id: int, draft_key: str) -> ScheduledSend | None:
@@ -33,34 +34,21 @@ def claim_due(
             ScheduledSend.account_id == account_id,
             ScheduledSend.state.in_(OPEN_STATES),
             ScheduledSend.send_at <= now,
-            or_(ScheduledSend.lease_until.is_(None), ScheduledSend.lease_until < now),
+            unleased(ScheduledSend, now),
         )
         .order_by(ScheduledSend.send_at, ScheduledSend.id)
         .limit(1)
     )
-    if store.is_postgres:
-        sub = sub.with_for_update(skip_locked=True)
-    stmt = (
-        update(ScheduledSend)
-        .where(ScheduledSend.id.in_(sub.scalar_subquery()))
-        .values(lease_owner=owner, lease_until=now + lease)
-        .returning(ScheduledSend.id)
-    )
     with store.session() as s:
-        return s.scalar(stmt)
+        return s.scalar(store.lease_statement(ScheduledSend, sub, owner, now + lease))
 
 
 def holds_lease(row: ScheduledSend, owner: str, now: datetime) -> bool:
-    return row.lease_owner == owner and row.lease_until is not None and row.lease_until > now
+    return lease_held(row, owner, now)
 
 
 def release(store, row_id: int, owner: str) -> None:
-    with store.session() as s:
-        s.execute(
-            update(ScheduledSend)
-            .where(ScheduledSend.id == row_id, ScheduledSend.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
+    store.release_lease(ScheduledSend, row_id, owner)
 
 
 def for_user(s: Session, user_id: int, *, include_ended: bool = False) -> list[ScheduledSend]:
