@@ -282,7 +282,9 @@ class GmailEmulator:
         """The user edits a saved draft in Gmail and it is saved again: the draft keeps its id
         and its content is replaced ("drafts.update: Replaces a draft's content"), by a new
         message, since a message's id is immutable ("Message.id: The immutable ID of the
-        message"): messagesDeleted history for the old one, messagesAdded for the new."""
+        message"): messagesDeleted history for the old one, messagesAdded for the new.
+        Sources: developers.google.com/gmail/api/reference/rest/v1/users.drafts/update and
+        .../rest/v1/users.messages#Message (the quoted lines)."""
         with self.lock:
             box = self.users[address.lower()]
             old = box.messages[box.drafts[draft_id]]
