@@ -72,6 +72,11 @@ class Config:
     # at once and started per second, so a restart with 1,000 inboxes is no login storm.
     imap_idle_logins_in_flight: int = 4
     imap_idle_logins_per_second: float = 10.0
+    # Kept IMAP sessions (REPLYWATCH_IMAP_KEEP_*, watcher.engine.kept): `run` keeps each IMAP
+    # account logged in between passes and logs out one unused this many seconds (0: log in
+    # afresh every check, as `once` does); at most imap_keep_max sessions per process.
+    imap_keep_seconds: float = 300.0
+    imap_keep_max: int = 2000
     # Reverse proxies in front of the web app (REPLYWATCH_TRUSTED_PROXIES): their
     # X-Forwarded-For/-Proto/-Host are believed, so sign-in rate limits count the real client.
     # 0 (default): such headers are ignored, since anyone can send them.
@@ -214,6 +219,8 @@ _SCALARS = {
     "imap_idle": _bool,
     "imap_idle_logins_in_flight": int,
     "imap_idle_logins_per_second": float,
+    "imap_keep_seconds": float,
+    "imap_keep_max": int,
     "trusted_proxies": int,
     "google_gmail_endpoint": str,
     "google_token_uri": str,

@@ -17,7 +17,8 @@ ACCOUNTS = 6
 
 
 class Served:
-    """A mailbox factory that counts the checks (mailbox sessions) per account."""
+    """A mailbox factory that counts the checks per account: each check reads the account's
+    changes once (a kept session serves several checks, so mailboxes made would not do)."""
 
     def __init__(self):
         self.counts: Counter[str] = Counter()
@@ -27,8 +28,12 @@ class Served:
         class Counting(WrappedMailbox):
             def __init__(self, spec, cfg):
                 super().__init__(spec, cfg)
+                self.counted_email = spec.email
+
+            def changes(self, cursor):
                 with served._lock:
-                    served.counts[spec.email] += 1
+                    served.counts[self.counted_email] += 1
+                return self.inner.changes(cursor)
 
         self.factory = Counting
 

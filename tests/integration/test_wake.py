@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from tests.support.mailboxes import WrappedMailbox
 from watcher import wake
 from watcher.engine import Engine
 from watcher.mailbox import open_mailbox
@@ -28,13 +29,14 @@ def test_a_notify_wakes_an_idle_watcher_in_another_process(mail_world, config, p
     config = config.with_overrides(database_url=pg_url, poll_interval=3600.0, imap_idle=False)
     store = Store(pg_url, config.encryption_keys)
     account_id = _connect(store, mail_world, mail_world.new_user("alice"))
-    opened = threading.Event()
+    opened = threading.Event()  # set by each check of the account (its session is kept)
 
-    def factory(spec, cfg):
-        opened.set()
-        return open_mailbox(spec, cfg)
+    class Checked(WrappedMailbox):
+        def changes(self, cursor):
+            opened.set()
+            return self.inner.changes(cursor)
 
-    engine = Engine(store, config, mailbox_factory=factory)
+    engine = Engine(store, config, mailbox_factory=Checked)
     worker = threading.Thread(target=engine.run_forever)
     worker.start()
     try:

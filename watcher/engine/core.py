@@ -29,6 +29,7 @@ from ..retry import call_with_retry
 from ..store import Store
 from ..wake import Listener
 from .judging import JudgingSteps
+from .kept import KeptMailboxes, fingerprint
 from .pacing import PacingSteps
 from .pool import serve_accounts
 from .recovery import RecoverySteps
@@ -65,6 +66,11 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         self._idle_lock = None  # its Store.idle_claims (PostgreSQL) or lock_for_life (SQLite)
         # Account workers for the loop's passes (watcher.engine.pool); see Config.workers.
         self.workers = config.workers or (8 if store.is_postgres else 1)
+        # IMAP sessions kept between the loop's passes (watcher.engine.kept); None: log in
+        # afresh every check.
+        self.kept: KeptMailboxes | None = None
+        if config.imap_keep_seconds > 0:
+            self.kept = KeptMailboxes(config.imap_keep_seconds, config.imap_keep_max)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -90,6 +96,8 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
             if listener is not None:
                 listener.stop()
             self._drop_idle()
+            if self.kept is not None:
+                self.kept.close_all()
         log.info("watcher %s stopped", self.owner)
 
     def _loop(self) -> None:
@@ -103,6 +111,8 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                     next_full = time.monotonic() + self.config.poll_interval
                 report = self.run_pass(woken_only=not full, respect_interval=True)
                 log.info("%s: %s", "pass" if full else "woken pass", report)
+                if self.kept is not None:
+                    self.kept.close_idle()
                 if full and self.config.imap_idle:  # new mail in an IMAP inbox wakes us
                     idle = self._idle_watchers()
                     if idle is not None:
@@ -149,6 +159,11 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         pending = set(woken)  # woken accounts not served yet: due whatever their freshness
 
         def claim(limit: int) -> list[int]:
+            # News that came during this pass (IDLE, push) is served by the next free worker,
+            # not after the pass: at 1,000 accounts a pass takes long.
+            with self._woken_lock:
+                pending.update(self._woken)
+                self._woken.clear()
             if woken_only and not pending:
                 return []
             ids = self.store.claim_accounts(
@@ -164,14 +179,21 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
             pending.difference_update(ids)
             return ids
 
-        return serve_accounts(claim, self._serve_leased, self.workers, self._stopping)
+        def news() -> bool:
+            with self._woken_lock:
+                return bool(self._woken)
 
-    def _serve_leased(self, account_id: int) -> PassReport:
+        def serve(account_id: int) -> PassReport:
+            return self._serve_leased(account_id, keep_session=True)
+
+        return serve_accounts(claim, serve, self.workers, self._stopping, news)
+
+    def _serve_leased(self, account_id: int, keep_session: bool = False) -> PassReport:
         """One account worker's job: serve a leased account, keep the lease, give it back."""
         report = PassReport()
         try:
             with self._keep_lease(Account, account_id):
-                self.serve_account(account_id, report)
+                self.serve_account(account_id, report, keep_session=keep_session)
         finally:
             self.store.release_account(account_id, self.owner)
         return report
@@ -225,15 +247,16 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
 
     # -- one account ---------------------------------------------------------------------------
 
-    def serve_account(self, account_id: int, report: PassReport) -> None:
+    def serve_account(self, account_id: int, report: PassReport, keep_session=False) -> None:
+        """Check one account and act on it. `keep_session` (the loop's passes): take up its
+        kept IMAP session and keep it for the next pass (watcher.engine.kept)."""
         checked_at = self.clock()
         report.accounts += 1
         report.served.add(account_id)
         try:
             account = self._account_view(account_id)
-            mailbox = self.mailbox_factory(account.spec, self.config)
-            try:
-                with mailbox:
+            with self._session_for(account, keep_session) as mailbox:
+                try:
                     self._keep_watch(account, mailbox)
                     self._ensure_trigger_folders(account, mailbox)
                     self._read_changes(account, mailbox, report)
@@ -243,8 +266,8 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                     self._spread_overdue(account)
                     self._act_on_due(account, mailbox, report)
                     later_send.serve_for(self, account, mailbox)  # drafts to send later
-            finally:
-                metrics.observe_mailbox(mailbox)
+                finally:
+                    metrics.observe_mailbox(mailbox)
         except ReplywatchError as e:
             # A fault in one account never stops the pass for the others.
             report.account_faults += 1
@@ -274,6 +297,31 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
             )
             return
         self.store.mark_account_ok(account_id, self.clock(), checked_at=checked_at)
+
+    @contextlib.contextmanager
+    def _session_for(self, account: AccountView, keep: bool):
+        """The account's mailbox: its kept session when there is one, else a new mailbox;
+        after the check kept (clean check) or closed (a fault may have broken it)."""
+        if not keep or self.kept is None:
+            mailbox = self.mailbox_factory(account.spec, self.config)
+            with mailbox:
+                yield mailbox
+            return
+        print_ = fingerprint(account.spec, self.mailbox_factory)
+        mailbox = self.kept.take(account.id, print_)
+        taken = mailbox is not None
+        if mailbox is None:
+            mailbox = self.mailbox_factory(account.spec, self.config)
+        if not getattr(mailbox, "keeps_session", False):  # Gmail: nothing to keep
+            with mailbox:
+                yield mailbox
+            return
+        try:
+            yield mailbox
+        except BaseException:
+            self.kept.discard(mailbox, taken=taken)
+            raise
+        self.kept.give_back(account.id, print_, mailbox, taken=taken)
 
     def _account_view(self, account_id: int) -> AccountView:
         with self.store.session() as s:

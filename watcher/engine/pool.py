@@ -21,10 +21,15 @@ Serve = Callable[[int], PassReport]  # one leased account served (and released)
 
 
 def serve_accounts(
-    claim: Claim, serve: Serve, workers: int, stopping: threading.Event
+    claim: Claim,
+    serve: Serve,
+    workers: int,
+    stopping: threading.Event,
+    news: Callable[[], bool] = lambda: False,
 ) -> PassReport:
     """Claim and serve accounts until none is due (or stop() was called: the accounts in hand
-    are finished, no more are taken)."""
+    are finished, no more are taken). `news`: an account was woken since the last claim, so
+    claim again even after a claim came back short."""
     report = PassReport()
     if workers <= 1:  # no threads: the pass runs where it is called, as before the pool
         while not stopping.is_set():
@@ -38,12 +43,13 @@ def serve_accounts(
         more = True
         while True:
             free = workers - len(running)
-            if more and free > 0 and not stopping.is_set():
+            if (more or news()) and free > 0 and not stopping.is_set():
                 ids = claim(free)
                 more = len(ids) == free  # fewer than asked: nothing else is due now
                 running |= {pool.submit(serve, account_id) for account_id in ids}
             if not running:
                 return report
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            # Not blocked on a slow account: a wake-up is claimed within a quarter second.
+            done, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
             for future in done:
                 report.merge(future.result())

@@ -49,6 +49,12 @@ class ImapConnection:
         self._delimiter, self._prefix = "/", ""  # from the same LIST as folders
         self.selected: tuple[str, bool] | None = None  # (folder, read-only) now selected
         self._validity = 0  # UIDVALIDITY of the selected folder
+        self._probe = False  # a kept session taken up again: NOOP before trusting it
+
+    def resumed(self) -> None:
+        """A session kept from an earlier pass is taken up again (watcher.engine.kept): its
+        next use first proves it alive with NOOP, and opens a new one if it is not."""
+        self._probe = self._conn is not None
 
     def close(self) -> None:
         """Log out quietly; the next call connects again."""
@@ -89,6 +95,12 @@ class ImapConnection:
             return c
 
     def client(self) -> IMAPClient:
+        if self._conn is not None and self._probe:
+            self._probe = False
+            try:  # one round trip, against four or more for a new login
+                self._conn.noop()
+            except Exception:  # dropped, timed out, logged out by the server: start afresh
+                self.drop()
         if self._conn is not None:
             return self._conn
         conn = None
@@ -120,6 +132,7 @@ class ImapConnection:
 
     def drop(self) -> None:
         conn, self._conn, self.folders, self.selected = self._conn, None, None, None
+        self._probe = False
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.shutdown()

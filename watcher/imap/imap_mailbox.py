@@ -78,6 +78,23 @@ class ImapMailbox:
         self.sender.close()
         self.conn.close()
 
+    # -- kept across passes (watcher.engine.kept) --------------------------------------------
+
+    keeps_session = True
+
+    def resume(self) -> None:
+        """Taken up again for a new pass: count this pass's commands afresh, and prove the kept
+        IMAP session alive (NOOP) before its first command."""
+        self.commands = 0
+        self.receipts.clear()  # read right after each send (watcher.handover), never later
+        self.conn.resumed()
+
+    def pause(self) -> None:
+        """Kept until the next pass: the IMAP session stays logged in; SMTP is closed, since
+        servers drop idle SMTP sessions within minutes (RFC 5321 4.5.3.2.7) and a pass opens
+        one only when it has bumps to send."""
+        self.sender.close()
+
     def check(self) -> None:
         """Log in to IMAP (and find the Sent folder) and to SMTP; raise on the first problem.
         The whole test runs under one deadline (Config.connection_test_seconds)."""
