@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from .. import metrics
+from .. import limits, metrics
 from ..config import Config
 from ..errors import NotFoundError, PermanentError, ReplywatchError, ValidationError
 from ..idle import IdleWatchers
@@ -85,6 +85,11 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
     def run_forever(self) -> None:
         """Pass after pass until stop(); a push or stop() wakes it before the interval ends."""
         log.info("watcher %s started (every %ss)", self.owner, self.config.poll_interval)
+        open_files = limits.raise_open_files_limit()
+        if self.kept is not None and self.kept.max_open > open_files // 3:
+            # Kept sessions must leave room for IDLE sockets, the database and the web app.
+            self.kept.max_open = max(1, open_files // 3)
+            log.info("at most %s kept IMAP sessions (open-files limit)", self.kept.max_open)
         listener = None
         if self.store.is_postgres:  # wake-ups from other processes (e.g. the web app's push)
             listener = Listener(
