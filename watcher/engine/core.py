@@ -260,8 +260,9 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         report.served.add(account_id)
         try:
             account = self._account_view(account_id)
-            with self._session_for(account, keep_session) as mailbox:
-                try:
+            mailbox = None
+            try:
+                with self._session_for(account, keep_session) as mailbox:
                     self._keep_watch(account, mailbox)
                     self._ensure_trigger_folders(account, mailbox)
                     self._read_changes(account, mailbox, report)
@@ -271,7 +272,8 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                     self._spread_overdue(account)
                     self._act_on_due(account, mailbox, report)
                     later_send.serve_for(self, account, mailbox)  # drafts to send later
-                finally:
+            finally:  # after the session is closed or kept: its LOGOUT counts too
+                if mailbox is not None:
                     metrics.observe_mailbox(mailbox)
         except ReplywatchError as e:
             # A fault in one account never stops the pass for the others.
