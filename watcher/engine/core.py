@@ -196,11 +196,13 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
     def _serve_leased(self, account_id: int, keep_session: bool = False) -> PassReport:
         """One account worker's job: serve a leased account, keep the lease, give it back."""
         report = PassReport()
+        released = False
         try:
             with self._keep_lease(Account, account_id):
-                self.serve_account(account_id, report, keep_session=keep_session)
+                released = self.serve_account(account_id, report, keep_session=keep_session)
         finally:
-            self.store.release_account(account_id, self.owner)
+            if not released:
+                self.store.release_account(account_id, self.owner)
         return report
 
     def _serve_due_accounts(self, woken: set[int], woken_only: bool) -> PassReport:
@@ -252,9 +254,10 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
 
     # -- one account ---------------------------------------------------------------------------
 
-    def serve_account(self, account_id: int, report: PassReport, keep_session=False) -> None:
+    def serve_account(self, account_id: int, report: PassReport, keep_session=False) -> bool:
         """Check one account and act on it. `keep_session` (the loop's passes): take up its
-        kept IMAP session and keep it for the next pass (watcher.engine.kept)."""
+        kept IMAP session and keep it for the next pass (watcher.engine.kept). True if the
+        check went well: it was then marked so, and our lease released, in one statement."""
         checked_at = self.clock()
         report.accounts += 1
         report.served.add(account_id)
@@ -289,7 +292,7 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                 now=self.clock(),
                 backoff=timedelta(seconds=self.config.account_backoff_seconds),
             )
-            return
+            return False
         except Exception as e:
             report.account_faults += 1
             report.faults.append(f"account {account_id}: internal error {type(e).__name__}")
@@ -302,8 +305,11 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                 now=self.clock(),
                 backoff=timedelta(seconds=self.config.account_backoff_seconds),
             )
-            return
-        self.store.mark_account_ok(account_id, self.clock(), checked_at=checked_at)
+            return False
+        self.store.mark_account_ok(
+            account_id, self.clock(), checked_at=checked_at, release_owner=self.owner
+        )
+        return True
 
     @contextlib.contextmanager
     def _session_for(self, account: AccountView, keep: bool):
@@ -349,8 +355,8 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
 
     def _act_on_due(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
         while True:
-            self._defer_over_cap(account)
-            self._throttle(account)
+            if self._defer_over_cap(account):
+                self._throttle(account)
             # One at a time: a lease covers only the follow-up in hand, so several watchers
             # share an account's due work evenly and nothing waits under a stale claim.
             ids = self.store.claim_due(self.owner, self.clock(), self.lease, 1, account.id)

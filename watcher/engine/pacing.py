@@ -68,16 +68,18 @@ class PacingSteps:
                 followup.due_at = free_at
                 self._note(s, followup, "rescheduled", detail, at=now)
 
-    def _defer_over_cap(self, account: AccountView) -> None:
+    def _defer_over_cap(self, account: AccountView) -> bool:
         """The account's daily send cap is used up: the bumps due now wait for the next local
-        day's window (remind-only follow-ups send nothing and go ahead)."""
+        day's window (remind-only follow-ups send nothing and go ahead). True if bumps are
+        still due to send now (else the per-minute throttle has nothing to pace)."""
         now = self.clock()
         with self.store.session() as s:
             waiting = self.store.due_sends(s, account.id, now)
             if not waiting:  # an idle pass: one indexed query, no count
-                return
+                return False
             cap = send_caps.status(s, s.get(Account, account.id), now)
             if not cap.reached:
-                return
+                return True
             for followup in waiting:
                 send_caps.defer(self.store, s, followup, cap, now)
+            return False

@@ -82,11 +82,16 @@ class AccountQueries(EventQueries):
         )
 
     def mark_account_ok(
-        self, account_id: int, now: datetime, checked_at: datetime | None = None
+        self,
+        account_id: int,
+        now: datetime,
+        checked_at: datetime | None = None,
+        release_owner: str | None = None,
     ) -> None:
         """A check went well. `checked_at` (when it began, default now) becomes last_ok_at:
         the loop's claim skips accounts checked within the poll interval, and stamping the
-        start keeps an account checked late in one pass due at the same point of the next."""
+        start keeps an account checked late in one pass due at the same point of the next.
+        With `release_owner`, that watcher's lease on the account ends in the same UPDATE."""
         with self.session() as s:
             account = s.get(Account, account_id)
             recovered = account.status == AccountStatus.NEEDS_ATTENTION or account.failures
@@ -101,6 +106,8 @@ class AccountQueries(EventQueries):
                 )
             _works_again(account)
             account.last_ok_at = checked_at or now
+            if release_owner is not None and account.lease_owner == release_owner:
+                account.lease_owner, account.lease_until = None, None
 
     def mark_account_failed(
         self, account_id: int, reason: str, *, permanent: bool, now: datetime, backoff: timedelta
