@@ -14,6 +14,9 @@ import pytest
 from tests.e2e.test_watcher_e2e import add_followup, connect, state_of
 from tests.support.mailboxes import WrappedMailbox
 from watcher.engine import Engine
+from watcher.imap import connection
+from watcher.imap.constants import BUMPS_FOLDER, TRIGGER_ROLES
+from watcher.mailbox import open_mailbox
 from watcher.store import Store
 
 INTERVAL = 60.0
@@ -162,3 +165,25 @@ def test_news_during_a_pass_is_served_in_that_pass(mail_world, cli, config, cloc
     assert news_checked.is_set()
     engine.kept.close_all()
     store.dispose()
+
+
+def test_a_kept_session_lists_its_folders_again_after_a_while(mail_world, config, monkeypatch):
+    """A folder the user makes while the session is kept is seen within FOLDERS_KEPT_SECONDS."""
+    now = [1000.0]
+    monkeypatch.setattr(connection, "_monotonic", lambda: now[0])
+    user = mail_world.new_user("kept")
+    mailbox = open_mailbox(mail_world.account_spec(user), config)
+    role = TRIGGER_ROLES[BUMPS_FOLDER]
+    try:
+        with mailbox.conn.session("test") as c:
+            assert role not in mailbox.conn.folder_names(c)
+            c.create_folder(mailbox.conn.server_name(c, BUMPS_FOLDER))  # the user makes it
+        mailbox.resume()
+        with mailbox.conn.session("test") as c:  # a minute later: the list is trusted
+            assert role not in mailbox.conn.folder_names(c)
+        now[0] += connection.FOLDERS_KEPT_SECONDS + 1
+        mailbox.resume()
+        with mailbox.conn.session("test") as c:
+            assert role in mailbox.conn.folder_names(c)
+    finally:
+        mailbox.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,6 +30,11 @@ from watcher.imap.constants import (
 from watcher.imap.faults import map_error, plain_text
 from watcher.imap.settings import ServerSettings
 
+# How long a kept session trusts its folder list (one LIST, about one round trip) before it
+# lists again: a session kept for hours must still see a folder the user made or removed.
+FOLDERS_KEPT_SECONDS = 900.0
+_monotonic = time.monotonic  # tests move it
+
 
 class ImapConnection:
     """The IMAP session of one mailbox; `opener` makes its sockets (netguard), and
@@ -50,11 +56,15 @@ class ImapConnection:
         self.selected: tuple[str, bool] | None = None  # (folder, read-only) now selected
         self._validity = 0  # UIDVALIDITY of the selected folder
         self._probe = False  # a kept session taken up again: NOOP before trusting it
+        self._listed_at = 0.0  # monotonic time of the LIST behind `folders`
 
     def resumed(self) -> None:
         """A session kept from an earlier pass is taken up again (watcher.engine.kept): its
-        next use first proves it alive with NOOP, and opens a new one if it is not."""
+        next use first proves it alive with NOOP, and opens a new one if it is not. The
+        folders are listed again now and then: the user may add, rename or delete some."""
         self._probe = self._conn is not None
+        if _monotonic() - self._listed_at > FOLDERS_KEPT_SECONDS:
+            self.folders = None
 
     def close(self) -> None:
         """Log out quietly; the next call connects again."""
@@ -179,6 +189,7 @@ class ImapConnection:
                 if name in existing:
                     names[role] = name
             self.folders = names
+            self._listed_at = _monotonic()
         return self.folders
 
     def server_name(self, c: IMAPClient, logical: str) -> str:
