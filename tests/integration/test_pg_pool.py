@@ -22,15 +22,30 @@ def _terminate(pg_url, config, pid: int) -> None:
     other.dispose()
 
 
-def test_a_connection_back_in_the_pool_a_moment_ago_is_not_pinged(pg_url, config, monkeypatch):
-    now = [1000.0]
-    monkeypatch.setattr(base, "_monotonic", lambda: now[0])
+class PoolClock:
+    """The pool's idea of time, moved by the test."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def pool_clock(monkeypatch) -> PoolClock:
+    clock = PoolClock()
+    monkeypatch.setattr(base, "_monotonic", clock)
+    return clock
+
+
+def test_a_connection_back_in_the_pool_a_moment_ago_is_not_pinged(pg_url, config, pool_clock):
     store = Store(pg_url, config.encryption_keys)
     first = _backend_pid(store)
-    now[0] += 1.0
+    pool_clock.now += 1.0
     assert _backend_pid(store) == first  # the same connection, straight from the pool
     _terminate(pg_url, config, first)
-    now[0] += 1.0
+    pool_clock.now += 1.0
     # Not pinged (no round trip on a busy pass), so the dead connection shows only on use;
     # the pool then replaces it and the engine's next session works.
     with pytest.raises(OperationalError):
@@ -39,12 +54,10 @@ def test_a_connection_back_in_the_pool_a_moment_ago_is_not_pinged(pg_url, config
     store.dispose()
 
 
-def test_a_connection_dropped_while_idle_is_replaced_without_an_error(pg_url, config, monkeypatch):
-    now = [1000.0]
-    monkeypatch.setattr(base, "_monotonic", lambda: now[0])
+def test_a_connection_dropped_while_idle_is_replaced_without_an_error(pg_url, config, pool_clock):
     store = Store(pg_url, config.encryption_keys)
     dropped = _backend_pid(store)
     _terminate(pg_url, config, dropped)
-    now[0] += base.PING_AFTER_IDLE_SECONDS + 1
+    pool_clock.now += base.PING_AFTER_IDLE_SECONDS + 1
     assert _backend_pid(store) != dropped  # pinged, found dead, replaced: no error reaches us
     store.dispose()
