@@ -48,6 +48,8 @@ class JudgingSteps:
         # The start of the body of each new message in a tracked thread: judged with it too.
         changes = judge_text.for_changes(self.store, account.id, changes, mailbox, self._retry)
         now = self.clock()
+        if not changes.messages and not changes.cursor_reset and changes.cursor == cursor:
+            return  # an idle check: nothing to judge, and the cursor stays where it is
         try:
             self._judge_changes(account, cursor, changes, now, report)
         except (StaleCursor, IntegrityError) as e:

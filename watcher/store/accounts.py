@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError
@@ -93,6 +93,31 @@ class AccountQueries(EventQueries):
         start keeps an account checked late in one pass due at the same point of the next.
         With `release_owner`, that watcher's lease on the account ends in the same UPDATE."""
         with self.session() as s:
+            # The common case, an account that was fine before: one UPDATE, nothing to read.
+            lease = {}
+            if release_owner is not None:
+                lease = {
+                    "lease_owner": case(
+                        (Account.lease_owner == release_owner, None), else_=Account.lease_owner
+                    ),
+                    "lease_until": case(
+                        (Account.lease_owner == release_owner, None), else_=Account.lease_until
+                    ),
+                }
+            fine = s.execute(
+                update(Account)
+                .where(
+                    Account.id == account_id,
+                    Account.status == AccountStatus.OK,
+                    Account.failures == 0,
+                    Account.next_check_at.is_(None),
+                    Account.status_reason == "",
+                )
+                .values(last_ok_at=checked_at or now, **lease)
+                .execution_options(synchronize_session=False)
+            )
+            if fine.rowcount == 1:
+                return
             account = s.get(Account, account_id)
             recovered = account.status == AccountStatus.NEEDS_ATTENTION or account.failures
             if recovered:
