@@ -4,10 +4,12 @@ And news that comes during a pass is served in that pass, by a free worker."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,6 +19,7 @@ from watcher.engine import Engine
 from watcher.imap import connection
 from watcher.imap.constants import BUMPS_FOLDER, TRIGGER_ROLES
 from watcher.mailbox import open_mailbox
+from watcher.models import Account
 from watcher.store import Store
 
 INTERVAL = 60.0
@@ -187,3 +190,39 @@ def test_a_kept_session_lists_its_folders_again_after_a_while(mail_world, config
             assert role in mailbox.conn.folder_names(c)
     finally:
         mailbox.close()
+
+
+def test_a_watcher_claims_the_accounts_it_keeps_sessions_for_first_but_not_before_a_late_one(
+    pg_url, config
+):
+    """With several watchers each goes on checking the accounts whose sessions it keeps (no new
+    login); an account unchecked since `late_before` still goes first (no starvation)."""
+    store = Store(pg_url, config.encryption_keys)
+    t0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    ids = []
+    with store.session() as s:
+        for i in range(5):
+            user = store.get_or_create_user(s, f"claim{i}@example.test")
+            account = store.add_account(
+                s, user, kind="imap", email=user.email, settings={}, secret="{}", now=t0
+            )
+            account.last_ok_at = t0 - timedelta(seconds=90 - i)  # checked in the last pass
+            ids.append(account.id)
+    claim = functools.partial(
+        store.claim_accounts,
+        "w1",
+        t0,
+        timedelta(minutes=5),
+        2,
+        fresh_for=timedelta(seconds=45),
+        late_before=t0 - timedelta(seconds=90),
+    )
+    kept = ids[3:]
+    assert claim(kept=kept) == kept  # not the least recently checked: the kept ones
+    with store.session() as s:  # ids[0] was left unchecked for a long time: it is late
+        s.get(Account, ids[0]).last_ok_at = t0 - timedelta(minutes=10)
+        for account_id in kept:  # served and released
+            s.get(Account, account_id).lease_owner = None
+            s.get(Account, account_id).lease_until = None
+    assert claim(kept=kept) == [ids[0], ids[3]]
+    store.dispose()

@@ -162,6 +162,8 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
             safety = max(self.config.gmail_safety_poll_seconds, interval)
             push_fresh_for = timedelta(seconds=safety - interval * 0.25)
         pending = set(woken)  # woken accounts not served yet: due whatever their freshness
+        # Unchecked this long, an account goes before those whose session this watcher keeps.
+        late_after = timedelta(seconds=interval * 1.5)
 
         def claim(limit: int) -> list[int]:
             # News that came during this pass (IDLE, push) is served by the next free worker,
@@ -180,6 +182,8 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                 push_fresh_for=push_fresh_for,
                 woken=pending,
                 only=pending if woken_only else None,
+                kept=self.kept.kept_ids() if self.kept is not None else (),
+                late_before=self.clock() - late_after,
             )
             pending.difference_update(ids)
             return ids

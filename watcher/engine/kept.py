@@ -76,6 +76,11 @@ class KeptMailboxes:
         with self._lock:
             return len(self._idle) + self._out
 
+    def kept_ids(self) -> list[int]:
+        """The accounts whose sessions wait for their next check (the claim prefers them)."""
+        with self._lock:
+            return list(self._idle)
+
     def take(self, account_id: int, print_: str) -> Any | None:
         """The account's kept mailbox, resumed, or None (none kept, expired, or changed)."""
         with self._lock:

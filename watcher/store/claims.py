@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Integer, and_, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ..models import Account, AccountStatus, FollowUp, FollowUpState
@@ -61,6 +62,8 @@ class ClaimQueries(StoreBase):
         push_fresh_for: timedelta | None = None,
         woken: Iterable[int] = (),
         only: Iterable[int] | None = None,
+        kept: Iterable[int] = (),
+        late_before: datetime | None = None,
     ) -> list[int]:
         """The loop's claim: lease up to `limit` accounts in one statement, skipping those
         that any watcher checked successfully within `fresh_for` (so several watchers share
@@ -69,7 +72,12 @@ class ClaimQueries(StoreBase):
         Accounts in `woken` (push, IDLE, NOTIFY) are due whatever their freshness, and come
         first; with `only`, none but those. Backing off (next_check_at) and leases are
         respected as in claim_account. No exclusion list: a served account is fresh (or
-        backing off) when released, so the same pass does not take it again."""
+        backing off) when released, so the same pass does not take it again.
+
+        `kept` (PostgreSQL): accounts whose IMAP session this watcher keeps come before the
+        others, so with several watchers each goes on checking the same accounts without a
+        new login; but an account not checked since `late_before` (or never) beats them all
+        but the woken, so no account waits behind another watcher's affinity."""
         woken = [int(i) for i in woken]
         stale = or_(Account.last_ok_at.is_(None), Account.last_ok_at <= now - fresh_for)
         if push_fresh_for is not None:
@@ -89,6 +97,11 @@ class ClaimQueries(StoreBase):
         # (fresh_for is under an interval) before a pass reaches the last ones, and a watcher
         # killed or restarted often never gets to them.
         by_age = [Account.last_ok_at.asc().nulls_first(), Account.id]
+        kept = [int(i) for i in kept] if self.is_postgres else []
+        if kept:  # one array parameter, however many sessions are kept
+            late = or_(Account.last_ok_at.is_(None), Account.last_ok_at < (late_before or now))
+            ours = Account.id == any_(bindparam("kept", kept, type_=ARRAY(Integer)))
+            by_age = [late.desc(), ours.desc(), *by_age]
         order = [Account.id.in_(woken).desc(), *by_age] if woken else by_age
         sub = (
             select(Account.id)
