@@ -26,7 +26,7 @@ from ..later import send as later_send
 from ..mailbox import AccountSpec, Mailbox, open_mailbox
 from ..models import Account, FollowUp
 from ..retry import call_with_retry
-from ..store import Store
+from ..store import Agenda, Store
 from ..wake import Listener
 from .judging import JudgingSteps
 from .kept import KeptMailboxes, fingerprint
@@ -275,10 +275,15 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                     self._read_changes(account, mailbox, report)
                     self._run_triggers(account, mailbox)
                     self._learn_zones(account, mailbox)
-                    self._check_flagged(account, mailbox, report)
-                    self._spread_overdue(account)
-                    self._act_on_due(account, mailbox, report)
-                    later_send.serve_for(self, account, mailbox)  # drafts to send later
+                    agenda = self._agenda(account)  # the steps below with something to do
+                    if agenda.flagged:
+                        self._check_flagged(account, mailbox, report)
+                    if agenda.overdue:
+                        self._spread_overdue(account)
+                    if agenda.due or agenda.flagged:  # a thread read may make one due
+                        self._act_on_due(account, mailbox, report)
+                    if agenda.later_due:
+                        later_send.serve_for(self, account, mailbox)  # drafts to send later
             finally:  # after the session is closed or kept: its LOGOUT counts too
                 if mailbox is not None:
                     metrics.observe_mailbox(mailbox)
@@ -339,6 +344,11 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
             self.kept.discard(mailbox, taken=taken)
             raise
         self.kept.give_back(account.id, print_, mailbox, taken=taken)
+
+    def _agenda(self, account: AccountView) -> Agenda:
+        now = self.clock()
+        grace = timedelta(seconds=self.config.overdue_grace_seconds)
+        return self.store.agenda(account.id, now, overdue_before=now - grace)
 
     def _account_view(self, account_id: int) -> AccountView:
         with self.store.session() as s:

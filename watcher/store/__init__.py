@@ -13,6 +13,7 @@ combined into the one `Store` object callers hold (`store.method(s, ...)`):
     claims.py      leases on accounts and due follow-ups: claim, renew, release
     cursors.py     each account's mailbox cursor, moved compare-and-set (StaleCursor)
     accounts.py    connect, look up, health, disconnect, reconnect, trigger folders
+    agenda.py      which of a pass's steps an account needs, in one statement
     followups.py   follow-ups: lookups and pages, thread tracking, due and overdue, deleting
     rules.py       automatic rules and the trigger items they produced
     recipients.py  correspondents' time zones
@@ -22,6 +23,7 @@ SQL lives only here.
 """
 
 from .accounts import MAX_BACKOFF, AccountQueries
+from .agenda import Agenda, AgendaQueries
 from .base import MIGRATIONS_DIR, StoreBase, make_engine
 from .claims import ClaimQueries
 from .cursors import CursorQueries, StaleCursor
@@ -35,6 +37,7 @@ from .users import UserQueries
 __all__ = [
     "MAX_BACKOFF",
     "MIGRATIONS_DIR",
+    "Agenda",
     "ProcessLock",
     "StaleCursor",
     "Store",
@@ -45,6 +48,7 @@ __all__ = [
 
 class Store(
     AccountQueries,
+    AgendaQueries,
     ClaimQueries,
     CursorQueries,
     EventQueries,

@@ -146,11 +146,7 @@ class ClaimQueries(StoreBase):
         """Lease up to `limit` due follow-ups in one statement; returns their ids, oldest first."""
         sub = (
             select(FollowUp.id)
-            .where(
-                FollowUp.state == FollowUpState.ACTIVE,
-                FollowUp.due_at <= now,
-                unleased(FollowUp, now),
-            )
+            .where(*due_followup(now))
             .order_by(FollowUp.due_at, FollowUp.id)
             .limit(limit)
         )
@@ -187,6 +183,15 @@ class ClaimQueries(StoreBase):
                 .where(model.id == row_id, model.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
+
+
+def due_followup(now: datetime) -> tuple:
+    """The conditions of a follow-up that is due now and leased by nobody (claim_due's)."""
+    return (
+        FollowUp.state == FollowUpState.ACTIVE,
+        FollowUp.due_at <= now,
+        unleased(FollowUp, now),
+    )
 
 
 def unleased(model, now: datetime):

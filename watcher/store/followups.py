@@ -191,11 +191,7 @@ class FollowUpQueries(StoreBase):
         return list(
             s.scalars(
                 select(FollowUp)
-                .where(
-                    FollowUp.account_id == account_id,
-                    FollowUp.state == FollowUpState.ACTIVE,
-                    FollowUp.needs_check == true(),  # "= true", not "IS": index-usable
-                )
+                .where(*needing_check(account_id))
                 .order_by(FollowUp.id)
                 .limit(limit)
             )
@@ -215,12 +211,7 @@ class FollowUpQueries(StoreBase):
         return list(
             s.scalars(
                 select(FollowUp)
-                .where(
-                    FollowUp.account_id == account_id,
-                    FollowUp.state == FollowUpState.ACTIVE,
-                    FollowUp.due_at < before,
-                    unleased(FollowUp, now),
-                )
+                .where(*overdue(account_id, before, now))
                 .order_by(FollowUp.due_at, FollowUp.id)
             )
         )
@@ -300,3 +291,22 @@ class FollowUpQueries(StoreBase):
         for account_id, state, count in rows:
             out.setdefault(account_id, {})[state] = count
         return out
+
+
+def needing_check(account_id: int) -> tuple:
+    """An active follow-up whose thread must be read again (followups_needing_check)."""
+    return (
+        FollowUp.account_id == account_id,
+        FollowUp.state == FollowUpState.ACTIVE,
+        FollowUp.needs_check == true(),  # "= true", not "IS": index-usable
+    )
+
+
+def overdue(account_id: int, before: datetime, now: datetime) -> tuple:
+    """An active follow-up due before `before` and leased by nobody (overdue_followups)."""
+    return (
+        FollowUp.account_id == account_id,
+        FollowUp.state == FollowUpState.ACTIVE,
+        FollowUp.due_at < before,
+        unleased(FollowUp, now),
+    )

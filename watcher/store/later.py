@@ -30,17 +30,22 @@ def claim_due(
     whose draft is still to delete) in one statement; its id, or None."""
     sub = (
         select(ScheduledSend.id)
-        .where(
-            ScheduledSend.account_id == account_id,
-            ScheduledSend.state.in_(OPEN_STATES),
-            ScheduledSend.send_at <= now,
-            unleased(ScheduledSend, now),
-        )
+        .where(*due(account_id, now))
         .order_by(ScheduledSend.send_at, ScheduledSend.id)
         .limit(1)
     )
     with store.session() as s:
         return s.scalar(store.lease_statement(ScheduledSend, sub, owner, now + lease))
+
+
+def due(account_id: int, now: datetime) -> tuple:
+    """A scheduled send of the account to act on now, leased by nobody (claim_due's)."""
+    return (
+        ScheduledSend.account_id == account_id,
+        ScheduledSend.state.in_(OPEN_STATES),
+        ScheduledSend.send_at <= now,
+        unleased(ScheduledSend, now),
+    )
 
 
 def holds_lease(row: ScheduledSend, owner: str, now: datetime) -> bool:

@@ -1,0 +1,46 @@
+"""An account's agenda: which of a pass's steps have anything to do, in one statement.
+
+An idle check used to ask four questions one by one (threads to re-read, overdue follow-ups,
+due bumps, due scheduled sends), each in its own transaction, plus a claim that found nothing:
+about a third of a kept-session check's CPU. The agenda asks them at once with the very
+conditions the steps' own queries use (followups.needing_check, followups.overdue,
+claims.due_followup, later.due), so a step it skips would have found nothing; a step it
+runs asks again and acts as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, select
+
+from ..models import FollowUp
+from . import later
+from .base import StoreBase
+from .claims import due_followup
+from .followups import needing_check, overdue
+
+
+@dataclass(frozen=True)
+class Agenda:
+    flagged: bool  # follow-ups whose threads must be read again
+    overdue: bool  # follow-ups due before the grace: to spread after downtime
+    due: bool  # follow-ups due now (a bump to send, a reminder)
+    later_due: bool  # scheduled sends to act on
+
+    @classmethod
+    def everything(cls) -> Agenda:
+        return cls(True, True, True, True)
+
+
+class AgendaQueries(StoreBase):
+    def agenda(self, account_id: int, now: datetime, overdue_before: datetime) -> Agenda:
+        stmt = select(
+            exists().where(*needing_check(account_id)),
+            exists().where(*overdue(account_id, overdue_before, now)),
+            exists().where(FollowUp.account_id == account_id, *due_followup(now)),
+            exists().where(*later.due(account_id, now)),
+        )
+        with self.session() as s:
+            return Agenda(*s.execute(stmt).one())
