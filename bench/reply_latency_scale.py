@@ -331,6 +331,7 @@ def print_phase(label: str, targets: list[Target], figures: dict) -> float | Non
     seen = [t for t in targets if t.stopped is not None]
     lat = [t.stopped - t.delivered for t in seen]
     during = [t.stopped - t.delivered for t in seen if t.during_full_pass]
+    between = [t.stopped - t.delivered for t in seen if not t.during_full_pass]
     n_during = sum(1 for t in targets if t.during_full_pass)
     cells = (
         f"{label:<22} {len(seen):>3}/{len(targets):<3} "
@@ -341,6 +342,7 @@ def print_phase(label: str, targets: list[Target], figures: dict) -> float | Non
         )
         + f" {n_during:>6} "
         + (f"{statistics.median(during):>10.2f}" if during else f"{'-':>10}")
+        + (f" {statistics.median(between):>10.2f}" if between else f" {'-':>10}")
     )
     passes = figures["passes"]
     if passes:
@@ -348,10 +350,10 @@ def print_phase(label: str, targets: list[Target], figures: dict) -> float | Non
         accounts = [a for _, _, a in passes]
         cells += (
             f" {len(passes):>6} {statistics.median(durations):>8.1f} {max(durations):>7.1f}"
-            f" {statistics.median(accounts):>8.0f}"
+            f" {statistics.median(accounts):>11.0f}"
         )
     else:
-        cells += f" {0:>6} {'-':>8} {'-':>7} {'-':>8}"
+        cells += f" {0:>6} {'-':>8} {'-':>7} {'-':>11}"
     cells += f" {figures['woken_passes']:>6}"
     print(cells, flush=True)
     if figures["without_event"]:
@@ -426,7 +428,7 @@ def main(argv=None) -> int:
         targets = seed(world, store, proxy.port, args.accounts)
         print(f"seeded {args.accounts} accounts in {time.perf_counter() - t0:.0f} s", flush=True)
         warm_s, warmed = warm_up(store, config, proxy)
-        print(f"warm-up pass on loopback: {warmed} accounts in {warm_s:.1f} s", flush=True)
+        print(f"warm-up pass on loopback: {warmed} account checks in {warm_s:.1f} s", flush=True)
         workers = Engine(store, config).workers
         print(
             f"N = {args.accounts} IMAP accounts, +{args.delay_ms:g} ms each way (round trip "
@@ -437,8 +439,8 @@ def main(argv=None) -> int:
         with_idle, baseline = picked[: args.replies], picked[args.replies :]
         head = (
             f"{'phase':<22} {'seen':>7} {'median s':>8} {'p90 s':>7} {'max s':>7} "
-            f"{'in pass':>6} {'med in pass':>10} {'passes':>6} {'pass med':>8} "
-            f"{'max s':>7} {'accts/pass':>8} {'woken':>6}"
+            f"{'in pass':>6} {'med in pass':>10} {'med others':>10} {'passes':>6} "
+            f"{'pass med':>8} {'max s':>7} {'checks/pass':>11} {'woken':>6}"
         )
         rows = []
         figures = run_phase(args, world, store, config, with_idle, args.spread, rng)
@@ -457,7 +459,9 @@ def main(argv=None) -> int:
         medians = {label: print_phase(label, ts, f) for label, ts, f in rows}
     print(
         "seen = replies whose follow-up stopped within the timeout; in pass = replies "
-        "delivered while a full pass was running; passes = full passes that served accounts"
+        "delivered while a full pass was running (others: between passes); passes = full "
+        "passes that served accounts, checks/pass = account checks in one (more than N: "
+        "accounts that came due again during it); woken = passes for IDLE news only"
     )
     print(f"load average at end {load()}; whole run {time.perf_counter() - t0:.0f} s")
     median = medians.get("IDLE on")

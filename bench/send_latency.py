@@ -19,7 +19,7 @@ Per row: seconds, bumps/s, duplicates at the SMTP sink (same Message-ID accepted
 be 0), bumps missing at the sink, SMTP connections per bump and IMAP connections per account
 (counted at the proxies), the watcher process's CPU seconds, and the load average.
 
-Run: .venv/bin/python bench/send_latency.py     (40 accounts x 5 bumps: about 3-4 minutes)
+Run: .venv/bin/python bench/send_latency.py     (20 accounts x 5 bumps: about 4-5 minutes)
      .venv/bin/python bench/send_latency.py --accounts 10 --per-account 5 --workers 8
 """
 
@@ -139,7 +139,7 @@ def run_one(label, world, sink, pg, proxies, tmp: Path, workers: int, pool: bool
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--accounts", type=int, default=40)
+    p.add_argument("--accounts", type=int, default=20)
     p.add_argument("--per-account", type=int, default=5)
     p.add_argument("--delay-ms", type=float, default=40.0, help="added each way (default 40)")
     p.add_argument("--workers", type=int, default=16, help="the pool's size (default 16)")
