@@ -81,11 +81,13 @@ class Target:
     """One account's open follow-up, and what the bench did and saw of its reply."""
 
     followup_id: int
+    account_id: int
     user: User
     anchor: str  # the Sent message's Message-ID
     recipient: str
     delivered: float | None = None  # perf_counter when the APPEND returned
     during_full_pass: bool = False
+    woken: float | None = None  # perf_counter of the engine's first wake-up for the account
     stopped: float | None = None  # perf_counter when the bench saw the state change
 
 
@@ -132,7 +134,7 @@ def seed(world: MailWorld, store: Store, imap_port: int, n: int) -> list[Target]
                 stages=[fu_ops.StageSpec(delay=schedule.parse_delay("1w"))],
                 now=now,
             )
-            targets.append(Target(f.id, user, anchor, to))
+            targets.append(Target(f.id, account.id, user, anchor, to))
     return targets
 
 
@@ -169,6 +171,26 @@ class PassTimer:
     def long_passes(self) -> list[tuple[float, float, int]]:
         """Full passes that served at least one account (the others end in milliseconds)."""
         return [p for p in self.full if p[2]]
+
+
+class WakeLog:
+    """Wraps an engine's wake_account (IDLE news reaches the engine through it) to stamp each
+    wake-up: the reply's latency splits into "the engine heard" and "the engine acted"."""
+
+    def __init__(self, engine: Engine):
+        self.stamps: dict[int, list[float]] = {}
+        real = engine.wake_account
+
+        def stamped(account_id, *args, **kwargs):
+            self.stamps.setdefault(account_id, []).append(time.perf_counter())
+            return real(account_id, *args, **kwargs)
+
+        engine.wake_account = stamped
+
+    def first_after(self, account_id: int, moment: float | None) -> float | None:
+        if moment is None:
+            return None
+        return next((t for t in self.stamps.get(account_id, ()) if t >= moment), None)
 
 
 class IdleCounter:
@@ -261,6 +283,7 @@ def run_phase(args, world, store, config, targets, spread: float, rng) -> dict:
     counter = IdleCounter()
     engine = Engine(store, config, mailbox_factory=counter)
     timer = PassTimer(engine)
+    wakes = WakeLog(engine)
     watch = StopWatch(store)
     thread = threading.Thread(target=engine.run_forever, name="watcher", daemon=True)
     started = time.perf_counter()
@@ -291,6 +314,8 @@ def run_phase(args, world, store, config, targets, spread: float, rng) -> dict:
         watch.close()
         engine.stop()
         thread.join(120)
+    for target in targets:
+        target.woken = wakes.first_after(target.account_id, target.delivered)
     figures["passes"] = timer.long_passes()
     figures["woken_passes"] = timer.woken
     with store.session() as s:  # the state and its Event are one commit: both or neither
@@ -327,12 +352,13 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def print_phase(label: str, targets: list[Target], figures: dict) -> float | None:
+def print_phase(label: str, targets: list[Target], figures: dict, detail=False) -> float | None:
     seen = [t for t in targets if t.stopped is not None]
     lat = [t.stopped - t.delivered for t in seen]
     during = [t.stopped - t.delivered for t in seen if t.during_full_pass]
     between = [t.stopped - t.delivered for t in seen if not t.during_full_pass]
     n_during = sum(1 for t in targets if t.during_full_pass)
+    heard = [t.woken - t.delivered for t in targets if t.woken is not None]
     cells = (
         f"{label:<22} {len(seen):>3}/{len(targets):<3} "
         + (
@@ -355,7 +381,18 @@ def print_phase(label: str, targets: list[Target], figures: dict) -> float | Non
     else:
         cells += f" {0:>6} {'-':>8} {'-':>7} {'-':>11}"
     cells += f" {figures['woken_passes']:>6}"
+    cells += f" {statistics.median(heard):>9.2f}" if heard else f" {'-':>9}"
     print(cells, flush=True)
+    if detail:
+        start = min(t.delivered for t in targets if t.delivered is not None)
+        for t in sorted(targets, key=lambda t: t.delivered or 0):
+            heard_s = f"{t.woken - t.delivered:.2f}" if t.woken else "-"
+            stop_s = f"{t.stopped - t.delivered:.2f}" if t.stopped else "-"
+            print(
+                f"    +{t.delivered - start:6.1f} s  account {t.account_id:>5}  in pass "
+                f"{'yes' if t.during_full_pass else 'no ':<3}  heard {heard_s:>6}  "
+                f"stopped {stop_s:>6}"
+            )
     if figures["without_event"]:
         print(f"  {figures['without_event']} stopped follow-up(s) without a 'stopped' Event!")
     return statistics.median(lat) if lat else None
@@ -383,6 +420,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--idle-timeout", type=float, default=600.0, help="wait for IDLE, s")
     p.add_argument("--timeout", type=float, help="wait for the last reply, s (default 3 x poll)")
     p.add_argument("--seed", type=int, default=23)
+    p.add_argument("--detail", action="store_true", help="one line per reply")
     args = p.parse_args(argv)
     if args.replies + args.baseline_replies > args.accounts:
         p.error("more replies than accounts")
@@ -440,7 +478,7 @@ def main(argv=None) -> int:
         head = (
             f"{'phase':<22} {'seen':>7} {'median s':>8} {'p90 s':>7} {'max s':>7} "
             f"{'in pass':>6} {'med in pass':>10} {'med others':>10} {'passes':>6} "
-            f"{'pass med':>8} {'max s':>7} {'checks/pass':>11} {'woken':>6}"
+            f"{'pass med':>8} {'max s':>7} {'checks/pass':>11} {'woken':>6} {'heard med':>9}"
         )
         rows = []
         figures = run_phase(args, world, store, config, with_idle, args.spread, rng)
@@ -456,12 +494,13 @@ def main(argv=None) -> int:
             figures = run_phase(args, world, store, off, baseline, args.poll, rng)
             rows.append(("IDLE off (polling)", baseline, figures))
         print(head)
-        medians = {label: print_phase(label, ts, f) for label, ts, f in rows}
+        medians = {label: print_phase(label, ts, f, args.detail) for label, ts, f in rows}
     print(
         "seen = replies whose follow-up stopped within the timeout; in pass = replies "
         "delivered while a full pass was running (others: between passes); passes = full "
         "passes that served accounts, checks/pass = account checks in one (more than N: "
-        "accounts that came due again during it); woken = passes for IDLE news only"
+        "accounts that came due again during it); woken = passes for IDLE news only; heard = "
+        "delivery -> the engine's wake_account for that account (IDLE's part of the latency)"
     )
     print(f"load average at end {load()}; whole run {time.perf_counter() - t0:.0f} s")
     median = medians.get("IDLE on")
