@@ -74,6 +74,18 @@ from watcher.models import Event, FollowUp, FollowUpState
 from watcher.store import Store
 
 GOAL_MEDIAN_S = 5.0
+# Dovecot tells an IDLE client of new mail through inotify, one inotify instance per imap
+# process, and falls back to looking every mailbox_idle_check_interval (30 s) without one. With
+# bench/scaled_dovecot.py's one client per imap process, 1,000 IDLE sessions need 1,000
+# instances, far over the kernel's fs.inotify.max_user_instances (128 per user here): most
+# inboxes were told 0-30 s late (median 14 s at N = 1,000), a limit of this bench's server, not
+# of the watcher. 50 clients per imap process (as bench/idle_scale.py does) keeps it to ~20.
+SHARED_IMAP_PROCESSES = """
+service imap {
+  service_count = 0
+  client_limit = 50
+}
+"""
 
 
 @dataclasses.dataclass
@@ -441,7 +453,10 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     with ExitStack() as stack:  # every server and directory goes, whatever happens
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="reply-scale-")))
-        dovecot = stack.enter_context(ScaledDovecot(clients=args.accounts + 200))
+        dovecot = ScaledDovecot(clients=args.accounts + 200)
+        with open(dovecot.conf, "a") as f:
+            f.write(SHARED_IMAP_PROCESSES)
+        stack.enter_context(dovecot)
         sink = stack.enter_context(SmtpSink(dovecot))  # MailWorld's; nothing is sent here
         proxy = stack.enter_context(LatencyProxy(dovecot.host, dovecot.port, args.delay_ms))
         overrides = {}
