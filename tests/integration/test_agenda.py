@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from tests.integration.test_store import LEASE, T0, _account, _followups
+from tests.integration.test_store import LEASE, T0, _followups
+from tests.integration.test_store import _account as _store_account
 from tests.integration.test_store import config as config  # the fixtures: both DBs
 from tests.integration.test_store import store as store
 from watcher.later.model import ScheduledSend
-from watcher.models import FollowUp
+from watcher.models import FollowUp, User
 from watcher.store import Agenda
 from watcher.store import later as store_later
 
@@ -27,13 +28,24 @@ def steps_find(store, account_id) -> Agenda:
     with store.session() as s:
         flagged = bool(store.followups_needing_check(s, account_id, limit=50))
         overdue = bool(store.overdue_followups(s, account_id, T0 - GRACE, T0))
+        planning = bool(store.followups_in_recipient_hours(s, account_id, T0))  # zone scan
     due = bool(store.claim_due("probe", T0, LEASE, 50, account_id))
     later_due = store_later.claim_due(store, "probe", T0, LEASE, account_id) is not None
     with store.session() as s:  # give the probe's leases back
         for model in (FollowUp, ScheduledSend):
             for row in s.query(model).filter(model.lease_owner == "probe"):
                 row.lease_owner = row.lease_until = None
-    return Agenda(flagged, overdue, due, later_due)
+    return Agenda(flagged, overdue, due, later_due, planning)
+
+
+def _account(store, email="alice@example.test", recipient_hours=False):
+    """An account whose owner keeps recipients' working hours, so the zone scan's query
+    (followups_in_recipient_hours) answers and can be compared."""
+    account_id, user_id = _store_account(store, email)
+    if recipient_hours:
+        with store.session() as s:
+            s.get(User, user_id).window_mode = "recipient"
+    return account_id, user_id
 
 
 def _followup(store, account_id, user_id, due, needs_check=False) -> int:
@@ -56,10 +68,10 @@ def _scheduled(store, account_id, user_id, send_at):
 
 
 def test_an_idle_account_has_nothing_on_its_agenda(store):
-    account_id, user_id = _account(store)
+    account_id, user_id = _account(store, recipient_hours=True)
     _followup(store, account_id, user_id, T0 + timedelta(days=3))  # waiting, not due
     _scheduled(store, account_id, user_id, T0 + timedelta(days=1))
-    assert agenda(store, account_id) == Agenda(False, False, False, False)
+    assert agenda(store, account_id) == Agenda(False, False, False, False, False)
     assert steps_find(store, account_id) == agenda(store, account_id)
 
 
@@ -68,8 +80,8 @@ def test_an_idle_account_has_nothing_on_its_agenda(store):
     ["flagged", "due", "overdue", "leased", "later_due", "other_account"],
 )
 def test_each_kind_of_work_is_on_the_agenda_exactly_when_the_step_would_find_it(store, case):
-    account_id, user_id = _account(store)
-    other_id, other_user = _account(store, "bob@example.test")
+    account_id, user_id = _account(store, recipient_hours=True)
+    other_id, other_user = _account(store, "bob@example.test", recipient_hours=True)
     if case == "flagged":
         _followup(store, account_id, user_id, T0 + timedelta(days=3), needs_check=True)
     elif case in ("due", "overdue", "leased"):
@@ -84,12 +96,12 @@ def test_each_kind_of_work_is_on_the_agenda_exactly_when_the_step_would_find_it(
     else:  # work of another account is not this one's
         _followup(store, other_id, other_user, T0 - GRACE * 2, needs_check=True)
     expected = {
-        "flagged": Agenda(True, False, False, False),
-        "due": Agenda(False, False, True, False),
-        "overdue": Agenda(False, True, True, False),
-        "leased": Agenda(False, False, False, False),
-        "later_due": Agenda(False, False, False, True),
-        "other_account": Agenda(False, False, False, False),
+        "flagged": Agenda(True, False, False, False, True),
+        "due": Agenda(False, False, True, False, True),
+        "overdue": Agenda(False, True, True, False, True),
+        "leased": Agenda(False, False, False, False, True),  # a zone scan still looks at it
+        "later_due": Agenda(False, False, False, True, False),
+        "other_account": Agenda(False, False, False, False, False),
     }[case]
     assert agenda(store, account_id) == expected
     assert steps_find(store, account_id) == expected

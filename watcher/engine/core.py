@@ -266,16 +266,17 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         report.accounts += 1
         report.served.add(account_id)
         try:
-            account = self._account_view(account_id)
+            account, cursor = self._account_view(account_id)
             mailbox = None
             try:
                 with self._session_for(account, keep_session) as mailbox:
                     self._keep_watch(account, mailbox)
                     self._ensure_trigger_folders(account, mailbox)
-                    self._read_changes(account, mailbox, report)
+                    self._read_changes(account, mailbox, report, cursor)
                     self._run_triggers(account, mailbox)
-                    self._learn_zones(account, mailbox)
                     agenda = self._agenda(account)  # the steps below with something to do
+                    if agenda.planning:  # zones of recipients of new or due follow-ups
+                        self._learn_zones(account, mailbox)
                     if agenda.flagged:
                         self._check_flagged(account, mailbox, report)
                     if agenda.overdue:
@@ -350,10 +351,12 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         grace = timedelta(seconds=self.config.overdue_grace_seconds)
         return self.store.agenda(account.id, now, overdue_before=now - grace)
 
-    def _account_view(self, account_id: int) -> AccountView:
+    def _account_view(self, account_id: int) -> tuple[AccountView, str | None]:
+        """The account as the pass needs it, and its mailbox cursor: one short session."""
         with self.store.session() as s:
             account = s.get(Account, account_id)
-            return AccountView(
+            cursor = self.store.get_cursor(s, account_id)
+            view = AccountView(
                 id=account.id,
                 user_id=account.user_id,
                 email=account.email,
@@ -361,6 +364,7 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
                 own_addresses=account.own_addresses,
                 spec=self.store.account_spec(account),
             )
+            return view, cursor
 
     def _retry(self, fn):
         return call_with_retry(fn, self.config.retry_attempts, self.config.retry_wait_max)

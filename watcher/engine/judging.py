@@ -41,9 +41,10 @@ CLOCK_SKEW = timedelta(minutes=5)  # mail older than the anchor by more than thi
 class JudgingSteps:
     # -- reading ------------------------------------------------------------------------------
 
-    def _read_changes(self, account: AccountView, mailbox: Mailbox, report: PassReport) -> None:
-        with self.store.session() as s:
-            cursor = self.store.get_cursor(s, account.id)
+    def _read_changes(
+        self, account: AccountView, mailbox: Mailbox, report: PassReport, cursor: str | None
+    ) -> None:
+        """`cursor`: the account's, read with it before the pass (we hold its lease)."""
         changes = self._retry(lambda: mailbox.changes(cursor))
         # The start of the body of each new message in a tracked thread: judged with it too.
         changes = judge_text.for_changes(self.store, account.id, changes, mailbox, self._retry)

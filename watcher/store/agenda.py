@@ -4,8 +4,8 @@ An idle check used to ask four questions one by one (threads to re-read, overdue
 due bumps, due scheduled sends), each in its own transaction, plus a claim that found nothing:
 about a third of a kept-session check's CPU. The agenda asks them at once with the very
 conditions the steps' own queries use (followups.needing_check, followups.overdue,
-claims.due_followup, later.due), so a step it skips would have found nothing; a step it
-runs asks again and acts as before.
+claims.due_followup, later.due, and the zone scan's "new or due"), so a step it skips would
+have found nothing; a step it runs asks again and acts as before.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select, true
 
-from ..models import FollowUp
+from ..models import FollowUp, FollowUpState
 from . import later
 from .base import StoreBase
 from .claims import due_followup
@@ -28,10 +28,9 @@ class Agenda:
     overdue: bool  # follow-ups due before the grace: to spread after downtime
     due: bool  # follow-ups due now (a bump to send, a reminder)
     later_due: bool  # scheduled sends to act on
-
-    @classmethod
-    def everything(cls) -> Agenda:
-        return cls(True, True, True, True)
+    # Follow-ups about to be planned, leased or not (new or due): what a zone scan looks at
+    # (RecipientQueries.followups_in_recipient_hours).
+    planning: bool = True
 
 
 class AgendaQueries(StoreBase):
@@ -41,6 +40,11 @@ class AgendaQueries(StoreBase):
             exists().where(*overdue(account_id, overdue_before, now)),
             exists().where(FollowUp.account_id == account_id, *due_followup(now)),
             exists().where(*later.due(account_id, now)),
+            exists().where(
+                FollowUp.account_id == account_id,
+                FollowUp.state == FollowUpState.ACTIVE,
+                or_(FollowUp.needs_check == true(), FollowUp.due_at <= now),
+            ),
         )
         with self.session() as s:
             return Agenda(*s.execute(stmt).one())
