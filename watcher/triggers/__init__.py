@@ -21,9 +21,10 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..mailbox import Mailbox, MessageSummary
 from ..models import Rule, TriggerItem
@@ -224,19 +225,28 @@ def _handler(kind: str, state: str) -> Processor | None:
     return resumable[1] if resumable and resumable[0] == state else None
 
 
+@cache
+def _waiting_items(states: tuple[str, ...]):
+    """Built once: this query runs on every check of every account, mostly to find nothing."""
+    return (
+        select(TriggerItem.id, TriggerItem.kind, TriggerItem.state)
+        .where(TriggerItem.account_id == bindparam("account_id"), TriggerItem.state.in_(states))
+        .order_by(TriggerItem.id)
+        .limit(BATCH)
+    )
+
+
 def process_pending(make_job: Callable[[int], Job], store: Store, account_id: int) -> int:
     """Act on every waiting item of the account (pending, or interrupted mid-step); returns
     how many were handled. One query when there is nothing to do: it runs every pass."""
-    states = ["pending", *{state for state, _ in RESUMERS.values()}]
+    states = ("pending", *sorted({state for state, _ in RESUMERS.values()}))
     handled, left = 0, set()  # left: (id, state) acted on that stayed so, until next pass
     while True:
-        query = select(TriggerItem.id, TriggerItem.kind, TriggerItem.state).where(
-            TriggerItem.account_id == account_id, TriggerItem.state.in_(states)
-        )
+        query = _waiting_items(states)
         if left:
             query = query.where(TriggerItem.id.not_in([i for i, _ in left]))
         with store.session() as s:
-            rows = s.execute(query.order_by(TriggerItem.id).limit(BATCH)).all()
+            rows = s.execute(query, {"account_id": account_id}).all()
         if not rows:
             return handled
         for item_id, kind, state in rows:
