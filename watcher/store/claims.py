@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Text, and_, any_, bindparam, cast, or_, select, update
+from sqlalchemy import Integer, Text, and_, any_, bindparam, case, cast, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -104,7 +104,11 @@ class ClaimQueries(StoreBase):
             # claim at 1,000 ids, the join a fifth of that.
             literal = "{" + ",".join(map(str, kept)) + "}"
             ours = Account.id == any_(cast(bindparam("kept", literal, type_=Text), ARRAY(Integer)))
-            by_age = [late.desc(), ours.desc(), *by_age]
+            # Among the late, the longest unchecked (never checked first) go before the kept:
+            # a watcher that cannot keep up would otherwise serve only the accounts whose
+            # sessions it keeps, which fall due again and again, and never reach the others.
+            late_by_age = case((late, Account.last_ok_at), else_=None).asc().nulls_first()
+            by_age = [late.desc(), late_by_age, ours.desc(), *by_age]
         order = [Account.id.in_(woken).desc(), *by_age] if woken else by_age
         sub = (
             select(Account.id)
