@@ -165,3 +165,36 @@ def test_a_failing_account_backs_off_and_the_others_are_served(mail_world, confi
         assert report.served == {max(accounts)}
     finally:
         engine.store.dispose()
+
+
+def test_a_pass_longer_than_the_interval_stops_claiming_and_the_next_goes_on(
+    mail_world, config, clock, monkeypatch
+):
+    """A watcher with more accounts than it checks in an interval: each pass stops claiming
+    after an interval (so what runs between passes runs), the next takes the accounts not yet
+    reached, and an account woken meanwhile is kept for the next pass, which serves it first."""
+    served = Served()
+    (engine,) = _engines(config, config.database_url, clock, served, n=1, workers=1)
+    engine.store.migrate()
+    interval = engine.config.poll_interval
+    serve_account = engine.serve_account
+    first, second, third = sorted(_add_accounts(engine.store, mail_world, clock, n=3))
+
+    checks = []
+
+    def slow_serve(account_id, report, **kwargs):
+        checks.append(account_id)
+        if len(checks) > 3:  # a pass that never ends: stop it, the assertion below says so
+            engine.stop()
+        done = serve_account(account_id, report, **kwargs)
+        if account_id == first:
+            engine.wake_account(third)  # news while the pass runs out of time
+        clock.advance(seconds=interval + 1)  # each check outlasts the interval
+        return done
+
+    monkeypatch.setattr(engine, "serve_account", slow_serve)
+    try:
+        passes = [engine.run_pass(respect_interval=True).served for _ in range(3)]
+        assert passes == [{first}, {third}, {second}]
+    finally:
+        engine.store.dispose()

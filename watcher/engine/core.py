@@ -164,13 +164,21 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         pending = set(woken)  # woken accounts not served yet: due whatever their freshness
         # Unchecked this long, an account goes before those whose session this watcher keeps.
         late_after = timedelta(seconds=interval * 1.5)
+        # Claims stop after an interval: with more accounts than it can check in one, a pass
+        # would never end, nor would what runs between passes (IDLE sync, closing sessions).
+        claims_until = self.clock() + timedelta(seconds=interval)
+        cut_short = False
 
         def claim(limit: int) -> list[int]:
+            nonlocal cut_short
             # News that came during this pass (IDLE, push) is served by the next free worker,
             # not after the pass: at 1,000 accounts a pass takes long.
             with self._woken_lock:
                 pending.update(self._woken)
                 self._woken.clear()
+            if self.clock() >= claims_until:
+                cut_short = True
+                return []
             if woken_only and not pending:
                 return []
             ids = self.store.claim_accounts(
@@ -198,7 +206,11 @@ class Engine(UpkeepSteps, JudgingSteps, PacingSteps, SendingSteps, RecoverySteps
         def release(account_id: int) -> None:
             self.store.release_account(account_id, self.owner)
 
-        return serve_accounts(claim, serve, self.workers, self._stopping, news, release)
+        report = serve_accounts(claim, serve, self.workers, self._stopping, news, release)
+        if cut_short and pending:  # woken but not reached: the next pass serves them first
+            with self._woken_lock:
+                self._woken.update(pending)
+        return report
 
     def _serve_leased(self, account_id: int, keep_session: bool = False) -> PassReport:
         """One account worker's job: serve a leased account, keep the lease, give it back."""
