@@ -19,7 +19,7 @@ bench:
 	@scripts/setup.sh test
 	@missed=""; for script in idle_pass gmail_quota reply_latency send_throughput \
 	    memory_and_claims addon_latency settings_latency confusion_matrix judge_cost \
-	    metrics_scrape idle_scale many_accounts send_latency reply_latency_scale \
+	    metrics_scrape idle_scale many_accounts claim_cost send_latency reply_latency_scale \
 	    gmail_push_first; do \
 	  echo "== bench/$$script.py"; \
 	  .venv/bin/python bench/$$script.py || missed="$$missed $$script"; echo; \
