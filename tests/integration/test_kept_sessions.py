@@ -192,22 +192,32 @@ def test_a_kept_session_lists_its_folders_again_after_a_while(mail_world, config
         mailbox.close()
 
 
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # a fixed "now" for the claim tests
+
+
+def _accounts_checked_at(store, name: str, last_checks: list) -> list[int]:
+    """Bare IMAP accounts (never connected to) last checked at these moments (None: never)."""
+    ids = []
+    with store.session() as s:
+        for i, last_ok_at in enumerate(last_checks):
+            user = store.get_or_create_user(s, f"{name}{i}@example.test")
+            account = store.add_account(
+                s, user, kind="imap", email=user.email, settings={}, secret="{}", now=T0
+            )
+            account.last_ok_at = last_ok_at
+            ids.append(account.id)
+    return ids
+
+
 def test_a_watcher_claims_the_accounts_it_keeps_sessions_for_first_but_not_before_a_late_one(
     pg_url, config
 ):
     """With several watchers each goes on checking the accounts whose sessions it keeps (no new
     login); an account unchecked since `late_before` still goes first (no starvation)."""
     store = Store(pg_url, config.encryption_keys)
-    t0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-    ids = []
-    with store.session() as s:
-        for i in range(5):
-            user = store.get_or_create_user(s, f"claim{i}@example.test")
-            account = store.add_account(
-                s, user, kind="imap", email=user.email, settings={}, secret="{}", now=t0
-            )
-            account.last_ok_at = t0 - timedelta(seconds=90 - i)  # checked in the last pass
-            ids.append(account.id)
+    t0 = T0
+    # all checked in the last pass
+    ids = _accounts_checked_at(store, "claim", [t0 - timedelta(seconds=90 - i) for i in range(5)])
     claim = functools.partial(
         store.claim_accounts,
         "w1",
@@ -234,19 +244,12 @@ def test_a_watcher_that_cannot_keep_up_still_reaches_the_accounts_it_never_check
     The late go oldest first (never checked first), not kept first, or the watcher would go
     round its kept sessions for ever (seen with 3,000 accounts and 2,000 kept sessions)."""
     store = Store(pg_url, config.encryption_keys)
-    t0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-    ids = []
-    with store.session() as s:
-        for i in range(4):
-            user = store.get_or_create_user(s, f"behind{i}@example.test")
-            account = store.add_account(
-                s, user, kind="imap", email=user.email, settings={}, secret="{}", now=t0
-            )
-            # 0 and 1 checked 3 and 4 minutes ago (sessions kept), 2 never, 3 ten minutes ago
-            account.last_ok_at = {0: t0 - timedelta(minutes=3), 1: t0 - timedelta(minutes=4)}.get(
-                i, None if i == 2 else t0 - timedelta(minutes=10)
-            )
-            ids.append(account.id)
+    t0 = T0
+    # 0 and 1 checked 3 and 4 minutes ago (sessions kept), 2 never, 3 ten minutes ago
+    minutes_ago = [3, 4, None, 10]
+    ids = _accounts_checked_at(
+        store, "behind", [m and t0 - timedelta(minutes=m) for m in minutes_ago]
+    )
     claimed = store.claim_accounts(
         "w1",
         t0,
