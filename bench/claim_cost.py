@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.servers.postgres import Postgres
 from watcher.config import Config
@@ -69,7 +69,7 @@ def main() -> int:
                     secret="{}", now=NOW,  # noqa: S106 (no secret: never used)
                 )  # fmt: skip
         with store.session() as s:
-            ids = sorted(s.scalars(Account.__table__.select().with_only_columns(Account.id)))
+            ids = list(s.scalars(select(Account.id).order_by(Account.id)))
         print(f"{args.accounts:,} accounts, claims of 9, PostgreSQL 15 on 127.0.0.1")
         for label, kept in (("no kept session", []), (f"{args.kept:,} kept", ids[: args.kept])):
             with store.session() as s:  # every account due again, never checked
